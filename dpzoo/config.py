@@ -1,0 +1,47 @@
+"""DPConfig: the parameters of one DP-SGD training step (METHODS.md section 0).
+
+Frozen and keyword-only; validated at construction. Change a field with
+``dataclasses.replace``, which validates again.
+"""
+
+import dataclasses
+
+from dpzoo import _validate
+
+CLIPPING_STRATEGIES = ("vectorized",)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DPConfig:
+    """Clipping and noise of the private gradient.
+
+    Attributes:
+      l2_norm_clip: C, the bound on each example's gradient norm over all trainable
+        variables together.
+      noise_multiplier: sigma; the Gaussian noise added once to the clipped sum has std
+        sigma * C. Zero trains with clipping only (no privacy guarantee).
+      expected_batch_size: B, the divisor of the noisy sum. For Poisson sampling it is the
+        expected batch size q * N, never the realised one (dividing by the realised size
+        would make the update depend on the sample size without noise).
+      clipping: how per-example gradients are computed; "vectorized" materialises them with
+        one vectorised backward pass over the batch.
+      seed: seed of the noise generator (None: fresh entropy). The generator's state is part
+        of the model's checkpoint, so a resumed run never reuses noise.
+    """
+
+    l2_norm_clip: float
+    noise_multiplier: float
+    expected_batch_size: int
+    clipping: str = "vectorized"
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _validate.positive("l2_norm_clip", self.l2_norm_clip)
+        _validate.non_negative("noise_multiplier", self.noise_multiplier)
+        _validate.positive("expected_batch_size", self.expected_batch_size)
+        _validate.one_of("clipping", self.clipping, CLIPPING_STRATEGIES)
+
+    @property
+    def noise_stddev(self) -> float:
+        """Std of the noise added to the clipped sum: sigma * C."""
+        return self.noise_multiplier * self.l2_norm_clip
