@@ -1,0 +1,198 @@
+"""Datasets as in-memory arrays, from local files first and tensorflow-datasets second.
+
+Sources, in order:
+1. ``data_dir`` given by the user: the dataset's standard file format (IDX files, optionally
+   gzipped, for MNIST and Fashion-MNIST; the python pickle batches of ``cifar-10-batches-py``
+   for CIFAR-10) or an ``<name>.npz`` with x_train, y_train, x_test, y_test.
+2. Files installed by the system: Debian's ``dataset-fashion-mnist`` package puts the
+   Fashion-MNIST IDX files under /usr/share/datasets/fashion-mnist.
+3. tensorflow-datasets, when its download servers can be reached (or the data was prepared).
+When none works, ``DataNotFoundError`` says how to get the data.
+
+``digits`` is scikit-learn's bundled 8x8 digits set (1,797 images, no download), split
+75/25 with a fixed seed: a second small real image set for tests.
+"""
+
+import dataclasses
+import gzip
+import os
+import pickle
+import socket
+import struct
+
+import numpy as np
+
+from dpzoo.errors import DataNotFoundError, UsageError
+
+SYSTEM_DIRS = {"fashion_mnist": ("/usr/share/datasets/fashion-mnist",)}
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+# Published per-channel statistics of [0, 1]-scaled pixels, treated as public constants
+# (computing them from the private training set would itself leak, unaccounted).
+CHANNEL_STATS = {
+    "mnist": ((0.1307,), (0.3081,)),
+    "fashion_mnist": ((0.2860,), (0.3530,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "digits": ((0.3050,), (0.3760,)),
+}
+DATASETS = ("fashion_mnist", "mnist", "cifar10", "digits")
+HOW_TO_GET = {
+    "fashion_mnist": "install Debian's package (apt-get install dataset-fashion-mnist)",
+    "mnist": "put the four MNIST IDX files (train-images-idx3-ubyte.gz, ...) in --data_dir",
+    "cifar10": "unpack cifar-10-python.tar.gz into --data_dir (cifar-10-batches-py/)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Train and test arrays: images uint8 (N, H, W, C), labels int64 (N,)."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    source: str
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return CHANNEL_STATS[self.name]
+
+
+def load(name: str, data_dir: str | None = None) -> Dataset:
+    """Loads dataset ``name`` from the first source that has it (see the module docstring)."""
+    if name not in DATASETS:
+        raise UsageError(f"Unknown dataset {name!r}; known: {', '.join(DATASETS)}.")
+    if name == "digits":
+        return _load_digits()
+    dirs = ([data_dir] if data_dir else []) + list(SYSTEM_DIRS.get(name, ()))
+    for directory in dirs:
+        arrays = _load_local(name, directory)
+        if arrays is not None:
+            return _make(name, arrays, source=directory)
+    if data_dir:
+        raise DataNotFoundError(
+            f"--data_dir={data_dir} has no {name} files in a known format: {_formats(name)}."
+        )
+    if _tfds_reachable():
+        return _make(name, _load_tfds(name), source="tensorflow-datasets")
+    raise DataNotFoundError(
+        f"No {name} data found offline and tensorflow-datasets cannot reach the internet. "
+        f"To get it: {HOW_TO_GET[name]}, or pass --data_dir with {_formats(name)}."
+    )
+
+
+def _formats(name: str) -> str:
+    native = (
+        "cifar-10-batches-py/ (data_batch_1..5, test_batch)"
+        if name == "cifar10"
+        else "the IDX files " + ", ".join(f + "[.gz]" for f in IDX_FILES.values())
+    )
+    return f"{native}, or {name}.npz with x_train, y_train, x_test, y_test"
+
+
+def _make(name: str, arrays: dict, source: str) -> Dataset:
+    x_train, x_test = (_as_nhwc(arrays[k]) for k in ("x_train", "x_test"))
+    y_train, y_test = (np.asarray(arrays[k], dtype=np.int64).reshape(-1) for k in ("y_train", "y_test"))
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise UsageError(f"{name} from {source}: images and labels differ in count.")
+    num_classes = int(max(y_train.max(), y_test.max())) + 1
+    return Dataset(name, x_train, y_train, x_test, y_test, num_classes, source)
+
+
+def _as_nhwc(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    return (x[..., None] if x.ndim == 3 else x).astype(np.uint8)
+
+
+def _load_local(name: str, directory: str) -> dict | None:
+    npz = os.path.join(directory, f"{name}.npz")
+    if os.path.isfile(npz):
+        with np.load(npz) as f:
+            return {k: f[k] for k in IDX_FILES}
+    if name == "cifar10":
+        return _load_cifar_pickles(os.path.join(directory, "cifar-10-batches-py"))
+    paths = {k: _find(directory, f) for k, f in IDX_FILES.items()}
+    if all(paths.values()):
+        return {k: read_idx(p) for k, p in paths.items()}
+    return None
+
+
+def _find(directory: str, stem: str) -> str | None:
+    for candidate in (stem + ".gz", stem):
+        path = os.path.join(directory, candidate)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Reads an IDX file (the MNIST format), gzipped or not."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise UsageError(f"{path} is not an unsigned-byte IDX file (bad magic number).")
+    ndim = data[3]
+    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise UsageError(f"{path} is truncated: expected {int(np.prod(shape))} values, got {body.size}.")
+    return body.reshape(shape)
+
+
+def _load_cifar_pickles(directory: str) -> dict | None:
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    if not all(os.path.isfile(os.path.join(directory, n)) for n in names):
+        return None
+    batches = []
+    for n in names:
+        with open(os.path.join(directory, n), "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        batches.append((images.transpose(0, 2, 3, 1), np.asarray(batch[b"labels"])))
+    return {
+        "x_train": np.concatenate([b[0] for b in batches[:5]]),
+        "y_train": np.concatenate([b[1] for b in batches[:5]]),
+        "x_test": batches[5][0],
+        "y_test": batches[5][1],
+    }
+
+
+def _tfds_reachable(host: str = "storage.googleapis.com", timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _load_tfds(name: str) -> dict:
+    import tensorflow_datasets as tfds  # heavy; only when this source is used
+
+    train, test = tfds.as_numpy(tfds.load(name, split=["train", "test"], batch_size=-1, as_supervised=True))
+    return {"x_train": train[0], "y_train": train[1], "x_test": test[0], "y_test": test[1]}
+
+
+def _load_digits() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
+    order = np.random.default_rng(0).permutation(len(images))
+    split = int(0.75 * len(images))
+    train, test = order[:split], order[split:]
+    arrays = {
+        "x_train": images[train], "y_train": digits.target[train],
+        "x_test": images[test], "y_test": digits.target[test],
+    }
+    return _make("digits", arrays, source="scikit-learn load_digits")
