@@ -1,0 +1,29 @@
+"""The normalisation option shared by the small CNNs: none, group or layer.
+
+All three keep examples independent (no batch statistics), so they are safe on formally
+private paths; BatchNormalization is deliberately not offered here.
+"""
+
+import tensorflow as tf
+
+NORMALIZATIONS = ("none", "group", "layer")
+
+
+def normalization(kind: str, channels: int, name: str, groups: int = 8):
+    """A normalisation layer over the last axis, or None for ``kind == "none"``."""
+    if kind not in NORMALIZATIONS:
+        raise ValueError(f"Expected normalization={kind!r} to be one of {NORMALIZATIONS}.")
+    if kind == "none":
+        return None
+    if kind == "layer":
+        return tf.keras.layers.LayerNormalization(name=name)
+    groups = max(g for g in range(1, min(groups, channels) + 1) if channels % g == 0)
+    return tf.keras.layers.GroupNormalization(groups=groups, name=name)
+
+
+def norm_act(x: tf.Tensor, kind: str, activation: str, name: str) -> tf.Tensor:
+    """Normalise (if asked), then apply the activation."""
+    layer = normalization(kind, x.shape[-1], name=f"{name}_norm")
+    if layer is not None:
+        x = layer(x)
+    return tf.keras.layers.Activation(activation, name=f"{name}_act")(x)
