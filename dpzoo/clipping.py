@@ -1,0 +1,58 @@
+"""Per-example gradients and clipping (METHODS.md section 0, steps 2 and 3).
+
+``per_example_gradients`` runs the model on one example at a time inside
+``tf.vectorized_map``: TensorFlow's pfor rewrites that into one batched forward and backward
+pass, so each example's gradient is exact (it never sees another example) and the batch is
+processed in a single vectorised computation, not a loop over microbatches.
+"""
+
+from collections.abc import Callable, Sequence
+
+import tensorflow as tf
+
+PerExampleLoss = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+def per_example_gradients(
+    model: tf.keras.Model,
+    loss_fn: PerExampleLoss,
+    x: tf.Tensor,
+    y: tf.Tensor,
+    variables: Sequence[tf.Variable],
+) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor]:
+    """Gradients of each example's loss: a list of [batch, *var.shape] tensors.
+
+    Also returns each example's loss [batch] and the model's outputs [batch, ...], both from
+    the same (training-mode) forward pass.
+    """
+
+    def one_example(example):
+        xi, yi = example
+        with tf.GradientTape() as tape:
+            outputs = model(tf.expand_dims(xi, 0), training=True)
+            loss = tf.reshape(loss_fn(tf.expand_dims(yi, 0), outputs), [])
+        grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return grads, loss, outputs[0]
+
+    return tf.vectorized_map(one_example, (x, y))
+
+
+def global_norms(grads: Sequence[tf.Tensor]) -> tf.Tensor:
+    """Per-example L2 norm over all variables together: [batch]."""
+    squares = [tf.reduce_sum(tf.reshape(tf.square(g), [tf.shape(g)[0], -1]), axis=1) for g in grads]
+    return tf.sqrt(tf.add_n(squares))
+
+
+def clip_factors(norms: tf.Tensor, l2_norm_clip: float) -> tf.Tensor:
+    """min(1, C / ||g_i||): multiplying g_i by it gives norm <= C; zero gradients stay zero."""
+    return tf.minimum(1.0, l2_norm_clip / tf.maximum(norms, 1e-12))
+
+
+def weighted_sum(grads: Sequence[tf.Tensor], weights: tf.Tensor) -> list[tf.Tensor]:
+    """sum_i weights[i] * grads[i] for every variable (one contraction per variable)."""
+    return [tf.tensordot(weights, g, axes=1) for g in grads]
+
+
+def clipped_sum(grads: Sequence[tf.Tensor], mask: tf.Tensor, l2_norm_clip: float) -> list[tf.Tensor]:
+    """Sum over real (mask 1) examples of their gradients clipped to ``l2_norm_clip``."""
+    return weighted_sum(grads, clip_factors(global_norms(grads), l2_norm_clip) * mask)

@@ -1,0 +1,95 @@
+"""The private training engine: ``make_private(model, DPConfig(...))``.
+
+``PrivateModel`` is a Keras model whose ``train_step`` is one DP-SGD step (METHODS.md
+section 0): per-example gradients, each clipped to C over all trainable variables, summed over
+the real (unmasked) examples, Gaussian noise N(0, sigma^2 C^2) added once, the result divided
+by the expected batch size B, and any Keras optimizer applied (post-processing).
+Weight regularisation losses are data-independent, so their gradient is added after the noise.
+
+The step counter ``dp_steps`` and the noise generator live in the model and are saved with
+it, so a privacy ledger can count every step and a resumed run never repeats noise.
+"""
+
+import tensorflow as tf
+
+from dpzoo import clipping
+from dpzoo.config import DPConfig
+from dpzoo.errors import UsageError
+from dpzoo.guards import refuse_activity_regularizers, refuse_batch_statistics
+
+
+def make_private(model: tf.keras.Model, dp_config: DPConfig) -> "PrivateModel":
+    """Wraps ``model`` for DP-SGD training; compile and fit the result like any Keras model.
+
+    Refuses models with layers that mix examples (see dpzoo.guards).
+    """
+    refuse_batch_statistics(model)
+    refuse_activity_regularizers(model)
+    return PrivateModel(model, dp_config)
+
+
+def per_example_loss_fn(loss) -> clipping.PerExampleLoss:
+    """The unreduced (one value per example) form of a Keras loss given to ``compile``."""
+    loss = tf.keras.losses.get(loss)
+    if isinstance(loss, tf.keras.losses.Loss):
+        return loss.call  # Loss.call returns per-example values, before any reduction
+    if callable(loss):
+        return loss
+    raise UsageError(f"compile() needs a loss for private training; got {loss!r}.")
+
+
+class PrivateModel(tf.keras.Model):
+    """A Keras model trained with DP-SGD. Build it with ``make_private``."""
+
+    def __init__(self, model: tf.keras.Model, dp_config: DPConfig, **kwargs) -> None:
+        super().__init__(name=f"private_{model.name}", **kwargs)
+        self.inner = model
+        self.dp_config = dp_config
+        self.dp_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="dp_steps")
+        if dp_config.seed is None:
+            self.noise_generator = tf.random.Generator.from_non_deterministic_state()
+        else:
+            self.noise_generator = tf.random.Generator.from_seed(dp_config.seed)
+        self._per_example_loss = None
+
+    def call(self, inputs, training=None):
+        return self.inner(inputs, training=training)
+
+    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+        if loss is None:
+            raise UsageError("A PrivateModel needs compile(loss=...): DP-SGD clips per-example losses' gradients.")
+        self._per_example_loss = per_example_loss_fn(loss)
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def private_gradients(self, x, y, mask):
+        """The DP-SGD gradient of one batch: (noisy clipped sum) / B, plus per-example outputs."""
+        config = self.dp_config
+        variables = self.inner.trainable_variables
+        grads, _, outputs = clipping.per_example_gradients(
+            self.inner, self._per_example_loss, x, y, variables
+        )
+        summed = clipping.clipped_sum(grads, mask, config.l2_norm_clip)
+        if config.noise_multiplier > 0:
+            summed = [
+                g + self.noise_generator.normal(tf.shape(g), stddev=config.noise_stddev)
+                for g in summed
+            ]
+        scale = 1.0 / config.expected_batch_size
+        return [g * scale for g in summed], outputs
+
+    def train_step(self, data):
+        x, y, mask = tf.keras.utils.unpack_x_y_sample_weight(data)
+        if mask is None:
+            mask = tf.ones(tf.shape(y)[:1], tf.float32)
+        mask = tf.cast(mask, tf.float32)
+        variables = self.inner.trainable_variables
+        grads, outputs = self.private_gradients(x, y, mask)
+        if self.inner.losses:  # data-independent regularisers: post-processing
+            with tf.GradientTape() as tape:
+                regularization = tf.add_n(self.inner.losses)
+            reg_grads = tape.gradient(regularization, variables, unconnected_gradients="zero")
+            grads = [g + r for g, r in zip(grads, reg_grads)]
+        self.optimizer.apply_gradients(zip(grads, variables))
+        self.dp_steps.assign_add(1)
+        self.compute_loss(x, y, outputs, mask)
+        return self.compute_metrics(x, y, outputs, mask)
