@@ -5,6 +5,10 @@ The public surface: ``make_private`` and ``DPConfig`` (the DP-SGD engine),
 ``dpzoo.data`` and ``dpzoo.export``.
 """
 
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ start-up chatter out of logs
+
 from dpzoo.config import DPConfig
 from dpzoo.engine import PrivateModel, make_private
 from dpzoo.version import __version__

@@ -45,9 +45,7 @@ def steps_per_epoch(n: int, batch_size: int, sampling: str) -> int:
     return max(1, n // batch_size)
 
 
-def dp_event(
-    *, n: int, batch_size: int, noise_multiplier: float, steps: int, sampling: str
-) -> dp_accounting.DpEvent:
+def dp_event(*, n: int, batch_size: int, noise_multiplier: float, steps: int, sampling: str) -> dp_accounting.DpEvent:
     """The dp_accounting event of ``steps`` DP-SGD steps (see the module docstring)."""
     _validate.one_of("sampling", sampling, SAMPLINGS)
     if sampling == "poisson":
@@ -100,9 +98,7 @@ def epsilon(
         return 0.0
     if noise_multiplier == 0:
         return math.inf
-    event = dp_event(
-        n=n, batch_size=batch_size, noise_multiplier=noise_multiplier, steps=steps, sampling=sampling
-    )
+    event = dp_event(n=n, batch_size=batch_size, noise_multiplier=noise_multiplier, steps=steps, sampling=sampling)
     return _composed_epsilon(event, delta, accountant)
 
 
@@ -127,8 +123,13 @@ def calibrate_noise(
 
     def eps_at(sigma: float) -> float:
         return epsilon(
-            n=n, batch_size=batch_size, noise_multiplier=sigma, steps=steps, delta=delta,
-            sampling=sampling, accountant=accountant,
+            n=n,
+            batch_size=batch_size,
+            noise_multiplier=sigma,
+            steps=steps,
+            delta=delta,
+            sampling=sampling,
+            accountant=accountant,
         )
 
     if eps_at(MAX_NOISE_MULTIPLIER) > target_epsilon:
@@ -140,14 +141,15 @@ def calibrate_noise(
         )
 
     def event(sigma: float) -> dp_accounting.DpEvent:
-        return dp_event(
-            n=n, batch_size=batch_size, noise_multiplier=sigma, steps=steps, sampling=sampling
-        )
+        return dp_event(n=n, batch_size=batch_size, noise_multiplier=sigma, steps=steps, sampling=sampling)
 
     # RDP is looser than PLD, so the RDP-calibrated sigma is an upper end of PLD's bracket; the
     # lower end is halved until it misses the target. This keeps PLD away from tiny sigmas.
     upper = dp_accounting.calibrate_dp_mechanism(
-        lambda: make_accountant("rdp"), event, target_epsilon, delta,
+        lambda: make_accountant("rdp"),
+        event,
+        target_epsilon,
+        delta,
         bracket_interval=dp_accounting.ExplicitBracketInterval(1e-2, MAX_NOISE_MULTIPLIER),
         tol=1e-4,
     )
@@ -157,7 +159,10 @@ def calibrate_noise(
     while lower > 1e-2 and eps_at(lower) <= target_epsilon:
         lower /= 2
     sigma = dp_accounting.calibrate_dp_mechanism(
-        lambda: make_accountant("pld"), event, target_epsilon, delta,
+        lambda: make_accountant("pld"),
+        event,
+        target_epsilon,
+        delta,
         bracket_interval=dp_accounting.ExplicitBracketInterval(lower, upper),
         tol=1e-4,
     )
@@ -228,8 +233,12 @@ class PrivacyLedger:
         _validate.one_of("accountant", accountant, ACCOUNTANTS)
         _validate.one_of("sampling", sampling, SAMPLINGS)
         self._fixed = dict(
-            n=n, batch_size=batch_size, noise_multiplier=noise_multiplier, delta=delta,
-            sampling=sampling, accountant=accountant,
+            n=n,
+            batch_size=batch_size,
+            noise_multiplier=noise_multiplier,
+            delta=delta,
+            sampling=sampling,
+            accountant=accountant,
         )
         self._l2_norm_clip = l2_norm_clip
         self._step_counter = step_counter

@@ -80,9 +80,7 @@ def load(name: str, data_dir: str | None = None) -> Dataset:
         if arrays is not None:
             return _make(name, arrays, source=directory)
     if data_dir:
-        raise DataNotFoundError(
-            f"--data_dir={data_dir} has no {name} files in a known format: {_formats(name)}."
-        )
+        raise DataNotFoundError(f"--data_dir={data_dir} has no {name} files in a known format: {_formats(name)}.")
     if _tfds_reachable():
         return _make(name, _load_tfds(name), source="tensorflow-datasets")
     raise DataNotFoundError(
@@ -192,7 +190,9 @@ def _load_digits() -> Dataset:
     split = int(0.75 * len(images))
     train, test = order[:split], order[split:]
     arrays = {
-        "x_train": images[train], "y_train": digits.target[train],
-        "x_test": images[test], "y_test": digits.target[test],
+        "x_train": images[train],
+        "y_train": digits.target[train],
+        "x_test": images[test],
+        "y_test": digits.target[test],
     }
     return _make("digits", arrays, source="scikit-learn load_digits")

@@ -65,15 +65,10 @@ class PrivateModel(tf.keras.Model):
         """The DP-SGD gradient of one batch: (noisy clipped sum) / B, plus per-example outputs."""
         config = self.dp_config
         variables = self.inner.trainable_variables
-        grads, _, outputs = clipping.per_example_gradients(
-            self.inner, self._per_example_loss, x, y, variables
-        )
+        grads, _, outputs = clipping.per_example_gradients(self.inner, self._per_example_loss, x, y, variables)
         summed = clipping.clipped_sum(grads, mask, config.l2_norm_clip)
         if config.noise_multiplier > 0:
-            summed = [
-                g + self.noise_generator.normal(tf.shape(g), stddev=config.noise_stddev)
-                for g in summed
-            ]
+            summed = [g + self.noise_generator.normal(tf.shape(g), stddev=config.noise_stddev) for g in summed]
         scale = 1.0 / config.expected_batch_size
         return [g * scale for g in summed], outputs
 
@@ -88,8 +83,8 @@ class PrivateModel(tf.keras.Model):
             with tf.GradientTape() as tape:
                 regularization = tf.add_n(self.inner.losses)
             reg_grads = tape.gradient(regularization, variables, unconnected_gradients="zero")
-            grads = [g + r for g, r in zip(grads, reg_grads)]
-        self.optimizer.apply_gradients(zip(grads, variables))
+            grads = [g + r for g, r in zip(grads, reg_grads, strict=True)]
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         self.dp_steps.assign_add(1)
         self.compute_loss(x, y, outputs, mask)
         return self.compute_metrics(x, y, outputs, mask)

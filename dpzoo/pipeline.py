@@ -19,9 +19,7 @@ def pad_crop_flip(images: tf.Tensor, pad: int = 4) -> tf.Tensor:
     """Per image: reflect-pad by ``pad``, random crop back to size, random horizontal flip."""
     shape = tf.shape(images)
     padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-    crops = tf.map_fn(
-        lambda image: tf.image.random_crop(image, shape[1:]), padded, fn_output_signature=images.dtype
-    )
+    crops = tf.map_fn(lambda image: tf.image.random_crop(image, shape[1:]), padded, fn_output_signature=images.dtype)
     return tf.image.random_flip_left_right(crops)
 
 
@@ -76,9 +74,7 @@ def train_dataset(
     return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(2)
 
 
-def eval_dataset(
-    x: np.ndarray, y: np.ndarray, preprocess: Preprocessor, batch_size: int = 1000
-) -> tf.data.Dataset:
+def eval_dataset(x: np.ndarray, y: np.ndarray, preprocess: Preprocessor, batch_size: int = 1000) -> tf.data.Dataset:
     """The whole set in order, in batches, as (inputs, labels)."""
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
     return ds.map(lambda a, b: (preprocess(a), b)).prefetch(2)

@@ -42,9 +42,7 @@ class PoissonSampler:
 
     sampling = "poisson"
 
-    def __init__(
-        self, n: int, batch_size: int, *, seed: int | None = None, pad_to: int | None = None
-    ) -> None:
+    def __init__(self, n: int, batch_size: int, *, seed: int | None = None, pad_to: int | None = None) -> None:
         _validate.positive("n", n)
         _validate.positive("batch_size", batch_size)
         self.n = n
@@ -82,10 +80,9 @@ class ShuffleSampler:
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         if not self._queue:
             order = self._rng.permutation(self.n)
-            self._queue = [
-                order[i * self.batch_size : (i + 1) * self.batch_size]
-                for i in range(self.steps_per_epoch)
-            ][::-1]
+            self._queue = [order[i * self.batch_size : (i + 1) * self.batch_size] for i in range(self.steps_per_epoch)][
+                ::-1
+            ]
         return self._queue.pop(), np.ones(self.batch_size, dtype=np.float32)
 
 

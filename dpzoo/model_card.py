@@ -1,0 +1,76 @@
+"""Model cards: what was trained, on what, how private, how accurate (JSON + Markdown)."""
+
+import json
+import math
+import os
+
+CARD_JSON = "model_card.json"
+CARD_MARKDOWN = "model_card.md"
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:.4g}"
+    return str(value)
+
+
+def to_markdown(card: dict) -> str:
+    """A human-readable card: privacy first, then results, data and hyper-parameters."""
+    privacy, results = card["privacy"], card["results"]
+    lines = [
+        f"# Model card: {card['model']['name']} on {card['dataset']['name']}",
+        "",
+        f"**Test accuracy: {100 * results['test_accuracy']:.2f}%** ({card['dataset']['n_test']} test examples)",
+        "",
+        "## Privacy",
+        "",
+        f"- Guarantee: **{privacy['guarantee']}**",
+        f"- Epsilon: **{_fmt(privacy['epsilon'])}** at delta = {privacy['delta']:g}",
+        f"- Accountant: {privacy['accountant']}; sampling: {privacy['sampling']}",
+        f"- Noise multiplier {_fmt(privacy['noise_multiplier'])}, clip norm "
+        f"{_fmt(privacy['l2_norm_clip'])}, {privacy['steps']} steps, batch {privacy['batch_size']} "
+        f"of {privacy['n']}",
+        f"- Statement: {privacy['statement']}",
+        "",
+        "## Data",
+        "",
+    ]
+    lines += [f"- {k}: {_fmt(v)}" for k, v in card["dataset"].items()]
+    lines += ["", "## Training", ""]
+    lines += [f"- {k}: {_fmt(v)}" for k, v in card["training"].items()]
+    lines += ["", "## Per epoch", "", "| epoch | train acc | test acc | epsilon |", "|---|---|---|---|"]
+    for row in card["history"]:
+        lines.append(
+            f"| {row['epoch']} | {_fmt(row.get('accuracy', float('nan')))} | "
+            f"{_fmt(row.get('val_accuracy', float('nan')))} | {_fmt(row.get('epsilon', float('inf')))} |"
+        )
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        f"```\n{card['command']}\n```",
+        "",
+        f"dpzoo {card['dpzoo_version']}, TensorFlow {card['tensorflow_version']}, "
+        f"trained in {card['wall_time_s']:.0f} s.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write(card: dict, directory: str) -> None:
+    with open(os.path.join(directory, CARD_JSON), "w") as f:
+        json.dump(card, f, indent=2, default=_json_default)
+        f.write("\n")
+    with open(os.path.join(directory, CARD_MARKDOWN), "w") as f:
+        f.write(to_markdown(card))
+
+
+def read(directory: str) -> dict:
+    with open(os.path.join(directory, CARD_JSON)) as f:
+        return json.load(f)
+
+
+def _json_default(value):
+    if hasattr(value, "items"):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,76 @@
+"""TrainConfig: everything one training run needs, validated at construction.
+
+Paper configs under train/configs/ return one of these from ``get_config()``; flags given on
+the command line replace single fields with ``dataclasses.replace`` (which validates again).
+"""
+
+import dataclasses
+import types
+from collections.abc import Mapping
+from typing import Any
+
+from dpzoo import _validate
+from dpzoo.accounting import ACCOUNTANTS, SAMPLINGS
+from dpzoo.errors import UsageError
+
+ENGINES = ("dpzoo", "tf_privacy", "nonprivate")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+JIT_MODES = ("auto", "true", "false")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """One training run. Exactly one of noise_multiplier / target_epsilon for private engines."""
+
+    model: str = "tutorial_cnn"
+    model_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    dataset: str = "fashion_mnist"
+    data_dir: str | None = None
+    max_train_examples: int | None = None
+    epochs: int = 10
+    batch_size: int = 256
+    learning_rate: float = 1.0
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    l2_norm_clip: float = 1.0
+    noise_multiplier: float | None = None
+    target_epsilon: float | None = None
+    delta: float = 1e-5
+    sampling: str = "poisson"
+    accountant: str = "pld"
+    engine: str = "dpzoo"
+    jit_compile: str = "auto"
+    standardize: bool = True
+    augment: bool = False
+    seed: int = 0
+    output_dir: str = "runs/latest"
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model_kwargs", types.MappingProxyType(dict(self.model_kwargs)))
+        _validate.positive("epochs", self.epochs)
+        _validate.positive("batch_size", self.batch_size)
+        _validate.positive("learning_rate", self.learning_rate)
+        _validate.positive("l2_norm_clip", self.l2_norm_clip)
+        _validate.in_open_unit_interval("delta", self.delta)
+        _validate.one_of("optimizer", self.optimizer, OPTIMIZERS)
+        _validate.one_of("sampling", self.sampling, SAMPLINGS)
+        _validate.one_of("accountant", self.accountant, ACCOUNTANTS)
+        _validate.one_of("engine", self.engine, ENGINES)
+        _validate.one_of("jit_compile", self.jit_compile, JIT_MODES)
+        if self.max_train_examples is not None:
+            _validate.positive("max_train_examples", self.max_train_examples)
+        if self.target_epsilon is not None:
+            _validate.positive("target_epsilon", self.target_epsilon)
+        if self.noise_multiplier is not None:
+            _validate.non_negative("noise_multiplier", self.noise_multiplier)
+        if self.engine != "nonprivate":
+            given = (self.noise_multiplier is not None) + (self.target_epsilon is not None)
+            if given != 1:
+                raise UsageError(
+                    "Expected exactly one of noise_multiplier or target_epsilon for a private "
+                    f"engine; got noise_multiplier={self.noise_multiplier}, "
+                    f"target_epsilon={self.target_epsilon}."
+                )
+        if not self.output_dir:
+            raise UsageError("Expected a non-empty output_dir.")

@@ -1,0 +1,253 @@
+"""One training run from a TrainConfig: data, model, engine, accounting, card, export.
+
+Everything is written into a staging folder next to ``output_dir`` and moved into place only
+when the run succeeds; a failed or interrupted run leaves nothing half-written behind.
+"""
+
+import dataclasses
+import math
+import os
+import shutil
+import tempfile
+import time
+
+import tensorflow as tf
+
+from dpzoo import accounting, data, export, model_card, pipeline, sampling, tf_privacy_engine
+from dpzoo import models as model_registry
+from dpzoo.callbacks import PrivacyLedgerCallback
+from dpzoo.config import DPConfig
+from dpzoo.engine import make_private
+from dpzoo.errors import UsageError
+from dpzoo.restore import CHECKPOINT, SAVED_MODEL
+from dpzoo.train_config import TrainConfig
+from dpzoo.version import __version__
+
+NOMINAL_REASONS = {"none": "No noise: no differential privacy guarantee."}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    card: dict
+    output_dir: str
+
+
+def jit_enabled(mode: str) -> bool:
+    """ "auto" compiles with XLA when a GPU or TPU is present (on CPU it costs more than it saves)."""
+    if mode == "auto":
+        return bool(tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU"))
+    return mode == "true"
+
+
+def make_optimizer(config: TrainConfig) -> tf.keras.optimizers.Optimizer:
+    if config.optimizer == "adam":
+        return tf.keras.optimizers.Adam(config.learning_rate)
+    momentum = config.momentum if config.optimizer == "momentum" else 0.0
+    return tf.keras.optimizers.SGD(config.learning_rate, momentum=momentum)
+
+
+def resolve_noise(config: TrainConfig, n: int) -> float:
+    """The noise multiplier: given, or calibrated to target_epsilon over the configured epochs."""
+    if config.engine == "nonprivate":
+        return 0.0
+    if config.noise_multiplier is not None:
+        return config.noise_multiplier
+    return accounting.calibrate_noise(
+        target_epsilon=config.target_epsilon,
+        delta=config.delta,
+        n=n,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        sampling=config.sampling,
+        accountant=config.accountant,
+    )
+
+
+def load_training_data(config: TrainConfig) -> data.Dataset:
+    dataset = data.load(config.dataset, config.data_dir)
+    if config.max_train_examples and config.max_train_examples < len(dataset.x_train):
+        k = config.max_train_examples
+        dataset = dataclasses.replace(dataset, x_train=dataset.x_train[:k], y_train=dataset.y_train[:k])
+    if config.batch_size > len(dataset.x_train):
+        raise UsageError(f"Expected batch_size={config.batch_size} <= {len(dataset.x_train)} training examples.")
+    return dataset
+
+
+def build_model(config: TrainConfig, dataset: data.Dataset) -> tf.keras.Model:
+    return model_registry.get(
+        config.model,
+        input_shape=dataset.input_shape,
+        num_classes=dataset.num_classes,
+        **dict(config.model_kwargs),
+    )
+
+
+def _compile(config, model, sampler, noise_multiplier, jit):
+    """Returns (trainable Keras model, step counter) for the configured engine."""
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if config.engine == "dpzoo":
+        dp_config = DPConfig(
+            l2_norm_clip=config.l2_norm_clip,
+            noise_multiplier=noise_multiplier,
+            expected_batch_size=config.batch_size,
+            seed=config.seed,
+        )
+        private = make_private(model, dp_config)
+        private.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"], jit_compile=jit)
+        return private, lambda: int(private.dp_steps.numpy())
+    if config.engine == "tf_privacy":
+        tf_privacy_engine.compile_model(
+            model,
+            optimizer=config.optimizer,
+            learning_rate=config.learning_rate,
+            momentum=config.momentum,
+            l2_norm_clip=config.l2_norm_clip,
+            noise_multiplier=noise_multiplier,
+            rows_per_batch=sampler.pad_to,
+            expected_batch_size=config.batch_size,
+            jit_compile=jit,
+        )
+        return model, lambda: int(model.optimizer.iterations.numpy())
+    model.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"], jit_compile=jit)
+    return model, lambda: int(model.optimizer.iterations.numpy())
+
+
+def _staging_dir(output_dir: str, overwrite: bool) -> str:
+    if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
+        raise UsageError(f"output_dir {output_dir} exists and is not empty; pass --overwrite or pick another.")
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.partial-", dir=parent)
+
+
+def run(config: TrainConfig, *, command: str = "", verbose: int = 1) -> RunResult:
+    """Trains as configured and writes checkpoint, SavedModel and model card to output_dir."""
+    started = time.time()
+    dataset = load_training_data(config)
+    n = len(dataset.x_train)
+    noise_multiplier = resolve_noise(config, n)
+    sampling_name = "shuffle" if config.engine == "nonprivate" else config.sampling
+    sampler = sampling.make_sampler(sampling_name, n, config.batch_size, seed=config.seed)
+    tf.keras.utils.set_random_seed(config.seed)
+    model = build_model(config, dataset)
+    jit = jit_enabled(config.jit_compile)
+    trainable, step_counter = _compile(config, model, sampler, noise_multiplier, jit)
+    ledger = accounting.PrivacyLedger(
+        n=n,
+        batch_size=config.batch_size,
+        noise_multiplier=noise_multiplier,
+        l2_norm_clip=None if config.engine == "nonprivate" else config.l2_norm_clip,
+        delta=config.delta,
+        sampling=sampling_name,
+        accountant=config.accountant,
+        step_counter=step_counter,
+        guarantee="formal",
+        reason=NOMINAL_REASONS["none"] if noise_multiplier == 0 else "",
+    )
+    preprocess = pipeline.Preprocessor(dataset, standardize_channels=config.standardize)
+    train_ds = pipeline.train_dataset(
+        dataset.x_train,
+        dataset.y_train,
+        sampler,
+        preprocess,
+        steps=sampler.steps_per_epoch * config.epochs,
+        augment=config.augment,
+    )
+    test_ds = pipeline.eval_dataset(dataset.x_test, dataset.y_test, preprocess)
+    staging = _staging_dir(config.output_dir, config.overwrite)
+    try:
+        callbacks = [
+            PrivacyLedgerCallback(ledger),
+            tf.keras.callbacks.TensorBoard(os.path.join(staging, "tensorboard"), profile_batch=0),
+        ]
+        history = trainable.fit(
+            train_ds,
+            epochs=config.epochs,
+            steps_per_epoch=sampler.steps_per_epoch,
+            validation_data=test_ds,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        test_loss, test_accuracy = trainable.evaluate(test_ds, verbose=0)
+        tf.train.Checkpoint(model=model).write(os.path.join(staging, CHECKPOINT))
+        export.saved_model(
+            model,
+            os.path.join(staging, SAVED_MODEL),
+            input_shape=dataset.input_shape,
+            preprocess=preprocess.from_unit_range,
+        )
+        card = _card(
+            config,
+            dataset,
+            model,
+            sampler,
+            ledger,
+            history,
+            test_loss,
+            test_accuracy,
+            jit,
+            command,
+            time.time() - started,
+        )
+        model_card.write(card, staging)
+        if os.path.exists(config.output_dir):
+            shutil.rmtree(config.output_dir)
+        os.replace(staging, config.output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return RunResult(card=card, output_dir=config.output_dir)
+
+
+def _card(config, dataset, model, sampler, ledger, history, test_loss, test_accuracy, jit, command, wall):
+    statement = ledger.statement()
+    privacy = statement.to_dict()
+    privacy["statement"] = statement.text()
+    privacy["epsilon"] = statement.epsilon if math.isfinite(statement.epsilon) else float("inf")
+    epochs = len(history.history.get("loss", []))
+    rows = [
+        {"epoch": i + 1, **{k: float(v[i]) for k, v in history.history.items() if i < len(v)}} for i in range(epochs)
+    ]
+    mean, std = dataset.channel_stats
+    return {
+        "dpzoo_version": __version__,
+        "tensorflow_version": tf.__version__,
+        "model": {
+            "name": config.model,
+            "kwargs": dict(config.model_kwargs),
+            "parameters": model.count_params(),
+        },
+        "dataset": {
+            "name": dataset.name,
+            "source": dataset.source,
+            "n_train": len(dataset.x_train),
+            "n_test": len(dataset.x_test),
+            "input_shape": list(dataset.input_shape),
+            "num_classes": dataset.num_classes,
+            "standardize": config.standardize,
+            "channel_mean": list(mean),
+            "channel_std": list(std),
+            "augment": config.augment,
+        },
+        "training": {
+            "engine": config.engine,
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "physical_batch_size": sampler.pad_to,
+            "learning_rate": config.learning_rate,
+            "optimizer": config.optimizer,
+            "momentum": config.momentum if config.optimizer == "momentum" else 0.0,
+            "l2_norm_clip": config.l2_norm_clip,
+            "noise_multiplier": statement.noise_multiplier,
+            "target_epsilon": config.target_epsilon,
+            "sampling": statement.sampling,
+            "accountant": config.accountant,
+            "seed": config.seed,
+            "jit_compile": jit,
+        },
+        "privacy": privacy,
+        "results": {"test_accuracy": float(test_accuracy), "test_loss": float(test_loss)},
+        "history": rows,
+        "command": command,
+        "wall_time_s": wall,
+    }

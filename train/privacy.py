@@ -1,0 +1,67 @@
+"""dpzoo-privacy: the (epsilon, delta) of a DP-SGD run, or the noise needed for a target.
+
+dpzoo-privacy --N=60000 --batch_size=256 --noise_multiplier=1.1 --epochs=60 --delta=1e-5
+dpzoo-privacy --N=60000 --batch_size=256 --target_epsilon=3 --epochs=60 --format=json
+"""
+
+import json
+
+from absl import flags
+
+from dpzoo import accounting, cli
+from dpzoo.errors import UsageError
+
+_N = flags.DEFINE_integer("N", None, "Number of training examples.", lower_bound=1)
+_BATCH = flags.DEFINE_integer("batch_size", None, "Expected (Poisson) or exact (shuffle) batch size.", lower_bound=1)
+_SIGMA = flags.DEFINE_float("noise_multiplier", None, "Noise multiplier sigma (or give --target_epsilon).")
+_TARGET = flags.DEFINE_float("target_epsilon", None, "Print the sigma that reaches this epsilon instead.")
+_EPOCHS = flags.DEFINE_float("epochs", None, "Epochs of training (N / batch_size steps each).")
+_DELTA = flags.DEFINE_float("delta", 1e-5, "Delta of the (epsilon, delta) guarantee.")
+_SAMPLING = flags.DEFINE_enum("sampling", "poisson", accounting.SAMPLINGS, "How batches are drawn.")
+_ACCOUNTANT = flags.DEFINE_enum("accountant", "pld", accounting.ACCOUNTANTS, "pld (tight) or rdp.")
+_FORMAT = flags.DEFINE_enum("format", "text", ["text", "json"], "Output format.")
+flags.mark_flags_as_required(["N", "batch_size", "epochs"])
+
+
+def statement() -> accounting.PrivacyStatement:
+    """The statement for the flags' run, calibrating sigma first when a target is given."""
+    if (_SIGMA.value is None) == (_TARGET.value is None):
+        raise UsageError("Give exactly one of --noise_multiplier or --target_epsilon.")
+    common = dict(
+        n=_N.value,
+        batch_size=_BATCH.value,
+        delta=_DELTA.value,
+        sampling=_SAMPLING.value,
+        accountant=_ACCOUNTANT.value,
+    )
+    sigma = _SIGMA.value
+    if sigma is None:
+        sigma = accounting.calibrate_noise(target_epsilon=_TARGET.value, epochs=_EPOCHS.value, **common)
+    steps = max(1, round(_EPOCHS.value * accounting.steps_per_epoch(_N.value, _BATCH.value, _SAMPLING.value)))
+    eps = accounting.epsilon(noise_multiplier=sigma, steps=steps, **common)
+    return accounting.PrivacyStatement(
+        epsilon=eps,
+        noise_multiplier=sigma,
+        l2_norm_clip=None,
+        steps=steps,
+        guarantee="none" if sigma == 0 else "formal",
+        **{k: v for k, v in common.items() if k != "n"},
+        n=_N.value,
+    )
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    result = statement()
+    if _FORMAT.value == "json":
+        print(json.dumps(result.to_dict() | {"statement": result.text()}, allow_nan=True))
+    else:
+        print(result.text())
+
+
+def run() -> None:
+    cli.run(main)
+
+
+if __name__ == "__main__":
+    run()
