@@ -19,7 +19,13 @@ setup(
     long_description=(ROOT / "README.md").read_text(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
-    packages=["dpzoo", "dpzoo.models", "dpzoo.train", "dpzoo.train.configs", "dpzoo.train.configs.fashion_mnist"],
+    packages=[
+        "dpzoo",
+        "dpzoo.models",
+        "dpzoo.train",
+        "dpzoo.train.configs",
+        "dpzoo.train.configs.fashion_mnist",
+    ],
     package_dir={
         "dpzoo": "dpzoo",
         "dpzoo.models": "models",

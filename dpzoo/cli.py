@@ -27,6 +27,9 @@ def run(main: Callable[[list[str]], None]) -> None:
     """Runs ``main`` under absl; flag errors and UsageError exit with code 2."""
 
     def guarded(argv: list[str]) -> None:
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")  # TensorFlow's own INFO chatter; dpzoo's progress stays
         if len(argv) > 1:
             _fail(f"unexpected arguments {' '.join(argv[1:])!r} (flags look like --name=value)")
         try:

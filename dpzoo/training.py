@@ -74,12 +74,21 @@ def load_training_data(config: TrainConfig) -> data.Dataset:
 
 
 def build_model(config: TrainConfig, dataset: data.Dataset) -> tf.keras.Model:
-    return model_registry.get(
-        config.model,
-        input_shape=dataset.input_shape,
-        num_classes=dataset.num_classes,
-        **dict(config.model_kwargs),
-    )
+    """The registered model for the dataset's input shape and classes; UsageError if it cannot take them."""
+    try:
+        return model_registry.get(
+            config.model,
+            input_shape=dataset.input_shape,
+            num_classes=dataset.num_classes,
+            **dict(config.model_kwargs),
+        )
+    except UsageError:
+        raise
+    except ValueError as e:
+        raise UsageError(
+            f"Model {config.model!r} cannot be built for {dataset.name} inputs of shape "
+            f"{dataset.input_shape}: {str(e).splitlines()[0]}"
+        ) from e
 
 
 def _compile(config, model, sampler, noise_multiplier, jit):
@@ -112,9 +121,12 @@ def _compile(config, model, sampler, noise_multiplier, jit):
     return model, lambda: int(model.optimizer.iterations.numpy())
 
 
-def _staging_dir(output_dir: str, overwrite: bool) -> str:
+def _check_output_dir(output_dir: str, overwrite: bool) -> None:
     if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
         raise UsageError(f"output_dir {output_dir} exists and is not empty; pass --overwrite or pick another.")
+
+
+def _staging_dir(output_dir: str) -> str:
     parent = os.path.dirname(os.path.abspath(output_dir))
     os.makedirs(parent, exist_ok=True)
     return tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.partial-", dir=parent)
@@ -123,6 +135,7 @@ def _staging_dir(output_dir: str, overwrite: bool) -> str:
 def run(config: TrainConfig, *, command: str = "", verbose: int = 1) -> RunResult:
     """Trains as configured and writes checkpoint, SavedModel and model card to output_dir."""
     started = time.time()
+    _check_output_dir(config.output_dir, config.overwrite)
     dataset = load_training_data(config)
     n = len(dataset.x_train)
     noise_multiplier = resolve_noise(config, n)
@@ -154,7 +167,7 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1) -> RunResul
         augment=config.augment,
     )
     test_ds = pipeline.eval_dataset(dataset.x_test, dataset.y_test, preprocess)
-    staging = _staging_dir(config.output_dir, config.overwrite)
+    staging = _staging_dir(config.output_dir)
     try:
         callbacks = [
             PrivacyLedgerCallback(ledger),
