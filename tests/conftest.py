@@ -1,0 +1,42 @@
+"""Shared fixtures: real data (scikit-learn digits, Fashion-MNIST from Debian) and tiny models."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from dpzoo import data  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits() -> data.Dataset:
+    return data.load("digits")
+
+
+@pytest.fixture(scope="session")
+def fashion() -> data.Dataset:
+    return data.load("fashion_mnist")
+
+
+def tiny_cnn(input_shape=(8, 8, 1), num_classes=10, seed=0) -> tf.keras.Model:
+    """Conv + GroupNorm + Dense: small enough for brute-force checks, real enough to matter."""
+    tf.keras.utils.set_random_seed(seed)
+    inputs = tf.keras.Input(input_shape)
+    x = tf.keras.layers.Conv2D(4, 3, strides=2, padding="same")(inputs)
+    x = tf.keras.layers.GroupNormalization(groups=2)(x)
+    x = tf.keras.layers.Activation("tanh")(x)
+    x = tf.keras.layers.Flatten()(x)
+    outputs = tf.keras.layers.Dense(num_classes)(x)
+    return tf.keras.Model(inputs, outputs)
+
+
+def digits_batch(dataset: data.Dataset, size: int, offset: int = 0):
+    """(float images in [0, 1], int labels) of real digits."""
+    x = dataset.x_train[offset : offset + size].astype(np.float32) / 255.0
+    return x, dataset.y_train[offset : offset + size]
+
+
+SPARSE_CE = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)

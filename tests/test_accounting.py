@@ -1,0 +1,86 @@
+"""Epsilon against dp_accounting computed directly; calibration; the ledger."""
+
+import math
+
+import dp_accounting
+import pytest
+from dp_accounting import pld, rdp
+
+from dpzoo import accounting
+from dpzoo.errors import UsageError
+
+RUN = dict(n=60_000, batch_size=256, noise_multiplier=1.1, steps=2340, delta=1e-5)
+
+
+def direct_poisson_epsilon(accountant):
+    event = dp_accounting.SelfComposedDpEvent(
+        dp_accounting.PoissonSampledDpEvent(256 / 60_000, dp_accounting.GaussianDpEvent(1.1)), 2340
+    )
+    return accountant.compose(event).get_epsilon(1e-5)
+
+
+def test_pld_epsilon_equals_dp_accounting_directly():
+    assert accounting.epsilon(**RUN) == pytest.approx(direct_poisson_epsilon(pld.PLDAccountant()), rel=1e-9)
+
+
+def test_rdp_epsilon_equals_dp_accounting_directly():
+    got = accounting.epsilon(**RUN, accountant="rdp")
+    assert got == pytest.approx(direct_poisson_epsilon(rdp.RdpAccountant(list(accounting.RDP_ORDERS))), rel=1e-9)
+    assert got > accounting.epsilon(**RUN)  # RDP is the looser accountant
+
+
+def test_shuffle_is_accounted_without_amplification():
+    """10 epochs of shuffled batches: each example in 10 Gaussian mechanisms, no subsampling."""
+    got = accounting.epsilon(**RUN | {"steps": 2340}, sampling="shuffle")
+    epochs = math.ceil(2340 / (60_000 // 256))
+    composed = dp_accounting.SelfComposedDpEvent(dp_accounting.GaussianDpEvent(1.1), epochs)
+    want = rdp.RdpAccountant(list(accounting.RDP_ORDERS)).compose(composed).get_epsilon(1e-5)
+    assert got <= want  # PLD of the exact composition is tighter than RDP of it ...
+    assert got > 5 * accounting.epsilon(**RUN)  # ... and far above the amplified Poisson number
+
+
+def test_epsilon_edge_cases():
+    assert accounting.epsilon(**RUN | {"steps": 0}) == 0.0
+    assert math.isinf(accounting.epsilon(**RUN | {"noise_multiplier": 0.0}))
+    with pytest.raises(UsageError, match="delta"):
+        accounting.epsilon(**RUN | {"delta": 1.5})
+    with pytest.raises(UsageError, match="batch_size"):
+        accounting.epsilon(**RUN | {"batch_size": 70_000})
+
+
+def test_calibration_meets_the_target_with_the_smallest_sigma():
+    kwargs = dict(delta=1e-5, n=60_000, batch_size=256, epochs=10)
+    sigma = accounting.calibrate_noise(target_epsilon=2.0, **kwargs)
+    steps = 10 * accounting.steps_per_epoch(60_000, 256, "poisson")
+    eps = lambda s: accounting.epsilon(n=60_000, batch_size=256, noise_multiplier=s, steps=steps, delta=1e-5)
+    assert eps(sigma) <= 2.0 + 1e-3
+    assert eps(sigma * 0.99) > 2.0
+
+
+def test_unreachable_target_is_refused():
+    with pytest.raises(UsageError, match="cannot be met"):
+        accounting.calibrate_noise(
+            target_epsilon=1e-4, delta=1e-5, n=100, batch_size=100, epochs=500, sampling="shuffle"
+        )
+
+
+def test_ledger_counts_the_steps_it_is_given():
+    steps = {"n": 0}
+    ledger = accounting.PrivacyLedger(
+        n=60_000,
+        batch_size=256,
+        noise_multiplier=1.1,
+        l2_norm_clip=1.0,
+        delta=1e-5,
+        sampling="poisson",
+        accountant="pld",
+        step_counter=lambda: steps["n"],
+    )
+    assert ledger.statement().epsilon == 0.0
+    steps["n"] = 2340
+    statement = ledger.statement()
+    assert statement.steps == 2340
+    assert statement.epsilon == pytest.approx(accounting.epsilon(**RUN))
+    text = statement.text()
+    for part in ("PLD accountant", "Poisson sampling", "1e-05", "formal"):
+        assert part in text

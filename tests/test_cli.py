@@ -1,0 +1,76 @@
+"""The command-line tools as a user runs them: bad input exits 2 with a clear message."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ENV = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def run(tool, *args, cwd=None):
+    module = {
+        "dpzoo-train": "dpzoo.train.train",
+        "dpzoo-privacy": "dpzoo.train.privacy",
+        "dpzoo-export": "dpzoo.train.export",
+        "dpzoo-bench": "dpzoo.train.bench",
+    }[tool]
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=300
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs=abc"], "epochs"),
+        (["--sampling=sometimes"], "sampling"),
+        (["--epochs=1"], "exactly one of noise_multiplier or target_epsilon"),
+        (["--noise_multiplier=1", "--target_epsilon=3"], "exactly one of noise_multiplier or target_epsilon"),
+        (["--noise_multiplier=1", "--model=resnet9000"], "known models"),
+        (["--noise_multiplier=1", "--config=/nonexistent/config.py"], "file not found"),
+        (["--noise_multiplier=1", "--model_kwargs={oops"], "not JSON"),
+        (["--noise_multiplier=1", "--delta=2"], "delta=2.0 < 1"),
+        (["stray"], "unexpected arguments"),
+    ],
+)
+def test_train_bad_input_exits_2(args, message, tmp_path):
+    result = run("dpzoo-train", *args, f"--output_dir={tmp_path}/run")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not os.path.exists(tmp_path / "run")
+
+
+def test_privacy_json_names_accountant_sampling_and_delta():
+    result = run(
+        "dpzoo-privacy", "--N=60000", "--batch_size=256", "--noise_multiplier=1.1", "--epochs=60", "--format=json"
+    )
+    assert result.returncode == 0, result.stderr
+    statement = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"epsilon", "delta", "accountant", "sampling"} <= statement.keys()
+    assert statement["accountant"] == "pld" and statement["sampling"] == "poisson" and statement["delta"] == 1e-5
+    assert 2.0 < statement["epsilon"] < 3.0
+
+
+def test_privacy_text_and_bad_input():
+    text = run(
+        "dpzoo-privacy",
+        "--N=60000",
+        "--batch_size=256",
+        "--noise_multiplier=1.1",
+        "--epochs=60",
+        "--sampling=shuffle",
+        "--accountant=rdp",
+    )
+    assert text.returncode == 0 and "RDP accountant" in text.stdout and "no amplification" in text.stdout
+    missing = run("dpzoo-privacy", "--batch_size=256", "--noise_multiplier=1", "--epochs=1")
+    assert missing.returncode == 2 and "--N" in missing.stderr
+
+
+def test_export_of_a_missing_run_exits_2(tmp_path):
+    result = run("dpzoo-export", f"--run_dir={tmp_path}/none", f"--export_dir={tmp_path}/out")
+    assert result.returncode == 2 and "model_card.json" in result.stderr
+    assert not os.path.exists(tmp_path / "out")

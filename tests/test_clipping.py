@@ -1,0 +1,69 @@
+"""Per-example gradients and clipping against brute force (a loop over single examples)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dpzoo import clipping
+from tests.conftest import SPARSE_CE, digits_batch, tiny_cnn
+
+
+def brute_force_gradients(model, x, y):
+    """One GradientTape per example: the definition of a per-example gradient."""
+    per_example = []
+    for i in range(len(x)):
+        with tf.GradientTape() as tape:
+            loss = SPARSE_CE(y[i : i + 1], model(x[i : i + 1], training=True))
+        per_example.append(tape.gradient(loss, model.trainable_variables))
+    return [np.stack([g[v].numpy() for g in per_example]) for v in range(len(model.trainable_variables))]
+
+
+def test_per_example_gradients_equal_loop_over_single_examples(digits):
+    model = tiny_cnn()
+    x, y = digits_batch(digits, 16)
+    grads, losses, outputs = clipping.per_example_gradients(
+        model, SPARSE_CE.call, tf.constant(x), tf.constant(y), model.trainable_variables
+    )
+    expected = brute_force_gradients(model, x, y)
+    assert len(grads) == len(expected) == len(model.trainable_variables)
+    for got, want in zip(grads, expected, strict=True):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(losses.numpy(), SPARSE_CE.call(y, model(x)).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(outputs.numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("clip", [0.01, 0.5, 100.0])
+def test_every_clipped_norm_is_at_most_c(digits, clip):
+    model = tiny_cnn()
+    x, y = digits_batch(digits, 32)
+    grads, _, _ = clipping.per_example_gradients(model, SPARSE_CE.call, x, y, model.trainable_variables)
+    norms = clipping.global_norms(grads).numpy()
+    factors = clipping.clip_factors(tf.constant(norms), clip).numpy()
+    clipped_norms = norms * factors
+    assert np.all(clipped_norms <= clip * (1 + 1e-6))
+    # Gradients already inside the ball are left alone.
+    np.testing.assert_allclose(clipped_norms[norms <= clip], norms[norms <= clip], rtol=1e-6)
+    if clip == 0.01:
+        assert np.all(norms > clip)  # the test really clipped something
+
+
+def test_global_norms_cover_all_variables_together(digits):
+    model = tiny_cnn()
+    x, y = digits_batch(digits, 4)
+    expected = brute_force_gradients(model, x, y)
+    want = np.sqrt(sum(np.sum(g.reshape(len(x), -1) ** 2, axis=1) for g in expected))
+    got = clipping.global_norms([tf.constant(g) for g in expected]).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_clipped_sum_ignores_masked_rows(digits):
+    model = tiny_cnn()
+    x, y = digits_batch(digits, 6)
+    grads, _, _ = clipping.per_example_gradients(model, SPARSE_CE.call, x, y, model.trainable_variables)
+    mask = tf.constant([1, 1, 0, 1, 0, 0], tf.float32)
+    summed = clipping.clipped_sum(grads, mask, 0.1)
+    kept = [g.numpy()[[0, 1, 3]] for g in grads]
+    norms = np.sqrt(sum(np.sum(g.reshape(3, -1) ** 2, axis=1) for g in kept))
+    factors = np.minimum(1.0, 0.1 / norms)
+    for got, g in zip(summed, kept, strict=True):
+        np.testing.assert_allclose(got.numpy(), np.tensordot(factors, g, axes=1), rtol=1e-5, atol=1e-7)

@@ -1,0 +1,142 @@
+"""DP-SGD steps of the private engine: noise, masking, division by B, refusals."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import dpzoo
+from dpzoo.errors import UsageError
+from tests.conftest import SPARSE_CE, digits_batch, tiny_cnn
+
+
+def one_step_update(model_fn, x, y, mask, config, lr=1.0):
+    """Weights after one private SGD step minus weights before, per variable."""
+    model = model_fn()
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    private = dpzoo.make_private(model, config)
+    private.compile(optimizer=tf.keras.optimizers.SGD(lr), loss=SPARSE_CE)
+    private.train_on_batch(x, y, sample_weight=mask)
+    assert int(private.dp_steps.numpy()) == 1
+    return [v.numpy() - b for v, b in zip(model.trainable_variables, before, strict=True)]
+
+
+def test_noise_std_is_sigma_c_over_b_when_gradients_are_zero():
+    """All gradients 0 (the loss ignores the model), so the SGD(lr=1) update is -noise / B.
+
+    65,000 noise coordinates: the sample std's relative error has sd ~ 1/sqrt(2 * 65000) = 0.28%,
+    so the 2% tolerance is a 7-sigma bound (flake rate below 1e-11); the seed is fixed anyway.
+    """
+    sigma, clip, batch = 2.0, 3.0, 32
+
+    def wide_dense():
+        tf.keras.utils.set_random_seed(0)
+        return tf.keras.Sequential([tf.keras.Input((64,)), tf.keras.layers.Dense(1000)])
+
+    model = wide_dense()
+    private = dpzoo.make_private(
+        model, dpzoo.DPConfig(l2_norm_clip=clip, noise_multiplier=sigma, expected_batch_size=batch, seed=7)
+    )
+    private.compile(optimizer=tf.keras.optimizers.SGD(1.0), loss=lambda y, p: 0.0 * tf.reduce_sum(p, axis=-1))
+    before = np.concatenate([v.numpy().ravel() for v in model.trainable_variables])
+    x = np.random.default_rng(0).standard_normal((batch, 64)).astype(np.float32)
+    private.train_on_batch(x, np.zeros(batch), sample_weight=np.ones(batch, np.float32))
+    update = np.concatenate([v.numpy().ravel() for v in model.trainable_variables]) - before
+    assert update.size == 64 * 1000 + 1000
+    expected = sigma * clip / batch
+    assert abs(update.std() / expected - 1) < 0.02
+    assert abs(update.mean()) < 5 * expected / np.sqrt(update.size)
+
+
+def test_noise_is_not_repeated_across_steps():
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(50)])
+    private = dpzoo.make_private(
+        model, dpzoo.DPConfig(l2_norm_clip=1, noise_multiplier=1, expected_batch_size=2, seed=1)
+    )
+    private.compile(optimizer=tf.keras.optimizers.SGD(1.0), loss=lambda y, p: 0.0 * tf.reduce_sum(p, axis=-1))
+    x, y, w = np.ones((2, 4), np.float32), np.zeros(2), np.ones(2, np.float32)
+    w0 = model.trainable_variables[0].numpy().copy()
+    private.train_on_batch(x, y, sample_weight=w)
+    w1 = model.trainable_variables[0].numpy().copy()
+    private.train_on_batch(x, y, sample_weight=w)
+    w2 = model.trainable_variables[0].numpy()
+    assert not np.allclose(w1 - w0, w2 - w1)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 1.5])
+def test_padded_poisson_batch_gives_the_same_update_as_unpadded(digits, sigma):
+    x, y = digits_batch(digits, 5)
+    config = dpzoo.DPConfig(l2_norm_clip=0.5, noise_multiplier=sigma, expected_batch_size=8, seed=3)
+    unpadded = one_step_update(tiny_cnn, x, y, np.ones(5, np.float32), config)
+    garbage_x, garbage_y = digits_batch(digits, 3, offset=100)
+    padded = one_step_update(
+        tiny_cnn,
+        np.concatenate([x, garbage_x]),
+        np.concatenate([y, garbage_y]),
+        np.array([1, 1, 1, 1, 1, 0, 0, 0], np.float32),
+        config,
+    )
+    for a, b in zip(unpadded, padded, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert any(np.abs(u).max() > 0 for u in unpadded)
+
+
+def test_update_is_clipped_sum_over_expected_batch_size(digits):
+    """Without noise the SGD(lr=1) update is -(sum of clipped gradients) / B, B the expected size."""
+    from tests.test_clipping import brute_force_gradients
+
+    x, y = digits_batch(digits, 6)
+    clip, batch = 0.05, 10
+    update = one_step_update(
+        tiny_cnn,
+        x,
+        y,
+        np.ones(6, np.float32),
+        dpzoo.DPConfig(l2_norm_clip=clip, noise_multiplier=0.0, expected_batch_size=batch),
+    )
+    grads = brute_force_gradients(tiny_cnn(), x, y)
+    norms = np.sqrt(sum(np.sum(g.reshape(6, -1) ** 2, axis=1) for g in grads))
+    factors = np.minimum(1.0, clip / norms)
+    for u, g in zip(update, grads, strict=True):
+        np.testing.assert_allclose(u, -np.tensordot(factors, g, axes=1) / batch, rtol=1e-4, atol=1e-7)
+
+
+def test_batch_normalization_is_refused_on_a_formal_path():
+    inputs = tf.keras.Input((8, 8, 1))
+    x = tf.keras.layers.Conv2D(4, 3)(inputs)
+    x = tf.keras.layers.BatchNormalization(name="bn")(x)
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(10)(tf.keras.layers.Flatten()(x)))
+    config = dpzoo.DPConfig(l2_norm_clip=1, noise_multiplier=1, expected_batch_size=8)
+    with pytest.raises(UsageError, match="bn.*BatchNormalization.*GroupNormalization"):
+        dpzoo.make_private(model, config)
+    model.get_layer("bn").trainable = False  # frozen BN uses fixed statistics: allowed
+    dpzoo.make_private(model, config)
+
+
+def test_activity_regularizer_is_refused():
+    model = tf.keras.Sequential(
+        [tf.keras.Input((4,)), tf.keras.layers.Dense(3, activity_regularizer="l2", name="act_reg")]
+    )
+    with pytest.raises(UsageError, match="act_reg"):
+        dpzoo.make_private(model, dpzoo.DPConfig(l2_norm_clip=1, noise_multiplier=1, expected_batch_size=8))
+
+
+def test_compile_without_loss_is_refused():
+    private = dpzoo.make_private(tiny_cnn(), dpzoo.DPConfig(l2_norm_clip=1, noise_multiplier=1, expected_batch_size=8))
+    with pytest.raises(UsageError, match="loss"):
+        private.compile(optimizer="sgd")
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("l2_norm_clip", 0.0, "l2_norm_clip=0.0 > 0"),
+        ("noise_multiplier", -1.0, "noise_multiplier=-1.0 >= 0"),
+        ("expected_batch_size", 0, "expected_batch_size=0 > 0"),
+        ("clipping", "magic", "clipping='magic'"),
+    ],
+)
+def test_dp_config_validates(field, value, message):
+    kwargs = dict(l2_norm_clip=1.0, noise_multiplier=1.0, expected_batch_size=8) | {field: value}
+    with pytest.raises(UsageError, match=message):
+        dpzoo.DPConfig(**kwargs)
