@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The main job: install if needed, train a formally private CNN on Fashion-MNIST
+# ((3, 1e-5)-DP, Poisson sampling, PLD accountant), print its model card, export a SavedModel.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export TF_CPP_MIN_LOG_LEVEL=3
+.venv/bin/dpzoo-train --config=train/configs/fashion_mnist/quickstart.py --output_dir=runs/quickstart --overwrite
+.venv/bin/dpzoo-export --run_dir=runs/quickstart --export_dir=runs/serving/quickstart/1
