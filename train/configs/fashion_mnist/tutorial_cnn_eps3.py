@@ -5,7 +5,7 @@ CNN: batch 2048, lr 4, momentum 0.9, C 0.1, 40 epochs; sigma calibrated by dpzoo
 sampling, PLD accountant) to reach epsilon 3 after 40 epochs.
 Anchor: 86.0% at epsilon 3 (Tramer & Boneh 2021, end-to-end CNN).
 Command: dpzoo-train --config=train/configs/fashion_mnist/tutorial_cnn_eps3.py --output_dir=runs/fmnist_cnn_eps3
-Hardware: 2-core CPU, about 15 minutes. Result: see results/fashion_mnist.md.
+Hardware: 2-core CPU, about 15 minutes. Result: 86.49% (results/fashion_mnist.md).
 """
 
 from dpzoo.train_config import TrainConfig
