@@ -143,30 +143,28 @@ def calibrate_noise(
     def event(sigma: float) -> dp_accounting.DpEvent:
         return dp_event(n=n, batch_size=batch_size, noise_multiplier=sigma, steps=steps, sampling=sampling)
 
+    def calibrate(name: str, lower: float, upper: float) -> float:
+        grid = 1e-4 * max(1.0, target_epsilon / 10.0)  # as in _composed_epsilon
+        return float(
+            dp_accounting.calibrate_dp_mechanism(
+                lambda: make_accountant(name, grid),
+                event,
+                target_epsilon,
+                delta,
+                bracket_interval=dp_accounting.ExplicitBracketInterval(lower, upper),
+                tol=1e-4,
+            )
+        )
+
     # RDP is looser than PLD, so the RDP-calibrated sigma is an upper end of PLD's bracket; the
     # lower end is halved until it misses the target. This keeps PLD away from tiny sigmas.
-    upper = dp_accounting.calibrate_dp_mechanism(
-        lambda: make_accountant("rdp"),
-        event,
-        target_epsilon,
-        delta,
-        bracket_interval=dp_accounting.ExplicitBracketInterval(1e-2, MAX_NOISE_MULTIPLIER),
-        tol=1e-4,
-    )
+    upper = calibrate("rdp", 1e-2, MAX_NOISE_MULTIPLIER)
     if accountant == "rdp":
-        return float(upper)
+        return upper
     lower = upper / 2
     while lower > 1e-2 and eps_at(lower) <= target_epsilon:
         lower /= 2
-    sigma = dp_accounting.calibrate_dp_mechanism(
-        lambda: make_accountant("pld"),
-        event,
-        target_epsilon,
-        delta,
-        bracket_interval=dp_accounting.ExplicitBracketInterval(lower, upper),
-        tol=1e-4,
-    )
-    return float(sigma)
+    return calibrate("pld", lower, upper)
 
 
 def _check_run(n: int, batch_size: int, delta: float) -> None:
