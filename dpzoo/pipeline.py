@@ -26,9 +26,14 @@ def pad_crop_flip(images: tf.Tensor, pad: int = 4) -> tf.Tensor:
 class Preprocessor:
     """Turns uint8 images into model inputs: scale to [0, 1], then optionally standardise."""
 
-    def __init__(self, dataset: Dataset, *, standardize_channels: bool = True) -> None:
-        self.mean, self.std = dataset.channel_stats
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], *, standardize_channels: bool = True) -> None:
+        self.mean, self.std = tuple(mean), tuple(std)
         self.standardize_channels = standardize_channels
+
+    @classmethod
+    def for_dataset(cls, dataset: Dataset, *, standardize_channels: bool = True) -> "Preprocessor":
+        """With the dataset's published channel statistics."""
+        return cls(*dataset.channel_stats, standardize_channels=standardize_channels)
 
     def from_unit_range(self, images: tf.Tensor) -> tf.Tensor:
         """[0, 1] float pixels -> model input (used by the serving signature too)."""

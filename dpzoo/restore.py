@@ -7,6 +7,7 @@ import tensorflow as tf
 from dpzoo import export, model_card
 from dpzoo import models as model_registry
 from dpzoo.errors import UsageError
+from dpzoo.pipeline import Preprocessor
 
 CHECKPOINT = "checkpoint/weights"
 SAVED_MODEL = "saved_model"
@@ -37,17 +38,10 @@ def load_run(run_dir: str) -> tuple[tf.keras.Model, dict]:
     return model, card
 
 
-def preprocessor_from_card(card: dict):
-    """The [0, 1]-pixels -> model-input function the run trained with."""
+def preprocessor_from_card(card: dict) -> Preprocessor:
+    """The preprocessing the run trained with; its from_unit_range maps [0, 1] pixels to model inputs."""
     dataset = card["dataset"]
-    mean, std = tuple(dataset["channel_mean"]), tuple(dataset["channel_std"])
-    standardize = dataset["standardize"]
-
-    def preprocess(images: tf.Tensor) -> tf.Tensor:
-        images = tf.cast(images, tf.float32)
-        return (images - tf.constant(mean)) / tf.constant(std) if standardize else images
-
-    return preprocess
+    return Preprocessor(dataset["channel_mean"], dataset["channel_std"], standardize_channels=dataset["standardize"])
 
 
 def export_run(run_dir: str, export_dir: str) -> str:
@@ -57,7 +51,7 @@ def export_run(run_dir: str, export_dir: str) -> str:
         model,
         export_dir,
         input_shape=tuple(card["dataset"]["input_shape"]),
-        preprocess=preprocessor_from_card(card),
+        preprocess=preprocessor_from_card(card).from_unit_range,
     )
 
 

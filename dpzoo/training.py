@@ -23,7 +23,7 @@ from dpzoo.restore import CHECKPOINT, SAVED_MODEL
 from dpzoo.train_config import TrainConfig
 from dpzoo.version import __version__
 
-NOMINAL_REASONS = {"none": "No noise: no differential privacy guarantee."}
+NO_NOISE_REASON = "No noise: no differential privacy guarantee."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,9 +155,9 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1) -> RunResul
         accountant=config.accountant,
         step_counter=step_counter,
         guarantee="formal",
-        reason=NOMINAL_REASONS["none"] if noise_multiplier == 0 else "",
+        reason=NO_NOISE_REASON if noise_multiplier == 0 else "",
     )
-    preprocess = pipeline.Preprocessor(dataset, standardize_channels=config.standardize)
+    preprocess = pipeline.Preprocessor.for_dataset(dataset, standardize_channels=config.standardize)
     train_ds = pipeline.train_dataset(
         dataset.x_train,
         dataset.y_train,

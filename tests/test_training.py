@@ -56,7 +56,9 @@ def test_card_files_are_complete(private_run):
 def test_saved_model_predicts_what_the_keras_model_predicts(private_run, fashion):
     model, card = restore.load_run(private_run.output_dir)
     images = fashion.x_test[:64].astype(np.float32) / 255.0
-    keras_probs = tf.nn.softmax(model(restore.preprocessor_from_card(card)(images), training=False)).numpy()
+    keras_probs = tf.nn.softmax(
+        model(restore.preprocessor_from_card(card).from_unit_range(images), training=False)
+    ).numpy()
     loaded = tf.saved_model.load(os.path.join(private_run.output_dir, restore.SAVED_MODEL))
     served = loaded.signatures["serving_default"](images=tf.constant(images))
     np.testing.assert_allclose(served["probabilities"].numpy(), keras_probs, rtol=1e-4, atol=1e-6)
