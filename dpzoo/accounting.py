@@ -193,6 +193,11 @@ class PrivacyStatement:
 
     def text(self) -> str:
         """One line a person can quote: epsilon, delta, accountant, sampling, guarantee."""
+        if self.guarantee == "none":
+            return (
+                f"Not differentially private (no noise): epsilon = inf. {SAMPLING_NAMES[self.sampling]}, "
+                f"batch {self.batch_size} of {self.n}, {self.steps} steps."
+            )
         eps = "inf" if math.isinf(self.epsilon) else f"{self.epsilon:.3g}"
         line = (
             f"({eps}, {self.delta:g})-DP, {self.guarantee} guarantee: "

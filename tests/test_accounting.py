@@ -84,3 +84,18 @@ def test_ledger_counts_the_steps_it_is_given():
     text = statement.text()
     for part in ("PLD accountant", "Poisson sampling", "1e-05", "formal"):
         assert part in text
+
+
+def test_statement_without_noise_claims_nothing():
+    statement = accounting.PrivacyLedger(
+        n=1000,
+        batch_size=10,
+        noise_multiplier=0.0,
+        l2_norm_clip=None,
+        delta=1e-5,
+        sampling="shuffle",
+        accountant="pld",
+        step_counter=lambda: 100,
+    ).statement()
+    assert statement.guarantee == "none" and math.isinf(statement.epsilon)
+    assert statement.text().startswith("Not differentially private")
