@@ -74,3 +74,22 @@ def _json_default(value):
     if hasattr(value, "items"):
         return dict(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def results_table(cards: list[dict]) -> str:
+    """A Markdown table with one row per run: accuracy, privacy (all of it), and the exact command."""
+    lines = [
+        "| model | test accuracy | epsilon | delta | guarantee | accountant | sampling | noise multiplier "
+        "| epochs | batch | command |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for card in sorted(cards, key=lambda c: c["privacy"]["epsilon"]):
+        privacy, training = card["privacy"], card["training"]
+        lines.append(
+            f"| {card['model']['name']} {card['model']['kwargs'] or ''} "
+            f"| {100 * card['results']['test_accuracy']:.2f}% | {_fmt(privacy['epsilon'])} | {privacy['delta']:g} "
+            f"| {privacy['guarantee']} | {privacy['accountant']} | {privacy['sampling']} "
+            f"| {_fmt(privacy['noise_multiplier'])} | {training['epochs']} | {training['batch_size']} "
+            f"| `{card['command']}` |"
+        )
+    return "\n".join(lines) + "\n"
