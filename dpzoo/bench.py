@@ -107,7 +107,7 @@ def markdown_table(title: str, results: list[Measurement]) -> str:
         "|---|---|---|---|---|",
     ]
     for r in results:
-        ratio = f"{r.examples_per_second / base.examples_per_second:.2f}x" if base else "-"
+        ratio = f"{r.examples_per_second / base.examples_per_second:.3g}x" if base else "-"
         lines.append(
             f"| {r.method} | {r.physical_batch_size} | {r.seconds_per_step:.4f} | "
             f"{r.examples_per_second:.0f} | {ratio} |"
