@@ -17,6 +17,7 @@ import numpy as np
 from scipy import stats
 
 from dpzoo import _validate
+from dpzoo.accounting import steps_per_epoch
 
 
 def physical_batch_size(n: int, batch_size: int) -> int:
@@ -48,7 +49,7 @@ class PoissonSampler:
         self.n = n
         self.batch_size = batch_size
         self.pad_to = pad_to or physical_batch_size(n, batch_size)
-        self.steps_per_epoch = max(1, round(n / batch_size))
+        self.steps_per_epoch = steps_per_epoch(n, batch_size, self.sampling)
         self._rng = np.random.default_rng(seed)
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +74,7 @@ class ShuffleSampler:
         self.n = n
         self.batch_size = batch_size
         self.pad_to = batch_size
-        self.steps_per_epoch = max(1, n // batch_size)
+        self.steps_per_epoch = steps_per_epoch(n, batch_size, self.sampling)
         self._rng = np.random.default_rng(seed)
         self._queue: list[np.ndarray] = []
 

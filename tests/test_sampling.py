@@ -49,3 +49,10 @@ def test_shuffle_visits_every_example_once_per_epoch():
     sampler = sampling.ShuffleSampler(1000, 64, seed=0)
     seen = np.concatenate([sampler.sample()[0] for _ in range(sampler.steps_per_epoch)])
     assert len(seen) == 15 * 64 and len(set(seen.tolist())) == len(seen)
+
+
+def test_samplers_and_accountant_agree_on_steps_per_epoch():
+    from dpzoo import accounting
+
+    for name in ("poisson", "shuffle"):
+        assert sampling.make_sampler(name, 60_000, 300).steps_per_epoch == accounting.steps_per_epoch(60_000, 300, name)
