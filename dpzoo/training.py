@@ -5,7 +5,6 @@ when the run succeeds; a failed or interrupted run leaves nothing half-written b
 """
 
 import dataclasses
-import math
 import os
 import shutil
 import tempfile
@@ -216,7 +215,6 @@ def _card(config, dataset, model, sampler, ledger, history, test_loss, test_accu
     statement = ledger.statement()
     privacy = statement.to_dict()
     privacy["statement"] = statement.text()
-    privacy["epsilon"] = statement.epsilon if math.isfinite(statement.epsilon) else float("inf")
     epochs = len(history.history.get("loss", []))
     rows = [
         {"epoch": i + 1, **{k: float(v[i]) for k, v in history.history.items() if i < len(v)}} for i in range(epochs)

@@ -28,26 +28,14 @@ def statement() -> accounting.PrivacyStatement:
     if (_SIGMA.value is None) == (_TARGET.value is None):
         raise UsageError("Give exactly one of --noise_multiplier or --target_epsilon.")
     common = dict(
-        n=_N.value,
-        batch_size=_BATCH.value,
-        delta=_DELTA.value,
-        sampling=_SAMPLING.value,
-        accountant=_ACCOUNTANT.value,
+        n=_N.value, batch_size=_BATCH.value, delta=_DELTA.value, sampling=_SAMPLING.value, accountant=_ACCOUNTANT.value
     )
     sigma = _SIGMA.value
     if sigma is None:
         sigma = accounting.calibrate_noise(target_epsilon=_TARGET.value, epochs=_EPOCHS.value, **common)
     steps = max(1, round(_EPOCHS.value * accounting.steps_per_epoch(_N.value, _BATCH.value, _SAMPLING.value)))
-    eps = accounting.epsilon(noise_multiplier=sigma, steps=steps, **common)
-    return accounting.PrivacyStatement(
-        epsilon=eps,
-        noise_multiplier=sigma,
-        l2_norm_clip=None,
-        steps=steps,
-        guarantee="none" if sigma == 0 else "formal",
-        **{k: v for k, v in common.items() if k != "n"},
-        n=_N.value,
-    )
+    ledger = accounting.PrivacyLedger(noise_multiplier=sigma, l2_norm_clip=None, step_counter=lambda: steps, **common)
+    return ledger.statement()
 
 
 def main(argv: list[str]) -> None:
