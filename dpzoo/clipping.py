@@ -4,6 +4,11 @@
 ``tf.vectorized_map``: TensorFlow's pfor rewrites that into one batched forward and backward
 pass, so each example's gradient is exact (it never sees another example) and the batch is
 processed in a single vectorised computation, not a loop over microbatches.
+
+With augmentation multiplicity (De et al. 2022) each example arrives as K augmented views,
+[batch, K, ...]; its loss is the mean over its views, so its gradient is the gradient of that
+mean, taken before clipping. One example still contributes one clipped gradient, so the
+privacy accounting is unchanged.
 """
 
 from collections.abc import Callable, Sequence
@@ -19,20 +24,25 @@ def per_example_gradients(
     x: tf.Tensor,
     y: tf.Tensor,
     variables: Sequence[tf.Variable],
+    *,
+    views: bool = False,
 ) -> tuple[list[tf.Tensor], tf.Tensor, tf.Tensor]:
     """Gradients of each example's loss: a list of [batch, *var.shape] tensors.
 
     Also returns each example's loss [batch] and the model's outputs [batch, ...], both from
-    the same (training-mode) forward pass.
+    the same (training-mode) forward pass. With ``views`` the inputs are [batch, K, ...] and an
+    example's loss and outputs are the means over its K views.
     """
 
     def one_example(example):
         xi, yi = example
+        inputs = xi if views else tf.expand_dims(xi, 0)
+        labels = tf.repeat(tf.expand_dims(yi, 0), tf.shape(inputs)[0], axis=0)
         with tf.GradientTape() as tape:
-            outputs = model(tf.expand_dims(xi, 0), training=True)
-            loss = tf.reshape(loss_fn(tf.expand_dims(yi, 0), outputs), [])
+            outputs = model(inputs, training=True)
+            loss = tf.reduce_mean(loss_fn(labels, outputs))
         grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return grads, loss, outputs[0]
+        return grads, loss, tf.reduce_mean(outputs, axis=0)
 
     return tf.vectorized_map(one_example, (x, y))
 

@@ -25,6 +25,9 @@ class DPConfig:
         would make the update depend on the sample size without noise).
       clipping: how per-example gradients are computed; "vectorized" materialises them with
         one vectorised backward pass over the batch.
+      augmult: K, the augmented views per example (De et al. 2022). With K > 1 the engine
+        takes inputs of shape [batch, K, ...] and clips the gradient of each example's mean
+        loss over its views; the privacy cost is that of K = 1.
       seed: seed of the noise generator (None: fresh entropy). The generator's state is part
         of the model's checkpoint, so a resumed run never reuses noise.
     """
@@ -33,6 +36,7 @@ class DPConfig:
     noise_multiplier: float
     expected_batch_size: int
     clipping: str = "vectorized"
+    augmult: int = 1
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -40,6 +44,7 @@ class DPConfig:
         _validate.non_negative("noise_multiplier", self.noise_multiplier)
         _validate.positive("expected_batch_size", self.expected_batch_size)
         _validate.one_of("clipping", self.clipping, CLIPPING_STRATEGIES)
+        _validate.positive("augmult", self.augmult)
 
     @property
     def noise_stddev(self) -> float:

@@ -65,7 +65,9 @@ class PrivateModel(tf.keras.Model):
         """The DP-SGD gradient of one batch: (noisy clipped sum) / B, plus per-example outputs."""
         config = self.dp_config
         variables = self.inner.trainable_variables
-        grads, _, outputs = clipping.per_example_gradients(self.inner, self._per_example_loss, x, y, variables)
+        grads, _, outputs = clipping.per_example_gradients(
+            self.inner, self._per_example_loss, x, y, variables, views=config.augmult > 1
+        )
         summed = clipping.clipped_sum(grads, mask, config.l2_norm_clip)
         if config.noise_multiplier > 0:
             summed = [g + self.noise_generator.normal(tf.shape(g), stddev=config.noise_stddev) for g in summed]

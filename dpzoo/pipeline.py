@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from dpzoo.data import Dataset
+from dpzoo.errors import UsageError
 
 
 def scale(images: tf.Tensor) -> tf.Tensor:
@@ -16,11 +17,29 @@ def scale(images: tf.Tensor) -> tf.Tensor:
 
 
 def pad_crop_flip(images: tf.Tensor, pad: int = 4) -> tf.Tensor:
-    """Per image: reflect-pad by ``pad``, random crop back to size, random horizontal flip."""
+    """Per image: reflect-pad by ``pad``, random crop back to size, random horizontal flip.
+
+    Vectorised over the batch (one gather per axis), so K views of a large batch stay cheap.
+    """
     shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
     padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-    crops = tf.map_fn(lambda image: tf.image.random_crop(image, shape[1:]), padded, fn_output_signature=images.dtype)
-    return tf.image.random_flip_left_right(crops)
+    top = tf.random.uniform([batch], 0, 2 * pad + 1, dtype=tf.int32)
+    left = tf.random.uniform([batch], 0, 2 * pad + 1, dtype=tf.int32)
+    rows = top[:, None] + tf.range(height)[None, :]
+    cols = left[:, None] + tf.range(width)[None, :]
+    flip = tf.random.uniform([batch]) < 0.5
+    cols = tf.where(flip[:, None], tf.reverse(cols, axis=[1]), cols)
+    crops = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(crops, cols, axis=2, batch_dims=1)
+
+
+def augmented_views(images: tf.Tensor, augmult: int) -> tf.Tensor:
+    """[b, H, W, C] -> [b, augmult, H, W, C]: ``augmult`` independent pad-crop-flip views of
+    each image (augmentation multiplicity, De et al. 2022)."""
+    tiled = tf.repeat(images, augmult, axis=0)
+    views = pad_crop_flip(tiled)
+    return tf.reshape(views, tf.concat([[-1, augmult], tf.shape(images)[1:]], axis=0))
 
 
 class Preprocessor:
@@ -54,8 +73,15 @@ def train_dataset(
     *,
     steps: int,
     augment: bool = False,
+    augmult: int = 1,
 ) -> tf.data.Dataset:
-    """``steps`` batches drawn by ``sampler``, each (inputs, labels, mask)."""
+    """``steps`` batches drawn by ``sampler``, each (inputs, labels, mask).
+
+    With ``augmult`` K > 1 (needs ``augment``) the inputs are [b, K, H, W, C]: K augmented views
+    per example, which the private engine averages inside each example's loss.
+    """
+    if augmult > 1 and not augment:
+        raise UsageError(f"augmult={augmult} needs augment=True: un-augmented views are identical copies.")
 
     def batches():
         for _ in range(steps):
@@ -70,7 +96,9 @@ def train_dataset(
 
     def prepare(images, labels, mask):
         images = preprocess(images)
-        if augment:
+        if augmult > 1:
+            images = augmented_views(images, augmult)
+        elif augment:
             images = pad_crop_flip(images)
         return images, labels, mask
 

@@ -67,3 +67,27 @@ def test_clipped_sum_ignores_masked_rows(digits):
     factors = np.minimum(1.0, 0.1 / norms)
     for got, g in zip(summed, kept, strict=True):
         np.testing.assert_allclose(got.numpy(), np.tensordot(factors, g, axes=1), rtol=1e-5, atol=1e-7)
+
+
+def test_augmult_gradient_is_the_mean_over_views_then_clipped(digits):
+    """K views per example: clip(grad of the mean loss over the views), by brute force."""
+    model = tiny_cnn()
+    x, y = digits_batch(digits, 5)
+    views = np.stack([x, x[:, :, ::-1], np.roll(x, 1, axis=1)], axis=1)  # [5, K=3, 8, 8, 1]
+    grads, losses, outputs = clipping.per_example_gradients(
+        model, SPARSE_CE.call, tf.constant(views), tf.constant(y), model.trainable_variables, views=True
+    )
+    clip, mask = 0.05, tf.ones([5])
+    want_sum = [np.zeros(v.shape) for v in model.trainable_variables]
+    for i in range(5):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(SPARSE_CE.call(np.repeat(y[i : i + 1], 3), model(views[i], training=True)))
+        g = [t.numpy() for t in tape.gradient(loss, model.trainable_variables)]
+        for got, want in zip(grads, g, strict=True):
+            np.testing.assert_allclose(got.numpy()[i], want, rtol=1e-5, atol=1e-6)
+        norm = np.sqrt(sum(np.sum(t**2) for t in g))
+        want_sum = [s + t * min(1.0, clip / norm) for s, t in zip(want_sum, g, strict=True)]
+        assert losses.numpy()[i] == pytest.approx(loss.numpy(), rel=1e-5)
+        np.testing.assert_allclose(outputs.numpy()[i], model(views[i]).numpy().mean(axis=0), rtol=1e-5, atol=1e-6)
+    for got, want in zip(clipping.clipped_sum(grads, mask, clip), want_sum, strict=True):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-7)
