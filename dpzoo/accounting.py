@@ -167,6 +167,57 @@ def calibrate_noise(
     return calibrate("pld", lower, upper)
 
 
+MAX_STEPS = 10**7
+
+
+def max_steps(
+    *,
+    target_epsilon: float,
+    delta: float,
+    n: int,
+    batch_size: int,
+    noise_multiplier: float,
+    sampling: str = "poisson",
+    accountant: str = "pld",
+) -> int:
+    """The largest number of steps T whose epsilon (same accountant) is <= target_epsilon.
+
+    Training for T steps never overshoots the budget, and one more step would: this is how a
+    run "trains until the budget" (De et al. 2022 stop when epsilon is reached). Epsilon grows
+    with T, so a doubling search brackets T and a bisection finds it. Refuses (UsageError) a
+    budget too small for even one step; capped at MAX_STEPS.
+    """
+    _validate.positive("target_epsilon", target_epsilon)
+    _validate.positive("noise_multiplier", noise_multiplier)
+
+    def fits(steps: int) -> bool:
+        eps = epsilon(
+            n=n,
+            batch_size=batch_size,
+            noise_multiplier=noise_multiplier,
+            steps=steps,
+            delta=delta,
+            sampling=sampling,
+            accountant=accountant,
+        )
+        return eps <= target_epsilon
+
+    if not fits(1):
+        raise UsageError(
+            f"target_epsilon={target_epsilon} at delta={delta} is exceeded by a single step with "
+            f"noise_multiplier={noise_multiplier}; raise the noise or the target."
+        )
+    low, high = 1, steps_per_epoch(n, batch_size, sampling)
+    while high < MAX_STEPS and fits(high):
+        low, high = high, min(2 * high, MAX_STEPS)
+    if fits(high):
+        return high
+    while high - low > 1:  # invariant: fits(low), not fits(high)
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
+
+
 def _check_run(n: int, batch_size: int, delta: float) -> None:
     _validate.positive("n", n)
     _validate.positive("batch_size", batch_size)

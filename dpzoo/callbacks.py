@@ -1,4 +1,5 @@
-"""Keras callbacks of private training."""
+"""Keras callbacks of private training: the privacy ledger, stopping at a step budget, and
+(re-exported from dpzoo.averaging) parameter averaging."""
 
 import math
 
@@ -6,6 +7,9 @@ import tensorflow as tf
 from absl import logging
 
 from dpzoo.accounting import PrivacyLedger
+from dpzoo.averaging import ParameterAveraging
+
+__all__ = ["ParameterAveraging", "PrivacyLedgerCallback", "StopAtStep"]
 
 
 class PrivacyLedgerCallback(tf.keras.callbacks.Callback):
@@ -21,3 +25,20 @@ class PrivacyLedgerCallback(tf.keras.callbacks.Callback):
         if logs is not None:
             logs["epsilon"] = statement.epsilon if math.isfinite(statement.epsilon) else float("nan")
         logging.info("epoch %d: %s", epoch + 1, statement.text())
+
+
+class StopAtStep(tf.keras.callbacks.Callback):
+    """Stops ``fit`` right after the step that brings ``step_counter()`` to ``max_steps``.
+
+    With ``max_steps`` from ``accounting.max_steps`` this is "train until the budget": the last
+    step taken keeps epsilon within the target and the next one would exceed it.
+    """
+
+    def __init__(self, max_steps: int, step_counter) -> None:
+        super().__init__()
+        self.max_steps = max_steps
+        self.step_counter = step_counter
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.step_counter() >= self.max_steps:
+            self.model.stop_training = True

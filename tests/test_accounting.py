@@ -99,3 +99,31 @@ def test_statement_without_noise_claims_nothing():
     ).statement()
     assert statement.guarantee == "none" and math.isinf(statement.epsilon)
     assert statement.text().startswith("Not differentially private")
+
+
+@pytest.mark.parametrize("accountant,sampling", [("pld", "poisson"), ("rdp", "poisson"), ("pld", "shuffle")])
+def test_max_steps_never_overshoots_the_target(accountant, sampling):
+    """T = max_steps: epsilon(T) <= target < epsilon(T + 1), both from dp_accounting directly."""
+    run = dict(n=60_000, batch_size=2048, noise_multiplier=2.0, delta=1e-5, sampling=sampling)
+    steps = accounting.max_steps(target_epsilon=2.0, accountant=accountant, **run)
+
+    def direct(t):
+        event = accounting.dp_event(n=60_000, batch_size=2048, noise_multiplier=2.0, steps=t, sampling=sampling)
+        return accounting._composed_epsilon(event, 1e-5, accountant)
+
+    assert direct(steps) <= 2.0
+    if sampling == "poisson":
+        assert direct(steps + 1) > 2.0
+        if accountant == "pld":  # against a PLD accountant built here, with dpzoo's grid
+            event = dp_accounting.SelfComposedDpEvent(
+                dp_accounting.PoissonSampledDpEvent(2048 / 60_000, dp_accounting.GaussianDpEvent(2.0)), steps + 1
+            )
+            assert pld.PLDAccountant(value_discretization_interval=1e-4).compose(event).get_epsilon(1e-5) > 2.0
+    else:  # shuffled: epsilon only grows when a new epoch starts
+        next_epoch = steps + 1
+        assert next_epoch % 29 == 1 and direct(next_epoch) > 2.0
+
+
+def test_max_steps_refuses_a_budget_below_one_step():
+    with pytest.raises(UsageError, match="single step"):
+        accounting.max_steps(target_epsilon=0.01, delta=1e-5, n=1000, batch_size=500, noise_multiplier=0.5)

@@ -33,6 +33,9 @@ def run(tool, *args, cwd=None):
         (["--noise_multiplier=1", "--config=/nonexistent/config.py"], "file not found"),
         (["--noise_multiplier=1", "--model_kwargs={oops"], "not JSON"),
         (["--noise_multiplier=1", "--delta=2"], "delta=2.0 < 1"),
+        (["--noise_multiplier=1", "--augmult=4"], "augmult=4 needs augment=True"),
+        (["--noise_multiplier=1", "--stop_at_epsilon"], "stop_at_epsilon needs"),
+        (["--noise_multiplier=1", "--eval_weights=median"], "eval_weights"),
         (["stray"], "unexpected arguments"),
     ],
 )
@@ -68,6 +71,17 @@ def test_privacy_text_and_bad_input():
     assert text.returncode == 0 and "RDP accountant" in text.stdout and "no amplification" in text.stdout
     missing = run("dpzoo-privacy", "--batch_size=256", "--noise_multiplier=1", "--epochs=1")
     assert missing.returncode == 2 and "--N" in missing.stderr
+    no_epochs = run("dpzoo-privacy", "--N=60000", "--batch_size=256", "--noise_multiplier=1")
+    assert no_epochs.returncode == 2 and "--epochs is required" in no_epochs.stderr
+
+
+def test_privacy_steps_within_a_budget():
+    """De et al.'s CIFAR-10 epsilon-1 setting: sigma 10, batch 4096 of 50,000, RDP."""
+    args = ["--N=50000", "--batch_size=4096", "--noise_multiplier=10", "--target_epsilon=1", "--format=json"]
+    result = run("dpzoo-privacy", *args, "--accountant=rdp")
+    assert result.returncode == 0, result.stderr
+    statement = json.loads(result.stdout.strip().splitlines()[-1])
+    assert 850 < statement["steps"] < 950 and statement["epsilon"] <= 1.0  # the paper trains 875 steps
 
 
 def test_export_of_a_missing_run_exits_2(tmp_path):

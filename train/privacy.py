@@ -2,6 +2,7 @@
 
 dpzoo-privacy --N=60000 --batch_size=256 --noise_multiplier=1.1 --epochs=60 --delta=1e-5
 dpzoo-privacy --N=60000 --batch_size=256 --target_epsilon=3 --epochs=60 --format=json
+dpzoo-privacy --N=50000 --batch_size=4096 --noise_multiplier=10 --target_epsilon=1  # steps the budget allows
 """
 
 import json
@@ -14,26 +15,36 @@ from dpzoo.errors import UsageError
 _N = flags.DEFINE_integer("N", None, "Number of training examples.", lower_bound=1)
 _BATCH = flags.DEFINE_integer("batch_size", None, "Expected (Poisson) or exact (shuffle) batch size.", lower_bound=1)
 _SIGMA = flags.DEFINE_float("noise_multiplier", None, "Noise multiplier sigma (or give --target_epsilon).")
-_TARGET = flags.DEFINE_float("target_epsilon", None, "Print the sigma that reaches this epsilon instead.")
+_TARGET = flags.DEFINE_float(
+    "target_epsilon",
+    None,
+    "Print the sigma that reaches this epsilon after --epochs; with --noise_multiplier, the most steps within it.",
+)
 _EPOCHS = flags.DEFINE_float("epochs", None, "Epochs of training (N / batch_size steps each).")
 _DELTA = flags.DEFINE_float("delta", 1e-5, "Delta of the (epsilon, delta) guarantee.")
 _SAMPLING = flags.DEFINE_enum("sampling", "poisson", accounting.SAMPLINGS, "How batches are drawn.")
 _ACCOUNTANT = flags.DEFINE_enum("accountant", "pld", accounting.ACCOUNTANTS, "pld (tight) or rdp.")
 _FORMAT = flags.DEFINE_enum("format", "text", ["text", "json"], "Output format.")
-flags.mark_flags_as_required(["N", "batch_size", "epochs"])
+flags.mark_flags_as_required(["N", "batch_size"])
 
 
 def statement() -> accounting.PrivacyStatement:
-    """The statement for the flags' run, calibrating sigma first when a target is given."""
-    if (_SIGMA.value is None) == (_TARGET.value is None):
-        raise UsageError("Give exactly one of --noise_multiplier or --target_epsilon.")
+    """The statement for the flags' run: sigma calibrated to a target after --epochs, epsilon of
+    a given sigma after --epochs, or (both given) the longest run whose epsilon stays in the target."""
+    if _SIGMA.value is None and _TARGET.value is None:
+        raise UsageError("Give --noise_multiplier, --target_epsilon, or both (the steps the budget allows).")
     common = dict(
         n=_N.value, batch_size=_BATCH.value, delta=_DELTA.value, sampling=_SAMPLING.value, accountant=_ACCOUNTANT.value
     )
     sigma = _SIGMA.value
-    if sigma is None:
-        sigma = accounting.calibrate_noise(target_epsilon=_TARGET.value, epochs=_EPOCHS.value, **common)
-    steps = max(1, round(_EPOCHS.value * accounting.steps_per_epoch(_N.value, _BATCH.value, _SAMPLING.value)))
+    if sigma is not None and _TARGET.value is not None:
+        steps = accounting.max_steps(target_epsilon=_TARGET.value, noise_multiplier=sigma, **common)
+    else:
+        if _EPOCHS.value is None:
+            raise UsageError("--epochs is required unless both --noise_multiplier and --target_epsilon are given.")
+        if sigma is None:
+            sigma = accounting.calibrate_noise(target_epsilon=_TARGET.value, epochs=_EPOCHS.value, **common)
+        steps = max(1, round(_EPOCHS.value * accounting.steps_per_epoch(_N.value, _BATCH.value, _SAMPLING.value)))
     ledger = accounting.PrivacyLedger(noise_multiplier=sigma, l2_norm_clip=None, step_counter=lambda: steps, **common)
     return ledger.statement()
 
