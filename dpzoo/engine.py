@@ -5,6 +5,8 @@ section 0): per-example gradients, each clipped to C over all trainable variable
 the real (unmasked) examples, Gaussian noise N(0, sigma^2 C^2) added once, the result divided
 by the expected batch size B, and any Keras optimizer applied (post-processing).
 Weight regularisation losses are data-independent, so their gradient is added after the noise.
+With ``DPConfig(augmult=K)`` each example comes as K augmented views and its gradient is that of
+its mean loss over the views (De et al. 2022), still clipped once.
 
 The step counter ``dp_steps`` and the noise generator live in the model and are saved with
 it, so a privacy ledger can count every step and a resumed run never repeats noise.

@@ -14,13 +14,22 @@ def _fmt(value) -> str:
     return str(value)
 
 
+WEIGHT_NAMES = {"raw": "final", "ema": "EMA", "polyak": "Polyak"}
+
+
+def _by_weights(results: dict) -> str:
+    accuracies = results["test_accuracy_by_weights"]
+    return ", ".join(f"{WEIGHT_NAMES[k]} {100 * v:.2f}%" for k, v in accuracies.items())
+
+
 def to_markdown(card: dict) -> str:
     """A human-readable card: privacy first, then results, data and hyper-parameters."""
     privacy, results = card["privacy"], card["results"]
     lines = [
         f"# Model card: {card['model']['name']} on {card['dataset']['name']}",
         "",
-        f"**Test accuracy: {100 * results['test_accuracy']:.2f}%** ({card['dataset']['n_test']} test examples)",
+        f"**Test accuracy: {100 * results['test_accuracy']:.2f}%** ({card['dataset']['n_test']} test examples, "
+        f"{results['eval_weights']} weights; {_by_weights(results)})",
         "",
         "## Privacy",
         "",
@@ -79,17 +88,18 @@ def _json_default(value):
 def results_table(cards: list[dict]) -> str:
     """A Markdown table with one row per run: accuracy, privacy (all of it), and the exact command."""
     lines = [
-        "| model | test accuracy | epsilon | delta | guarantee | accountant | sampling | noise multiplier "
-        "| epochs | batch | command |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | test accuracy | weights | K | epsilon | delta | guarantee | accountant | sampling "
+        "| noise multiplier | steps | batch | command |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for card in sorted(cards, key=lambda c: c["privacy"]["epsilon"]):
-        privacy, training = card["privacy"], card["training"]
+    for card in sorted(cards, key=lambda c: (c["privacy"]["epsilon"], c["model"]["name"])):
+        privacy, training, results = card["privacy"], card["training"], card["results"]
         lines.append(
             f"| {card['model']['name']} {card['model']['kwargs'] or ''} "
-            f"| {100 * card['results']['test_accuracy']:.2f}% | {_fmt(privacy['epsilon'])} | {privacy['delta']:g} "
+            f"| {100 * results['test_accuracy']:.2f}% | {WEIGHT_NAMES[results['eval_weights']]} "
+            f"| {card['dataset']['augmult']} | {_fmt(privacy['epsilon'])} | {privacy['delta']:g} "
             f"| {privacy['guarantee']} | {privacy['accountant']} | {privacy['sampling']} "
-            f"| {_fmt(privacy['noise_multiplier'])} | {training['epochs']} | {training['batch_size']} "
+            f"| {_fmt(privacy['noise_multiplier'])} | {privacy['steps']} | {training['batch_size']} "
             f"| `{card['command']}` |"
         )
     return "\n".join(lines) + "\n"

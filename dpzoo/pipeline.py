@@ -17,7 +17,8 @@ def scale(images: tf.Tensor) -> tf.Tensor:
 
 
 def pad_crop_flip(images: tf.Tensor, pad: int = 4) -> tf.Tensor:
-    """Per image: reflect-pad by ``pad``, random crop back to size, random horizontal flip.
+    """Per image: reflect-pad by ``pad``, random crop back to size, random horizontal flip
+    (``pad`` 0: flips only).
 
     Vectorised over the batch (one gather per axis), so K views of a large batch stay cheap.
     """
@@ -34,11 +35,11 @@ def pad_crop_flip(images: tf.Tensor, pad: int = 4) -> tf.Tensor:
     return tf.gather(crops, cols, axis=2, batch_dims=1)
 
 
-def augmented_views(images: tf.Tensor, augmult: int) -> tf.Tensor:
+def augmented_views(images: tf.Tensor, augmult: int, pad: int = 4) -> tf.Tensor:
     """[b, H, W, C] -> [b, augmult, H, W, C]: ``augmult`` independent pad-crop-flip views of
     each image (augmentation multiplicity, De et al. 2022)."""
     tiled = tf.repeat(images, augmult, axis=0)
-    views = pad_crop_flip(tiled)
+    views = pad_crop_flip(tiled, pad)
     return tf.reshape(views, tf.concat([[-1, augmult], tf.shape(images)[1:]], axis=0))
 
 
@@ -74,6 +75,7 @@ def train_dataset(
     steps: int,
     augment: bool = False,
     augmult: int = 1,
+    crop_padding: int = 4,
 ) -> tf.data.Dataset:
     """``steps`` batches drawn by ``sampler``, each (inputs, labels, mask).
 
@@ -97,9 +99,9 @@ def train_dataset(
     def prepare(images, labels, mask):
         images = preprocess(images)
         if augmult > 1:
-            images = augmented_views(images, augmult)
+            images = augmented_views(images, augmult, crop_padding)
         elif augment:
-            images = pad_crop_flip(images)
+            images = pad_crop_flip(images, crop_padding)
         return images, labels, mask
 
     ds = tf.data.Dataset.from_generator(batches, output_signature=spec)

@@ -11,6 +11,7 @@ from typing import Any
 
 from dpzoo import _validate
 from dpzoo.accounting import ACCOUNTANTS, SAMPLINGS
+from dpzoo.averaging import EVAL_WEIGHTS
 from dpzoo.errors import UsageError
 
 ENGINES = ("dpzoo", "tf_privacy", "nonprivate")
@@ -20,7 +21,13 @@ JIT_MODES = ("auto", "true", "false")
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """One training run. Exactly one of noise_multiplier / target_epsilon for private engines."""
+    """One training run.
+
+    A private engine needs exactly one of noise_multiplier / target_epsilon (sigma is then
+    calibrated to reach the target after ``epochs``), or, with ``stop_at_epsilon``, a
+    target_epsilon and optionally a noise_multiplier: training stops before the step that would
+    exceed the target (De et al. 2022 train until the budget is spent).
+    """
 
     model: str = "tutorial_cnn"
     model_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
@@ -42,6 +49,11 @@ class TrainConfig:
     jit_compile: str = "auto"
     standardize: bool = True
     augment: bool = False
+    crop_padding: int = 4
+    augmult: int = 1
+    ema_decay: float = 0.999
+    eval_weights: str = "raw"
+    stop_at_epsilon: bool = False
     seed: int = 0
     output_dir: str = "runs/latest"
     overwrite: bool = False
@@ -64,7 +76,17 @@ class TrainConfig:
             _validate.positive("target_epsilon", self.target_epsilon)
         if self.noise_multiplier is not None:
             _validate.non_negative("noise_multiplier", self.noise_multiplier)
-        if self.engine != "nonprivate":
+        _validate.positive("augmult", self.augmult)
+        _validate.non_negative("crop_padding", self.crop_padding)
+        _validate.in_open_unit_interval("ema_decay", self.ema_decay)
+        _validate.one_of("eval_weights", self.eval_weights, EVAL_WEIGHTS)
+        if self.augmult > 1 and not self.augment:
+            raise UsageError(f"augmult={self.augmult} needs augment=True: un-augmented views are identical copies.")
+        if self.augmult > 1 and self.engine != "dpzoo":
+            raise UsageError(f"augmult={self.augmult} needs engine='dpzoo' (it averages each example's views).")
+        if self.stop_at_epsilon and (self.target_epsilon is None or self.engine == "nonprivate"):
+            raise UsageError("stop_at_epsilon needs a private engine and a target_epsilon to stop at.")
+        if self.engine != "nonprivate" and not self.stop_at_epsilon:
             given = (self.noise_multiplier is not None) + (self.target_epsilon is not None)
             if given != 1:
                 raise UsageError(

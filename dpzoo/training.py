@@ -14,7 +14,8 @@ import tensorflow as tf
 
 from dpzoo import accounting, data, export, model_card, pipeline, sampling, tf_privacy_engine
 from dpzoo import models as model_registry
-from dpzoo.callbacks import PrivacyLedgerCallback
+from dpzoo.averaging import EVAL_WEIGHTS, ParameterAveraging
+from dpzoo.callbacks import PrivacyLedgerCallback, StopAtStep
 from dpzoo.config import DPConfig
 from dpzoo.engine import make_private
 from dpzoo.errors import UsageError
@@ -62,8 +63,27 @@ def resolve_noise(config: TrainConfig, n: int) -> float:
     )
 
 
-def load_training_data(config: TrainConfig) -> data.Dataset:
-    dataset = data.load(config.dataset, config.data_dir)
+def planned_steps(config: TrainConfig, n: int, noise_multiplier: float, steps_per_epoch: int) -> int:
+    """Steps the run will take: ``epochs`` epochs, cut short where the budget ends if
+    ``stop_at_epsilon`` (the largest step count whose epsilon is within the target)."""
+    steps = config.epochs * steps_per_epoch
+    if config.stop_at_epsilon and noise_multiplier > 0:
+        budget = accounting.max_steps(
+            target_epsilon=config.target_epsilon,
+            delta=config.delta,
+            n=n,
+            batch_size=config.batch_size,
+            noise_multiplier=noise_multiplier,
+            sampling=config.sampling,
+            accountant=config.accountant,
+        )
+        steps = min(steps, budget)
+    return steps
+
+
+def load_training_data(config: TrainConfig, dataset: data.Dataset | None = None) -> data.Dataset:
+    """The configured dataset (or the given one), cut to max_train_examples; checks the batch fits."""
+    dataset = dataset or data.load(config.dataset, config.data_dir)
     if config.max_train_examples and config.max_train_examples < len(dataset.x_train):
         k = config.max_train_examples
         dataset = dataclasses.replace(dataset, x_train=dataset.x_train[:k], y_train=dataset.y_train[:k])
@@ -98,6 +118,7 @@ def _compile(config, model, sampler, noise_multiplier, jit):
             l2_norm_clip=config.l2_norm_clip,
             noise_multiplier=noise_multiplier,
             expected_batch_size=config.batch_size,
+            augmult=config.augmult,
             seed=config.seed,
         )
         private = make_private(model, dp_config)
@@ -131,11 +152,14 @@ def _staging_dir(output_dir: str) -> str:
     return tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.partial-", dir=parent)
 
 
-def run(config: TrainConfig, *, command: str = "", verbose: int = 1) -> RunResult:
-    """Trains as configured and writes checkpoint, SavedModel and model card to output_dir."""
+def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: data.Dataset | None = None) -> RunResult:
+    """Trains as configured and writes checkpoint, SavedModel and model card to output_dir.
+
+    ``dataset`` replaces loading ``config.dataset`` (your own arrays, or synthetic ones in tests).
+    """
     started = time.time()
     _check_output_dir(config.output_dir, config.overwrite)
-    dataset = load_training_data(config)
+    dataset = load_training_data(config, dataset)
     n = len(dataset.x_train)
     noise_multiplier = resolve_noise(config, n)
     sampling_name = "shuffle" if config.engine == "nonprivate" else config.sampling
@@ -156,31 +180,42 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1) -> RunResul
         guarantee="formal",
         reason=NO_NOISE_REASON if noise_multiplier == 0 else "",
     )
+    steps = planned_steps(config, n, noise_multiplier, sampler.steps_per_epoch)
+    epochs = -(-steps // sampler.steps_per_epoch)
     preprocess = pipeline.Preprocessor.for_dataset(dataset, standardize_channels=config.standardize)
     train_ds = pipeline.train_dataset(
         dataset.x_train,
         dataset.y_train,
         sampler,
         preprocess,
-        steps=sampler.steps_per_epoch * config.epochs,
+        steps=sampler.steps_per_epoch * epochs,
         augment=config.augment,
+        augmult=config.augmult,
+        crop_padding=config.crop_padding,
     )
     test_ds = pipeline.eval_dataset(dataset.x_test, dataset.y_test, preprocess)
     staging = _staging_dir(config.output_dir)
     try:
+        averaging = ParameterAveraging(config.ema_decay, config.eval_weights)
         callbacks = [
+            averaging,
+            StopAtStep(steps, step_counter),
             PrivacyLedgerCallback(ledger),
             tf.keras.callbacks.TensorBoard(os.path.join(staging, "tensorboard"), profile_batch=0),
         ]
         history = trainable.fit(
             train_ds,
-            epochs=config.epochs,
+            epochs=epochs,
             steps_per_epoch=sampler.steps_per_epoch,
             validation_data=test_ds,
             callbacks=callbacks,
             verbose=verbose,
         )
-        test_loss, test_accuracy = trainable.evaluate(test_ds, verbose=0)
+        by_weights = {}
+        for which in EVAL_WEIGHTS:
+            with averaging.swapped_in(which):
+                by_weights[which] = trainable.evaluate(test_ds, verbose=0)
+        averaging.use(config.eval_weights)  # the checkpoint and the export hold these weights
         tf.train.Checkpoint(model=model).write(os.path.join(staging, CHECKPOINT))
         export.saved_model(
             model,
@@ -195,8 +230,7 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1) -> RunResul
             sampler,
             ledger,
             history,
-            test_loss,
-            test_accuracy,
+            by_weights,
             jit,
             command,
             time.time() - started,
@@ -211,7 +245,7 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1) -> RunResul
     return RunResult(card=card, output_dir=config.output_dir)
 
 
-def _card(config, dataset, model, sampler, ledger, history, test_loss, test_accuracy, jit, command, wall):
+def _card(config, dataset, model, sampler, ledger, history, by_weights, jit, command, wall):
     statement = ledger.statement()
     privacy = statement.to_dict()
     privacy["statement"] = statement.text()
@@ -239,6 +273,8 @@ def _card(config, dataset, model, sampler, ledger, history, test_loss, test_accu
             "channel_mean": list(mean),
             "channel_std": list(std),
             "augment": config.augment,
+            "crop_padding": config.crop_padding,
+            "augmult": config.augmult,
         },
         "training": {
             "engine": config.engine,
@@ -251,13 +287,21 @@ def _card(config, dataset, model, sampler, ledger, history, test_loss, test_accu
             "l2_norm_clip": config.l2_norm_clip,
             "noise_multiplier": statement.noise_multiplier,
             "target_epsilon": config.target_epsilon,
+            "stop_at_epsilon": config.stop_at_epsilon,
+            "steps": ledger.steps,
+            "ema_decay": config.ema_decay,
             "sampling": statement.sampling,
             "accountant": config.accountant,
             "seed": config.seed,
             "jit_compile": jit,
         },
         "privacy": privacy,
-        "results": {"test_accuracy": float(test_accuracy), "test_loss": float(test_loss)},
+        "results": {
+            "eval_weights": config.eval_weights,
+            "test_accuracy": float(by_weights[config.eval_weights][1]),
+            "test_loss": float(by_weights[config.eval_weights][0]),
+            "test_accuracy_by_weights": {which: float(acc) for which, (_, acc) in by_weights.items()},
+        },
         "history": rows,
         "command": command,
         "wall_time_s": wall,

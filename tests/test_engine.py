@@ -145,19 +145,22 @@ def test_dp_config_validates(field, value, message):
         dpzoo.DPConfig(**kwargs)
 
 
-def test_xla_step_equals_the_graph_step_without_noise(digits):
+@pytest.mark.parametrize("augmult", [1, 3])
+def test_xla_step_equals_the_graph_step_without_noise(digits, augmult):
     """XLA changes no arithmetic that matters; with noise only the draw differs (XLA lowers the
-    seeded generator's sampler differently), which the noise-std test checks under XLA too."""
+    seeded generator's sampler differently), which the noise-std test checks under XLA too.
+    With K = 3 views per example (a padded Poisson batch: the last two rows are masked)."""
     x, y = digits_batch(digits, 12)
+    if augmult > 1:
+        x = np.stack([x, x[:, :, ::-1], np.roll(x, 1, axis=2)], axis=1)
     results = []
     for jit in (False, True):
         model = tiny_cnn()
-        private = dpzoo.make_private(
-            model, dpzoo.DPConfig(l2_norm_clip=0.5, noise_multiplier=0.0, expected_batch_size=12)
-        )
+        config = dpzoo.DPConfig(l2_norm_clip=0.5, noise_multiplier=0.0, expected_batch_size=12, augmult=augmult)
+        private = dpzoo.make_private(model, config)
         private.compile(optimizer=tf.keras.optimizers.SGD(0.5), loss=SPARSE_CE, jit_compile=jit)
         for _ in range(3):
-            private.train_on_batch(x, y, sample_weight=np.ones(12, np.float32))
+            private.train_on_batch(x, y, sample_weight=np.array([1.0] * 10 + [0.0] * 2, np.float32))
         results.append([v.numpy() for v in model.trainable_variables])
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

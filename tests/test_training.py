@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dpzoo import model_card, restore, training
+from dpzoo import accounting, model_card, restore, training
 from dpzoo.errors import UsageError
 from dpzoo.train_config import TrainConfig
 
@@ -134,3 +134,51 @@ def test_results_table_row_names_privacy_and_command(private_run):
     row = table.splitlines()[2]
     assert "formal" in row and "pld" in row and "poisson" in row and "`pytest`" in row
     assert f"{100 * private_run.card['results']['test_accuracy']:.2f}%" in row
+
+
+@pytest.fixture(scope="module")
+def de22_run(tmp_path_factory):
+    """The De et al. recipe in small: GN+WS CNN, K = 2 views, EMA evaluation, train until epsilon."""
+    config = TrainConfig(
+        model="tutorial_cnn_gnws",
+        dataset="fashion_mnist",
+        max_train_examples=4096,
+        epochs=5,
+        batch_size=256,
+        learning_rate=20.0,
+        optimizer="sgd",
+        l2_norm_clip=0.1,
+        noise_multiplier=1.0,
+        target_epsilon=3.0,
+        stop_at_epsilon=True,
+        augment=True,
+        augmult=2,
+        ema_decay=0.99,
+        eval_weights="ema",
+        output_dir=str(tmp_path_factory.mktemp("runs") / "de22"),
+    )
+    return training.run(config, command="pytest", verbose=0)
+
+
+def test_stop_at_epsilon_takes_exactly_the_budgeted_steps(de22_run):
+    card = de22_run.card
+    budget = accounting.max_steps(
+        target_epsilon=3.0, delta=1e-5, n=4096, batch_size=256, noise_multiplier=1.0, accountant="pld"
+    )
+    assert budget < 5 * 16  # the budget, not the epochs, ends this run
+    assert card["privacy"]["steps"] == budget
+    assert card["privacy"]["epsilon"] <= 3.0
+    assert len(card["history"]) == -(-budget // 16)  # a partial last epoch
+
+
+def test_augmult_ema_run_learns_and_saves_the_weights_its_card_names(de22_run, fashion):
+    card = de22_run.card
+    assert card["dataset"]["augmult"] == 2 and card["results"]["eval_weights"] == "ema"
+    by_weights = card["results"]["test_accuracy_by_weights"]
+    assert set(by_weights) == {"raw", "ema", "polyak"}
+    assert card["results"]["test_accuracy"] == by_weights["ema"] > 0.5  # chance is 0.10
+    assert by_weights["raw"] != by_weights["ema"]
+    model, _ = restore.load_run(de22_run.output_dir)  # the checkpoint holds the EMA weights
+    inputs = restore.preprocessor_from_card(card)(fashion.x_test)
+    predictions = np.argmax(model.predict(inputs, batch_size=1000, verbose=0), axis=1)
+    assert np.mean(predictions == fashion.y_test) == pytest.approx(by_weights["ema"], abs=1e-4)

@@ -17,6 +17,7 @@ import types
 from absl import flags
 
 from dpzoo import cli, model_card, training
+from dpzoo.averaging import EVAL_WEIGHTS
 from dpzoo.errors import UsageError
 from dpzoo.train_config import ACCOUNTANTS, ENGINES, JIT_MODES, OPTIMIZERS, SAMPLINGS, TrainConfig
 
@@ -26,7 +27,9 @@ D = types.SimpleNamespace(
 _CONFIG = flags.DEFINE_string("config", None, "Python config file defining get_config() -> TrainConfig.")
 flags.DEFINE_string("model", D.model, "Registered model name (see dpzoo.models.names()).")
 flags.DEFINE_string("model_kwargs", "{}", 'JSON keyword arguments of the model, e.g. \'{"normalization": "group"}\'.')
-flags.DEFINE_string("dataset", D.dataset, "fashion_mnist, mnist, cifar10 or digits.")
+flags.DEFINE_string(
+    "dataset", D.dataset, "fashion_mnist, mnist, cifar10, digits (imagenet2012: synthetic checks only)."
+)
 flags.DEFINE_string("data_dir", None, "Folder with the dataset's files (IDX, CIFAR pickles or <name>.npz).")
 flags.DEFINE_integer("max_train_examples", None, "Train on the first N training examples only.")
 flags.DEFINE_integer("epochs", D.epochs, "Training epochs (N / batch_size steps each).")
@@ -48,7 +51,14 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_enum("jit_compile", D.jit_compile, JIT_MODES, "XLA compilation; auto = on when a GPU/TPU is present.")
 flags.DEFINE_boolean("standardize", D.standardize, "Standardise inputs per channel with published dataset statistics.")
-flags.DEFINE_boolean("augment", D.augment, "Reflect-pad-4, random crop and flip augmentation.")
+flags.DEFINE_boolean("augment", D.augment, "Reflect-pad, random crop and random flip augmentation.")
+flags.DEFINE_integer("crop_padding", D.crop_padding, "Reflect padding before the random crop (0: flips only).")
+flags.DEFINE_integer(
+    "augmult", D.augmult, "Augmentation multiplicity K: augmented views per example (needs --augment)."
+)
+flags.DEFINE_float("ema_decay", D.ema_decay, "mu of the parameter EMA, decay min(mu, (1+t)/(10+t)).")
+flags.DEFINE_enum("eval_weights", D.eval_weights, EVAL_WEIGHTS, "Weights to evaluate and export: raw, ema or polyak.")
+flags.DEFINE_boolean("stop_at_epsilon", D.stop_at_epsilon, "Stop before the step that would exceed --target_epsilon.")
 flags.DEFINE_integer("seed", D.seed, "Seed of sampling, initialisation and noise.")
 flags.DEFINE_string("output_dir", D.output_dir, "Where the checkpoint, SavedModel and model card go.")
 flags.DEFINE_boolean("overwrite", D.overwrite, "Replace a non-empty --output_dir.")

@@ -12,7 +12,7 @@ from dpzoo.models.registry import ModelRegistry
 NORMALIZATIONS = ("none", "group", "layer")
 
 
-NORMALIZABLE = ("lenet5", "tutorial_cnn", "tutorial_cnn_gnws")  # take normalization=...
+NORMALIZABLE = ("lenet5", "tutorial_cnn", "tutorial_cnn_gnws", "tutorial_cnn_ws")  # take normalization=...
 FIXED_NORMALIZATION = ("nf_resnet", "nf_resnet50", "wrn", "wrn16_4", "wrn28_10", "wrn40_4")
 CASES = [(name, {"normalization": n}) for name in NORMALIZABLE for n in NORMALIZATIONS] + [
     (name, {}) for name in FIXED_NORMALIZATION
