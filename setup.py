@@ -25,6 +25,7 @@ setup(
         "dpzoo.train",
         "dpzoo.train.configs",
         "dpzoo.train.configs.fashion_mnist",
+        "dpzoo.train.configs.de22",
     ],
     package_dir={
         "dpzoo": "dpzoo",
@@ -32,6 +33,7 @@ setup(
         "dpzoo.train": "train",
         "dpzoo.train.configs": "train/configs",
         "dpzoo.train.configs.fashion_mnist": "train/configs/fashion_mnist",
+        "dpzoo.train.configs.de22": "train/configs/de22",
     },
     install_requires=[
         "tensorflow==2.15.1",
