@@ -18,23 +18,27 @@ def tutorial_cnn(
     normalization: str = "none",
     activation: str = "relu",
     weight_standardization: bool = False,
+    width: int = 1,
     name: str = "tutorial_cnn",
 ) -> tf.keras.Model:
     """conv16 8x8/2 - pool 2/1 - conv32 4x4/2 - pool 2/1 - dense32 - dense (logits).
 
-    ``weight_standardization`` makes both convolutions WSConv2D (De et al. 2022).
+    ``weight_standardization`` makes both convolutions WSConv2D (De et al. 2022); ``width``
+    multiplies the channels and hidden units (16w, 32w, 32w).
     """
+    if width < 1:
+        raise ValueError(f"Expected width={width} >= 1.")
     layers = tf.keras.layers
     conv = WSConv2D if weight_standardization else layers.Conv2D
     inputs = tf.keras.Input(shape=input_shape, name="images")
-    x = conv(16, 8, strides=2, padding="same", name=f"{name}_conv1")(inputs)
+    x = conv(16 * width, 8, strides=2, padding="same", name=f"{name}_conv1")(inputs)
     x = norm_act(x, normalization, activation, f"{name}_conv1")
     x = layers.MaxPool2D(2, 1, name=f"{name}_pool1")(x)
-    x = conv(32, 4, strides=2, padding="valid", name=f"{name}_conv2")(x)
+    x = conv(32 * width, 4, strides=2, padding="valid", name=f"{name}_conv2")(x)
     x = norm_act(x, normalization, activation, f"{name}_conv2")
     x = layers.MaxPool2D(2, 1, name=f"{name}_pool2")(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
-    x = layers.Dense(32, name=f"{name}_fc1")(x)
+    x = layers.Dense(32 * width, name=f"{name}_fc1")(x)
     x = norm_act(x, normalization, activation, f"{name}_fc1")
     logits = layers.Dense(num_classes, name=f"{name}_logits")(x)
     return tf.keras.Model(inputs, logits, name=name)

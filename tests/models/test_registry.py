@@ -47,6 +47,13 @@ def test_tutorial_cnn_matches_the_tf_privacy_tutorial_size():
     assert models.get("tutorial_cnn").count_params() == 1040 + 8224 + 16416 + 330
 
 
+def test_tutorial_cnn_width_multiplies_channels():
+    # conv1 8*8*1*32+32 = 2,080; conv2 4*4*32*64+64 = 32,832; fc1 (4*4*64)*64+64 = 65,600; logits 650.
+    assert models.get("tutorial_cnn", width=2).count_params() == 2080 + 32832 + 65600 + 650
+    # WSConv adds one gain per output channel: 32 + 64.
+    assert models.get("tutorial_cnn_ws", width=2).count_params() == 2080 + 32832 + 65600 + 650 + 96
+
+
 def test_lenet5_size():
     # conv1 5*5*6+6 = 156; conv2 5*5*6*16+16 = 2,416; fc 400*120+120, 120*84+84, 84*10+10.
     assert models.get("lenet5").count_params() == 156 + 2416 + 48120 + 10164 + 850
