@@ -66,12 +66,19 @@ def test_noise_is_not_repeated_across_steps():
     assert not np.allclose(w1 - w0, w2 - w1)
 
 
-@pytest.mark.parametrize("sigma", [0.0, 1.5])
-def test_padded_poisson_batch_gives_the_same_update_as_unpadded(digits, sigma):
+def _views(x, augmult):
+    """K = 2 views of each image (itself and its mirror image) when augmult is 2."""
+    return np.stack([x, x[:, :, ::-1]], axis=1) if augmult == 2 else x
+
+
+@pytest.mark.parametrize("sigma,augmult", [(0.0, 1), (1.5, 1), (1.5, 2)])
+def test_padded_poisson_batch_gives_the_same_update_as_unpadded(digits, sigma, augmult):
     x, y = digits_batch(digits, 5)
-    config = dpzoo.DPConfig(l2_norm_clip=0.5, noise_multiplier=sigma, expected_batch_size=8, seed=3)
+    x = _views(x, augmult)
+    config = dpzoo.DPConfig(l2_norm_clip=0.5, noise_multiplier=sigma, expected_batch_size=8, seed=3, augmult=augmult)
     unpadded = one_step_update(tiny_cnn, x, y, np.ones(5, np.float32), config)
     garbage_x, garbage_y = digits_batch(digits, 3, offset=100)
+    garbage_x = _views(garbage_x, augmult)
     padded = one_step_update(
         tiny_cnn,
         np.concatenate([x, garbage_x]),
