@@ -1,0 +1,16 @@
+"""Fashion-MNIST, De et al. 2022 recipe at CPU scale, width-2 WS CNN, epsilon 1, delta 1e-5.
+
+fashion_mnist_tutorial_cnn_ws2_eps3.py with the noise calibrated for epsilon 1.
+Command: dpzoo-train --config=train/configs/de22/fashion_mnist_tutorial_cnn_ws2_eps1.py
+Hardware: 2-core CPU, about 15 minutes. Result: see results/fashion_mnist.md.
+"""
+
+import dataclasses
+
+from dpzoo.train.configs.de22 import fashion_mnist_tutorial_cnn_ws2_eps3
+from dpzoo.train_config import TrainConfig
+
+
+def get_config() -> TrainConfig:
+    config = fashion_mnist_tutorial_cnn_ws2_eps3.get_config()
+    return dataclasses.replace(config, target_epsilon=1.0, output_dir="runs/de22_fmnist_ws2_eps1")
