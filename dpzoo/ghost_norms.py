@@ -1,0 +1,90 @@
+"""Per-example squared gradient norms of single layers, from layer inputs and output gradients.
+
+The building block of ghost clipping (Goodfellow 2015; Li et al. 2022; Bu et al. 2023 for the
+mixed choice): for a layer computing Z = A W (+ b), example i's kernel gradient is
+A_i^T G_i with G_i = dL_i/dZ_i, so its squared Frobenius norm is known without forming it:
+
+* A_i, G_i vectors (one position): ||A_i||^2 * ||G_i||^2.
+* A_i [T, d_in], G_i [T, d_out] (T positions: a sequence, or the image patches of a conv):
+  either the "ghost" form sum((A_i A_i^T) * (G_i G_i^T)), costing O(T^2 (d_in + d_out)), or
+  the instantiated form ||A_i^T G_i||^2, costing O(T d_in d_out); the cheaper is used per layer.
+* the bias gradient is sum_t G_i[t], its norm is computed directly.
+
+Each function returns a [batch] tensor of squared norms over the layer's kernel and bias. Under
+DP-SGD the sum of these over layers is ||g_i||^2, the quantity clipping needs. The inputs must be
+the layer's actual inputs and G the gradient of the sum of per-example losses with respect to the
+layer's pre-activation output (examples are independent, so that is each example's own gradient).
+"""
+
+import tensorflow as tf
+
+
+def _flatten_positions(x: tf.Tensor) -> tf.Tensor:
+    """[batch, ..., d] -> [batch, T, d] (T = 1 for [batch, d])."""
+    shape = tf.shape(x)
+    return tf.reshape(x, [shape[0], -1, shape[-1]])
+
+
+def matmul_kernel_sqnorms(inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tensor:
+    """||A_i^T G_i||_F^2 for A [batch, ..., d_in], G [batch, ..., d_out] (same positions).
+
+    Chooses the ghost or the instantiated form by their cost for these static shapes.
+    """
+    a, g = _flatten_positions(inputs), _flatten_positions(output_grads)
+    positions = a.shape[1]
+    d_in, d_out = a.shape[-1], g.shape[-1]
+    if positions == 1:
+        return tf.reduce_sum(tf.square(a[:, 0]), axis=1) * tf.reduce_sum(tf.square(g[:, 0]), axis=1)
+    if positions is not None and positions * positions * (d_in + d_out) < positions * d_in * d_out:
+        gram_a = tf.matmul(a, a, transpose_b=True)
+        gram_g = tf.matmul(g, g, transpose_b=True)
+        return tf.reduce_sum(gram_a * gram_g, axis=[1, 2])
+    per_example = tf.matmul(a, g, transpose_a=True)  # [batch, d_in, d_out]
+    return tf.reduce_sum(tf.square(per_example), axis=[1, 2])
+
+
+def bias_sqnorms(output_grads: tf.Tensor) -> tf.Tensor:
+    """||sum_t G_i[t]||^2: the bias gradient's squared norm, [batch]."""
+    return tf.reduce_sum(tf.square(tf.reduce_sum(_flatten_positions(output_grads), axis=1)), axis=1)
+
+
+def dense_sqnorms(layer: tf.keras.layers.Dense, inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tensor:
+    """Dense (on any rank: the kernel is shared across the middle axes)."""
+    norms = matmul_kernel_sqnorms(inputs, output_grads)
+    return norms + bias_sqnorms(output_grads) if layer.use_bias else norms
+
+
+def conv_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> tf.Tensor:
+    """The input patches each output position sees: [batch, out_h, out_w, kh * kw * c_in], ordered
+    like the kernel reshaped to [kh * kw * c_in, c_out] (strides, padding and dilation included)."""
+    kh, kw = layer.kernel_size
+    return tf.image.extract_patches(
+        inputs,
+        sizes=[1, kh, kw, 1],
+        strides=[1, *layer.strides, 1],
+        rates=[1, *layer.dilation_rate, 1],
+        padding=layer.padding.upper(),
+    )
+
+
+def conv2d_sqnorms(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tensor:
+    """Conv2D (channels_last) as a matmul over its patches; grouped convs sum over their groups."""
+    if layer.data_format != "channels_last":
+        raise ValueError(f"{layer.name}: only channels_last convolutions have a norm function.")
+    groups = layer.groups
+    kh, kw = layer.kernel_size
+    patches = conv_patches(layer, inputs)
+    if groups == 1:
+        norms = matmul_kernel_sqnorms(patches, output_grads)
+    else:
+        c_in = inputs.shape[-1]
+        patches = tf.reshape(patches, [-1, *patches.shape[1:3], kh * kw, c_in])
+        in_groups = tf.split(patches, groups, axis=-1)
+        out_groups = tf.split(output_grads, groups, axis=-1)
+        norms = tf.add_n(
+            [
+                matmul_kernel_sqnorms(tf.reshape(p, [-1, *p.shape[1:3], kh * kw * (c_in // groups)]), g)
+                for p, g in zip(in_groups, out_groups, strict=True)
+            ]
+        )
+    return norms + bias_sqnorms(output_grads) if layer.use_bias else norms

@@ -1,0 +1,68 @@
+"""Per-layer ghost norms against brute force: a loop over single examples with GradientTape."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dpzoo import ghost_norms
+
+
+def brute_force_and_ghost(layer, x, norm_fn):
+    """(per-example squared gradient norms by a loop, the same from inputs and output grads).
+
+    Loss of example i: sum(tanh(Z_i) * r) for a fixed random r, Z the layer's output."""
+    layer.build(x.shape)
+    r = tf.random.stateless_normal(layer.compute_output_shape(x.shape)[1:], seed=[3, 4])
+    loss = lambda z: tf.reduce_sum(tf.tanh(z) * r, axis=list(range(1, len(z.shape))))
+    brute = []
+    for i in range(x.shape[0]):
+        with tf.GradientTape() as tape:
+            value = tf.reduce_sum(loss(layer(x[i : i + 1])))
+        grads = tape.gradient(value, layer.trainable_variables)
+        brute.append(sum(float(tf.reduce_sum(tf.square(g))) for g in grads))
+    with tf.GradientTape() as tape:
+        z = layer(x)
+        tape.watch(z)
+        total = tf.reduce_sum(loss(z))
+    output_grads = tape.gradient(total, z)
+    return np.array(brute), norm_fn(layer, x, output_grads).numpy()
+
+
+@pytest.mark.parametrize(
+    "shape,units,use_bias",
+    [((6, 5), 3, True), ((6, 5), 4, False), ((4, 7, 5), 3, True), ((4, 2, 20), 30, True)],
+    ids=["vector", "no-bias", "sequence-instantiated", "sequence-ghost"],
+)
+def test_dense_norms_equal_brute_force(shape, units, use_bias):
+    x = tf.random.stateless_normal(shape, seed=[1, 2])
+    layer = tf.keras.layers.Dense(units, use_bias=use_bias, bias_initializer="random_normal")
+    brute, ghost = brute_force_and_ghost(layer, x, ghost_norms.dense_sqnorms)
+    np.testing.assert_allclose(ghost, brute, rtol=1e-4)
+
+
+CONV_CASES = {
+    "3x3-same": dict(filters=4, kernel_size=3, padding="same"),
+    "5x5-valid-stride2": dict(filters=3, kernel_size=5, strides=2, padding="valid"),
+    "8x8-same-stride2": dict(filters=4, kernel_size=8, strides=2, padding="same"),
+    "3x3-dilation2": dict(filters=2, kernel_size=3, dilation_rate=2, padding="same"),
+    "1x1-no-bias": dict(filters=6, kernel_size=1, use_bias=False),
+    "groups2": dict(filters=4, kernel_size=3, groups=2, padding="same"),
+    "rect-4x2-stride(2,1)": dict(filters=3, kernel_size=(4, 2), strides=(2, 1), padding="valid"),
+}
+
+
+@pytest.mark.parametrize("kwargs", CONV_CASES.values(), ids=CONV_CASES.keys())
+def test_conv2d_norms_equal_brute_force(kwargs):
+    x = tf.random.stateless_normal((5, 11, 10, 4), seed=[5, 6])
+    layer = tf.keras.layers.Conv2D(bias_initializer="random_normal", **kwargs)
+    brute, ghost = brute_force_and_ghost(layer, x, ghost_norms.conv2d_sqnorms)
+    np.testing.assert_allclose(ghost, brute, rtol=1e-4)
+
+
+def test_ghost_and_instantiated_forms_agree():
+    a = tf.random.stateless_normal((3, 9, 4), seed=[7, 8])
+    g = tf.random.stateless_normal((3, 9, 5), seed=[9, 10])
+    instantiated = tf.reduce_sum(tf.square(tf.matmul(a, g, transpose_a=True)), axis=[1, 2])
+    gram = tf.reduce_sum(tf.matmul(a, a, transpose_b=True) * tf.matmul(g, g, transpose_b=True), axis=[1, 2])
+    np.testing.assert_allclose(gram.numpy(), instantiated.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ghost_norms.matmul_kernel_sqnorms(a, g).numpy(), instantiated.numpy(), rtol=1e-5)
