@@ -88,3 +88,57 @@ def conv2d_sqnorms(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grad
             ]
         )
     return norms + bias_sqnorms(output_grads) if layer.use_bias else norms
+
+
+def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tensor:
+    """WSConv2D: the raw kernel's and the gain's gradients pass through the standardisation.
+
+    Example i's gradient with respect to the standardised kernel is instantiated from its patches
+    ([batch, kh * kw * c_in, c_out], like the per-example gradient itself); the vector-Jacobian
+    product of the standardisation then maps it to the kernel and gain gradients, vectorised over
+    the batch. The bias is added after the convolution, as in Conv2D.
+    """
+    from dpzoo.layers import standardize_kernel  # layers imports nothing from here; keeps deps one-way
+
+    if layer.groups != 1:
+        raise ValueError(f"{layer.name}: grouped WSConv2D has no norm function yet.")
+    patches = _flatten_positions(conv_patches(layer, inputs))
+    grads = _flatten_positions(output_grads)
+    standardized_grads = tf.reshape(tf.matmul(patches, grads, transpose_a=True), [-1, *layer.kernel.shape])
+
+    def through_standardization(g_hat):
+        with tf.GradientTape() as tape:
+            tape.watch([layer.kernel, layer.gain])
+            w_hat = standardize_kernel(layer.kernel, layer.gain, layer.ws_epsilon)
+        kernel_grad, gain_grad = tape.gradient(w_hat, [layer.kernel, layer.gain], output_gradients=g_hat)
+        return tf.reduce_sum(tf.square(kernel_grad)) + tf.reduce_sum(tf.square(gain_grad))
+
+    norms = tf.vectorized_map(through_standardization, standardized_grads)
+    return norms + bias_sqnorms(output_grads) if layer.use_bias else norms
+
+
+def _normalized_inputs(layer, inputs: tf.Tensor) -> tf.Tensor:
+    """x_hat of a LayerNormalization or GroupNormalization (what gamma multiplies)."""
+    if isinstance(layer, tf.keras.layers.GroupNormalization):
+        shape = tf.shape(inputs)
+        channels = inputs.shape[-1]
+        grouped = tf.reshape(inputs, tf.concat([shape[:-1], [layer.groups, channels // layer.groups]], axis=0))
+        axes = list(range(1, len(inputs.shape) - 1)) + [len(inputs.shape)]
+        mean, var = tf.nn.moments(grouped, axes=axes, keepdims=True)
+        return tf.reshape((grouped - mean) * tf.math.rsqrt(var + layer.epsilon), shape)
+    axes = layer.axis if isinstance(layer.axis, list | tuple) else [layer.axis]
+    mean, var = tf.nn.moments(inputs, axes=axes, keepdims=True)
+    return (inputs - mean) * tf.math.rsqrt(var + layer.epsilon)
+
+
+def normalization_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tensor:
+    """LayerNormalization / GroupNormalization over the last axis: gamma's gradient is
+    sum over positions of G * x_hat, beta's is sum of G (both instantiated: they have one
+    entry per channel)."""
+    norms = tf.zeros(tf.shape(inputs)[:1], inputs.dtype)
+    if layer.scale:
+        gamma = tf.reduce_sum(_flatten_positions(output_grads * _normalized_inputs(layer, inputs)), axis=1)
+        norms += tf.reduce_sum(tf.square(gamma), axis=1)
+    if layer.center:
+        norms += bias_sqnorms(output_grads)
+    return norms

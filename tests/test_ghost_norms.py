@@ -5,13 +5,15 @@ import pytest
 import tensorflow as tf
 
 from dpzoo import ghost_norms
+from dpzoo.layers import WSConv2D
 
 
 def brute_force_and_ghost(layer, x, norm_fn):
     """(per-example squared gradient norms by a loop, the same from inputs and output grads).
 
     Loss of example i: sum(tanh(Z_i) * r) for a fixed random r, Z the layer's output."""
-    layer.build(x.shape)
+    if not layer.built:
+        layer.build(x.shape)
     r = tf.random.stateless_normal(layer.compute_output_shape(x.shape)[1:], seed=[3, 4])
     loss = lambda z: tf.reduce_sum(tf.tanh(z) * r, axis=list(range(1, len(z.shape))))
     brute = []
@@ -66,3 +68,31 @@ def test_ghost_and_instantiated_forms_agree():
     gram = tf.reduce_sum(tf.matmul(a, a, transpose_b=True) * tf.matmul(g, g, transpose_b=True), axis=[1, 2])
     np.testing.assert_allclose(gram.numpy(), instantiated.numpy(), rtol=1e-5)
     np.testing.assert_allclose(ghost_norms.matmul_kernel_sqnorms(a, g).numpy(), instantiated.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=3, padding="same"), dict(kernel_size=4, strides=2)])
+def test_ws_conv2d_norms_equal_brute_force(kwargs):
+    x = tf.random.stateless_normal((4, 9, 9, 3), seed=[11, 12])
+    layer = WSConv2D(5, bias_initializer="random_normal", **kwargs)
+    layer.build(x.shape)
+    layer.gain.assign(tf.linspace(0.5, 1.5, 5))
+    brute, ghost = brute_force_and_ghost(layer, x, ghost_norms.ws_conv2d_sqnorms)
+    np.testing.assert_allclose(ghost, brute, rtol=1e-4)
+
+
+NORM_CASES = {
+    "layer-norm": lambda: tf.keras.layers.LayerNormalization(),
+    "group-norm-4": lambda: tf.keras.layers.GroupNormalization(groups=4, epsilon=1e-5),
+    "group-norm-no-center": lambda: tf.keras.layers.GroupNormalization(groups=2, center=False),
+}
+
+
+@pytest.mark.parametrize("make", NORM_CASES.values(), ids=NORM_CASES.keys())
+def test_normalization_norms_equal_brute_force(make):
+    x = tf.random.stateless_normal((5, 6, 6, 8), seed=[13, 14])
+    layer = make()
+    layer.build(x.shape)
+    for v in layer.trainable_variables:  # away from the identity init, so gamma matters
+        v.assign(tf.random.stateless_normal(v.shape, seed=[15, 16]))
+    brute, ghost = brute_force_and_ghost(layer, x, ghost_norms.normalization_sqnorms)
+    np.testing.assert_allclose(ghost, brute, rtol=1e-4)
