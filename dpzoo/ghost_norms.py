@@ -10,7 +10,9 @@ A_i^T G_i with G_i = dL_i/dZ_i, so its squared Frobenius norm is known without f
   the instantiated form ||A_i^T G_i||^2, costing O(T d_in d_out); the cheaper is used per layer.
 * the bias gradient is sum_t G_i[t], its norm is computed directly.
 
-Each function returns a [batch] tensor of squared norms over the layer's kernel and bias. Under
+Each function returns a [batch] tensor of squared norms over the layer's kernel and bias. With
+``views`` K > 1 the rows are K augmented views per example (example-major) and an example's
+gradient is the sum over its views' positions. Under
 DP-SGD the sum of these over layers is ||g_i||^2, the quantity clipping needs. The inputs must be
 the layer's actual inputs and G the gradient of the sum of per-example losses with respect to the
 layer's pre-activation output (examples are independent, so that is each example's own gradient).
@@ -19,18 +21,21 @@ layer's pre-activation output (examples are independent, so that is each example
 import tensorflow as tf
 
 
-def _flatten_positions(x: tf.Tensor) -> tf.Tensor:
-    """[batch, ..., d] -> [batch, T, d] (T = 1 for [batch, d])."""
+def _flatten_positions(x: tf.Tensor, views: int = 1) -> tf.Tensor:
+    """[batch * views, ..., d] -> [batch, views * T, d] (T = 1 for [batch, d]).
+
+    Rows come example-major (an example's views are adjacent), so an example's views become its
+    positions: a shared kernel's gradient for the example sums over all of them."""
     shape = tf.shape(x)
-    return tf.reshape(x, [shape[0], -1, shape[-1]])
+    return tf.reshape(x, [shape[0] // views, -1, shape[-1]])
 
 
-def matmul_kernel_sqnorms(inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tensor:
+def matmul_kernel_sqnorms(inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
     """||A_i^T G_i||_F^2 for A [batch, ..., d_in], G [batch, ..., d_out] (same positions).
 
     Chooses the ghost or the instantiated form by their cost for these static shapes.
     """
-    a, g = _flatten_positions(inputs), _flatten_positions(output_grads)
+    a, g = _flatten_positions(inputs, views), _flatten_positions(output_grads, views)
     positions = a.shape[1]
     d_in, d_out = a.shape[-1], g.shape[-1]
     if positions == 1:
@@ -43,15 +48,17 @@ def matmul_kernel_sqnorms(inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tens
     return tf.reduce_sum(tf.square(per_example), axis=[1, 2])
 
 
-def bias_sqnorms(output_grads: tf.Tensor) -> tf.Tensor:
+def bias_sqnorms(output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
     """||sum_t G_i[t]||^2: the bias gradient's squared norm, [batch]."""
-    return tf.reduce_sum(tf.square(tf.reduce_sum(_flatten_positions(output_grads), axis=1)), axis=1)
+    return tf.reduce_sum(tf.square(tf.reduce_sum(_flatten_positions(output_grads, views), axis=1)), axis=1)
 
 
-def dense_sqnorms(layer: tf.keras.layers.Dense, inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tensor:
+def dense_sqnorms(
+    layer: tf.keras.layers.Dense, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
+) -> tf.Tensor:
     """Dense (on any rank: the kernel is shared across the middle axes)."""
-    norms = matmul_kernel_sqnorms(inputs, output_grads)
-    return norms + bias_sqnorms(output_grads) if layer.use_bias else norms
+    norms = matmul_kernel_sqnorms(inputs, output_grads, views)
+    return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
 
 
 def conv_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> tf.Tensor:
@@ -67,7 +74,9 @@ def conv_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> tf.Tensor:
     )
 
 
-def conv2d_sqnorms(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tensor:
+def conv2d_sqnorms(
+    layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
+) -> tf.Tensor:
     """Conv2D (channels_last) as a matmul over its patches; grouped convs sum over their groups."""
     if layer.data_format != "channels_last":
         raise ValueError(f"{layer.name}: only channels_last convolutions have a norm function.")
@@ -75,7 +84,7 @@ def conv2d_sqnorms(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grad
     kh, kw = layer.kernel_size
     patches = conv_patches(layer, inputs)
     if groups == 1:
-        norms = matmul_kernel_sqnorms(patches, output_grads)
+        norms = matmul_kernel_sqnorms(patches, output_grads, views)
     else:
         c_in = inputs.shape[-1]
         patches = tf.reshape(patches, [-1, *patches.shape[1:3], kh * kw, c_in])
@@ -83,14 +92,14 @@ def conv2d_sqnorms(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grad
         out_groups = tf.split(output_grads, groups, axis=-1)
         norms = tf.add_n(
             [
-                matmul_kernel_sqnorms(tf.reshape(p, [-1, *p.shape[1:3], kh * kw * (c_in // groups)]), g)
+                matmul_kernel_sqnorms(tf.reshape(p, [-1, *p.shape[1:3], kh * kw * (c_in // groups)]), g, views)
                 for p, g in zip(in_groups, out_groups, strict=True)
             ]
         )
-    return norms + bias_sqnorms(output_grads) if layer.use_bias else norms
+    return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
 
 
-def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tensor:
+def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
     """WSConv2D: the raw kernel's and the gain's gradients pass through the standardisation.
 
     Example i's gradient with respect to the standardised kernel is instantiated from its patches
@@ -102,8 +111,8 @@ def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.T
 
     if layer.groups != 1:
         raise ValueError(f"{layer.name}: grouped WSConv2D has no norm function yet.")
-    patches = _flatten_positions(conv_patches(layer, inputs))
-    grads = _flatten_positions(output_grads)
+    patches = _flatten_positions(conv_patches(layer, inputs), views)
+    grads = _flatten_positions(output_grads, views)
     standardized_grads = tf.reshape(tf.matmul(patches, grads, transpose_a=True), [-1, *layer.kernel.shape])
 
     def through_standardization(g_hat):
@@ -114,7 +123,7 @@ def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.T
         return tf.reduce_sum(tf.square(kernel_grad)) + tf.reduce_sum(tf.square(gain_grad))
 
     norms = tf.vectorized_map(through_standardization, standardized_grads)
-    return norms + bias_sqnorms(output_grads) if layer.use_bias else norms
+    return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
 
 
 def _normalized_inputs(layer, inputs: tf.Tensor) -> tf.Tensor:
@@ -131,14 +140,14 @@ def _normalized_inputs(layer, inputs: tf.Tensor) -> tf.Tensor:
     return (inputs - mean) * tf.math.rsqrt(var + layer.epsilon)
 
 
-def normalization_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tensor:
+def normalization_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
     """LayerNormalization / GroupNormalization over the last axis: gamma's gradient is
     sum over positions of G * x_hat, beta's is sum of G (both instantiated: they have one
     entry per channel)."""
-    norms = tf.zeros(tf.shape(inputs)[:1], inputs.dtype)
+    norms = tf.zeros(tf.shape(inputs)[:1] // views, inputs.dtype)
     if layer.scale:
-        gamma = tf.reduce_sum(_flatten_positions(output_grads * _normalized_inputs(layer, inputs)), axis=1)
+        gamma = tf.reduce_sum(_flatten_positions(output_grads * _normalized_inputs(layer, inputs), views), axis=1)
         norms += tf.reduce_sum(tf.square(gamma), axis=1)
     if layer.center:
-        norms += bias_sqnorms(output_grads)
+        norms += bias_sqnorms(output_grads, views)
     return norms

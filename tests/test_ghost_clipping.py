@@ -1,0 +1,54 @@
+"""Ghost clipping against the vectorised strategy on zoo models: same norms, same clipped sum."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dpzoo import clipping, models
+from dpzoo.ghost_clipping import GhostClipper, unsupported_layers
+from tests.conftest import SPARSE_CE, tiny_cnn
+
+MODELS = {
+    "tiny_cnn": lambda: tiny_cnn(input_shape=(28, 28, 1)),
+    "tutorial_cnn_gnws": lambda: models.get("tutorial_cnn_gnws"),
+    "tutorial_cnn_ws": lambda: models.get("tutorial_cnn_ws"),
+    "lenet5_layer": lambda: models.get("lenet5", normalization="layer"),
+    "wrn10_1": lambda: models.get("wrn", depth=10, width=1, input_shape=(28, 28, 1)),
+}
+
+
+@pytest.mark.parametrize("views", [False, True], ids=["K=1", "K=2"])
+@pytest.mark.parametrize("make", MODELS.values(), ids=MODELS.keys())
+def test_ghost_clipped_sum_equals_vectorised(fashion, make, views):
+    tf.keras.utils.set_random_seed(0)
+    model = make()
+    x, y = fashion.x_train[:6].astype(np.float32) / 255.0, fashion.y_train[:6]
+    if views:
+        x = np.stack([x, x[:, :, ::-1]], axis=1)
+    mask = tf.constant([1, 1, 1, 1, 0, 1], tf.float32)
+    variables = model.trainable_variables
+    grads, _, outputs = clipping.per_example_gradients(model, SPARSE_CE.call, x, y, variables, views=views)
+    norms = clipping.global_norms(grads)
+    clip = float(np.median(norms.numpy()))  # half the examples clipped, half not
+    want = clipping.clipped_sum(grads, mask, clip)
+    got, ghost_norms, ghost_outputs = GhostClipper(model).clipped_sum(
+        SPARSE_CE.call, tf.constant(x), tf.constant(y), mask, clip, variables, views=views
+    )
+    np.testing.assert_allclose(ghost_norms.numpy(), norms.numpy(), rtol=1e-4)
+    # float32 sums taken in another order: absolute tolerance 1e-5 * C, C bounding each example's norm
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-4, atol=1e-5 * clip)
+    np.testing.assert_allclose(ghost_outputs.numpy(), outputs.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_unsupported_layers_are_named():
+    inputs = tf.keras.Input((5,))
+    shared = tf.keras.layers.Dense(5)
+    x = shared(shared(inputs))
+    x = tf.keras.layers.Embedding(10, 3)(tf.cast(x, tf.int32))
+    model = tf.keras.Model(inputs, x)
+    reasons = unsupported_layers(model)
+    assert any("called 2 times" in r for r in reasons)
+    assert any("Embedding" in r and "no norm function" in r for r in reasons)
+    with pytest.raises(ValueError, match="Ghost clipping cannot run"):
+        GhostClipper(model)
