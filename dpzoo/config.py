@@ -8,7 +8,7 @@ import dataclasses
 
 from dpzoo import _validate
 
-CLIPPING_STRATEGIES = ("vectorized",)
+CLIPPING_STRATEGIES = ("vectorized", "ghost", "auto")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -23,8 +23,12 @@ class DPConfig:
       expected_batch_size: B, the divisor of the noisy sum. For Poisson sampling it is the
         expected batch size q * N, never the realised one (dividing by the realised size
         would make the update depend on the sample size without noise).
-      clipping: how per-example gradients are computed; "vectorized" materialises them with
-        one vectorised backward pass over the batch.
+      clipping: how the clipped gradient sum is computed. "vectorized" materialises the
+        per-example gradients with one vectorised backward pass over the batch; "ghost" gets each
+        example's gradient norm from layer inputs and output gradients (dpzoo.ghost_clipping)
+        and never forms per-example gradients, refusing models with layers it cannot handle;
+        "auto" uses ghost where every trainable layer allows it and vectorised otherwise. All
+        three give the same result.
       augmult: K, the augmented views per example (De et al. 2022). With K > 1 the engine
         takes inputs of shape [batch, K, ...] and clips the gradient of each example's mean
         loss over its views; the privacy cost is that of K = 1.

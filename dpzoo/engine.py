@@ -13,8 +13,9 @@ it, so a privacy ledger can count every step and a resumed run never repeats noi
 """
 
 import tensorflow as tf
+from absl import logging
 
-from dpzoo import clipping
+from dpzoo import clipping, ghost_clipping
 from dpzoo.config import DPConfig
 from dpzoo.errors import UsageError
 from dpzoo.guards import refuse_activity_regularizers, refuse_batch_statistics
@@ -28,6 +29,22 @@ def make_private(model: tf.keras.Model, dp_config: DPConfig) -> "PrivateModel":
     refuse_batch_statistics(model)
     refuse_activity_regularizers(model)
     return PrivateModel(model, dp_config)
+
+
+def _ghost_clipper(model: tf.keras.Model, strategy: str) -> "ghost_clipping.GhostClipper | None":
+    """The ghost clipper the strategy asks for, or None for the vectorised path."""
+    if strategy == "vectorized":
+        return None
+    reasons = ghost_clipping.unsupported_layers(model)
+    if not reasons:
+        return ghost_clipping.GhostClipper(model)
+    if strategy == "ghost":
+        raise UsageError(
+            f"clipping='ghost' cannot run {model.name}: {'; '.join(reasons)}. "
+            "Use clipping='auto' (falls back to 'vectorized') or 'vectorized'."
+        )
+    logging.info("clipping='auto': vectorised clipping for %s (%s).", model.name, "; ".join(reasons))
+    return None
 
 
 def per_example_loss_fn(loss) -> clipping.PerExampleLoss:
@@ -53,6 +70,7 @@ class PrivateModel(tf.keras.Model):
         else:
             self.noise_generator = tf.random.Generator.from_seed(dp_config.seed)
         self._per_example_loss = None
+        self._ghost = _ghost_clipper(model, dp_config.clipping)
 
     def call(self, inputs, training=None):
         return self.inner(inputs, training=training)
@@ -67,10 +85,16 @@ class PrivateModel(tf.keras.Model):
         """The DP-SGD gradient of one batch: (noisy clipped sum) / B, plus per-example outputs."""
         config = self.dp_config
         variables = self.inner.trainable_variables
-        grads, _, outputs = clipping.per_example_gradients(
-            self.inner, self._per_example_loss, x, y, variables, views=config.augmult > 1
-        )
-        summed = clipping.clipped_sum(grads, mask, config.l2_norm_clip)
+        views = config.augmult > 1
+        if self._ghost is not None:
+            summed, _, outputs = self._ghost.clipped_sum(
+                self._per_example_loss, x, y, mask, config.l2_norm_clip, variables, views=views
+            )
+        else:
+            grads, _, outputs = clipping.per_example_gradients(
+                self.inner, self._per_example_loss, x, y, variables, views=views
+            )
+            summed = clipping.clipped_sum(grads, mask, config.l2_norm_clip)
         if config.noise_multiplier > 0:
             summed = [g + self.noise_generator.normal(tf.shape(g), stddev=config.noise_stddev) for g in summed]
         scale = 1.0 / config.expected_batch_size

@@ -12,6 +12,7 @@ from typing import Any
 from dpzoo import _validate
 from dpzoo.accounting import ACCOUNTANTS, SAMPLINGS
 from dpzoo.averaging import EVAL_WEIGHTS
+from dpzoo.config import CLIPPING_STRATEGIES
 from dpzoo.errors import UsageError
 
 ENGINES = ("dpzoo", "tf_privacy", "nonprivate")
@@ -46,6 +47,7 @@ class TrainConfig:
     sampling: str = "poisson"
     accountant: str = "pld"
     engine: str = "dpzoo"
+    clipping: str = "vectorized"
     jit_compile: str = "auto"
     standardize: bool = True
     augment: bool = False
@@ -69,6 +71,7 @@ class TrainConfig:
         _validate.one_of("sampling", self.sampling, SAMPLINGS)
         _validate.one_of("accountant", self.accountant, ACCOUNTANTS)
         _validate.one_of("engine", self.engine, ENGINES)
+        _validate.one_of("clipping", self.clipping, CLIPPING_STRATEGIES)
         _validate.one_of("jit_compile", self.jit_compile, JIT_MODES)
         if self.max_train_examples is not None:
             _validate.positive("max_train_examples", self.max_train_examples)

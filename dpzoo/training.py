@@ -119,6 +119,7 @@ def _compile(config, model, sampler, noise_multiplier, jit):
             noise_multiplier=noise_multiplier,
             expected_batch_size=config.batch_size,
             augmult=config.augmult,
+            clipping=config.clipping,
             seed=config.seed,
         )
         private = make_private(model, dp_config)
@@ -278,6 +279,7 @@ def _card(config, dataset, model, sampler, ledger, history, by_weights, jit, com
         },
         "training": {
             "engine": config.engine,
+            "clipping": config.clipping,
             "epochs": config.epochs,
             "batch_size": config.batch_size,
             "physical_batch_size": sampler.pad_to,

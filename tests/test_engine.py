@@ -1,5 +1,7 @@
 """DP-SGD steps of the private engine: noise, masking, division by B, refusals."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -152,8 +154,9 @@ def test_dp_config_validates(field, value, message):
         dpzoo.DPConfig(**kwargs)
 
 
+@pytest.mark.parametrize("clipping", ["vectorized", "ghost"])
 @pytest.mark.parametrize("augmult", [1, 3])
-def test_xla_step_equals_the_graph_step_without_noise(digits, augmult):
+def test_xla_step_equals_the_graph_step_without_noise(digits, augmult, clipping):
     """XLA changes no arithmetic that matters; with noise only the draw differs (XLA lowers the
     seeded generator's sampler differently), which the noise-std test checks under XLA too.
     With K = 3 views per example (a padded Poisson batch: the last two rows are masked)."""
@@ -163,7 +166,9 @@ def test_xla_step_equals_the_graph_step_without_noise(digits, augmult):
     results = []
     for jit in (False, True):
         model = tiny_cnn()
-        config = dpzoo.DPConfig(l2_norm_clip=0.5, noise_multiplier=0.0, expected_batch_size=12, augmult=augmult)
+        config = dpzoo.DPConfig(
+            l2_norm_clip=0.5, noise_multiplier=0.0, expected_batch_size=12, augmult=augmult, clipping=clipping
+        )
         private = dpzoo.make_private(model, config)
         private.compile(optimizer=tf.keras.optimizers.SGD(0.5), loss=SPARSE_CE, jit_compile=jit)
         for _ in range(3):
@@ -171,3 +176,31 @@ def test_xla_step_equals_the_graph_step_without_noise(digits, augmult):
         results.append([v.numpy() for v in model.trainable_variables])
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("strategy", ["ghost", "auto"])
+def test_ghost_strategies_give_the_vectorised_update(digits, strategy):
+    x, y = digits_batch(digits, 8)
+    mask = np.array([1, 1, 1, 0, 1, 1, 1, 1], np.float32)
+    config = dpzoo.DPConfig(l2_norm_clip=0.05, noise_multiplier=0.0, expected_batch_size=8)
+    want = one_step_update(tiny_cnn, x, y, mask, config)
+    got = one_step_update(tiny_cnn, x, y, mask, dataclasses.replace(config, clipping=strategy))
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_ghost_refuses_and_auto_falls_back_for_unregistered_layers(digits):
+    inputs = tf.keras.Input((8, 8, 1))
+    x = tf.keras.layers.Flatten()(inputs)
+    x = tf.keras.layers.PReLU()(x)  # trainable, no norm function
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(10)(x))
+    config = dpzoo.DPConfig(l2_norm_clip=1.0, noise_multiplier=0.0, expected_batch_size=4)
+    with pytest.raises(UsageError, match="PReLU"):
+        dpzoo.make_private(model, dataclasses.replace(config, clipping="ghost"))
+    private = dpzoo.make_private(model, dataclasses.replace(config, clipping="auto"))
+    assert private._ghost is None
+    xb, yb = digits_batch(digits, 4)
+    private.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss=SPARSE_CE)
+    before = model.get_weights()[-2].copy()  # the Dense kernel
+    private.train_on_batch(xb, yb, sample_weight=np.ones(4, np.float32))
+    assert not np.allclose(model.get_weights()[-2], before)  # trained through the fallback

@@ -18,6 +18,7 @@ from absl import flags
 
 from dpzoo import cli, model_card, training
 from dpzoo.averaging import EVAL_WEIGHTS
+from dpzoo.config import CLIPPING_STRATEGIES
 from dpzoo.errors import UsageError
 from dpzoo.train_config import ACCOUNTANTS, ENGINES, JIT_MODES, OPTIMIZERS, SAMPLINGS, TrainConfig
 
@@ -48,6 +49,13 @@ flags.DEFINE_enum(
     D.engine,
     ENGINES,
     "dpzoo (fast vectorised DP-SGD), tf_privacy (stock optimizers) or nonprivate.",
+)
+flags.DEFINE_enum(
+    "clipping",
+    D.clipping,
+    CLIPPING_STRATEGIES,
+    "dpzoo engine: vectorized (per-example gradients), ghost (norms from layer inputs and output "
+    "gradients, no per-example gradients) or auto (ghost where every layer allows it).",
 )
 flags.DEFINE_enum("jit_compile", D.jit_compile, JIT_MODES, "XLA compilation; auto = on when a GPU/TPU is present.")
 flags.DEFINE_boolean("standardize", D.standardize, "Standardise inputs per channel with published dataset statistics.")
