@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import tensorflow as tf
 
 from dpzoo import clipping, ghost_norms
-from dpzoo.layers import WSConv2D
+from dpzoo.layers import SkipGain, WSConv2D
 
 NormFunction = Callable[[tf.keras.layers.Layer, tf.Tensor, tf.Tensor, int], tf.Tensor]
 
@@ -33,6 +33,7 @@ NORM_FUNCTIONS: dict[type, NormFunction] = {
     tf.keras.layers.Dense: ghost_norms.dense_sqnorms,
     tf.keras.layers.LayerNormalization: ghost_norms.normalization_sqnorms,
     tf.keras.layers.GroupNormalization: ghost_norms.normalization_sqnorms,
+    SkipGain: ghost_norms.skip_gain_sqnorms,
 }
 
 

@@ -151,3 +151,9 @@ def normalization_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, vie
     if layer.center:
         norms += bias_sqnorms(output_grads, views)
     return norms
+
+
+def skip_gain_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
+    """SkipGain (y = alpha * g * x, g a scalar): dL_i/dg = alpha * sum(x_i * G_i)."""
+    per_row = layer.alpha * tf.reduce_sum(_flatten_positions(inputs * output_grads, views), axis=[1, 2])
+    return tf.square(per_row)

@@ -52,3 +52,11 @@ def test_unsupported_layers_are_named():
     assert any("Embedding" in r and "no norm function" in r for r in reasons)
     with pytest.raises(ValueError, match="Ghost clipping cannot run"):
         GhostClipper(model)
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_every_zoo_model_can_use_ghost_clipping(name):
+    """Every trainable layer of every registered model has a norm function (a new zoo layer
+    without one fails here)."""
+    model = models.get(name, input_shape=(32, 32, 3), num_classes=10)
+    assert unsupported_layers(model) == []

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from dpzoo import ghost_norms
-from dpzoo.layers import WSConv2D
+from dpzoo.layers import SkipGain, WSConv2D
 
 
 def brute_force_and_ghost(layer, x, norm_fn):
@@ -95,4 +95,11 @@ def test_normalization_norms_equal_brute_force(make):
     for v in layer.trainable_variables:  # away from the identity init, so gamma matters
         v.assign(tf.random.stateless_normal(v.shape, seed=[15, 16]))
     brute, ghost = brute_force_and_ghost(layer, x, ghost_norms.normalization_sqnorms)
+    np.testing.assert_allclose(ghost, brute, rtol=1e-4)
+
+
+def test_skip_gain_norms_equal_brute_force():
+    x = tf.random.stateless_normal((5, 4, 4, 3), seed=[17, 18])
+    layer = SkipGain(0.2, initial_gain=0.7)
+    brute, ghost = brute_force_and_ghost(layer, x, ghost_norms.skip_gain_sqnorms)
     np.testing.assert_allclose(ghost, brute, rtol=1e-4)
