@@ -34,6 +34,7 @@ NORM_FUNCTIONS: dict[type, NormFunction] = {
     tf.keras.layers.LayerNormalization: ghost_norms.normalization_sqnorms,
     tf.keras.layers.GroupNormalization: ghost_norms.normalization_sqnorms,
     SkipGain: ghost_norms.skip_gain_sqnorms,
+    tf.keras.layers.Embedding: ghost_norms.embedding_sqnorms,
 }
 
 
@@ -107,6 +108,7 @@ class GhostClipper:
         with tape:
             weighted = tf.reduce_sum(factors * losses)
         grads = tape.gradient(weighted, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        grads = [tf.convert_to_tensor(g) for g in grads]  # Embedding's IndexedSlices: noise goes on every row
         del tape
         outputs = tf.reduce_mean(tf.reshape(outputs, tf.concat([[batch, -1], tf.shape(outputs)[1:]], 0)), axis=1)
         return grads, norms, outputs

@@ -157,3 +157,13 @@ def skip_gain_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: 
     """SkipGain (y = alpha * g * x, g a scalar): dL_i/dg = alpha * sum(x_i * G_i)."""
     per_row = layer.alpha * tf.reduce_sum(_flatten_positions(inputs * output_grads, views), axis=[1, 2])
     return tf.square(per_row)
+
+
+def embedding_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
+    """Embedding: example i's gradient adds G_i[t] to row idx_i[t] of the table, so its squared
+    norm is sum over position pairs with the same index of G_i[t] . G_i[s] (ghost form; the
+    table itself, vocabulary x dim, is never formed per example)."""
+    ids = tf.reshape(tf.cast(inputs, tf.int64), [tf.shape(inputs)[0] // views, -1])
+    g = _flatten_positions(output_grads, views)
+    same = tf.cast(tf.equal(ids[:, :, None], ids[:, None, :]), g.dtype)
+    return tf.reduce_sum(same * tf.matmul(g, g, transpose_b=True), axis=[1, 2])

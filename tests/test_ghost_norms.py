@@ -103,3 +103,23 @@ def test_skip_gain_norms_equal_brute_force():
     layer = SkipGain(0.2, initial_gain=0.7)
     brute, ghost = brute_force_and_ghost(layer, x, ghost_norms.skip_gain_sqnorms)
     np.testing.assert_allclose(ghost, brute, rtol=1e-4)
+
+
+def test_embedding_norms_equal_brute_force():
+    ids = tf.constant([[1, 4, 1, 7, 1], [2, 3, 5, 0, 6], [9, 9, 9, 9, 9]])  # repeats, none, all equal
+    layer = tf.keras.layers.Embedding(10, 4)
+    layer.build(ids.shape)
+    r = tf.random.stateless_normal((5, 4), seed=[19, 20])
+    loss = lambda z: tf.reduce_sum(tf.tanh(z) * r, axis=[1, 2])
+    brute = []
+    for i in range(3):
+        with tf.GradientTape() as tape:
+            value = tf.reduce_sum(loss(layer(ids[i : i + 1])))
+        grad = tf.convert_to_tensor(tape.gradient(value, layer.embeddings))  # IndexedSlices -> dense
+        brute.append(float(tf.reduce_sum(tf.square(grad))))
+    with tf.GradientTape() as tape:
+        z = layer(ids)
+        tape.watch(z)
+        total = tf.reduce_sum(loss(z))
+    ghost = ghost_norms.embedding_sqnorms(layer, ids, tape.gradient(total, z)).numpy()
+    np.testing.assert_allclose(ghost, brute, rtol=1e-4)
