@@ -4,7 +4,8 @@ Each method gets its own copy of the model and one compiled train step. After a 
 (tracing and compilation are not timed), rounds interleave the methods so that load from
 elsewhere on the machine hits all of them alike; each method's throughput is the median over
 rounds of real examples per second. The dpzoo engine is timed on a padded Poisson batch
-(physical size M > B, B real rows), so the cost of padding is included in its number.
+(physical size M > B, B real rows), so the cost of padding is included in its number; "dpzoo"
+clips with materialised per-example gradients, "dpzoo_ghost" with ghost norms.
 """
 
 import dataclasses
@@ -18,7 +19,8 @@ from dpzoo import models, sampling, tf_privacy_engine
 from dpzoo.config import DPConfig
 from dpzoo.engine import make_private
 
-METHODS = ("nonprivate", "dpzoo", "tf_privacy")
+METHODS = ("nonprivate", "dpzoo", "dpzoo_ghost", "tf_privacy")
+CLIPPING = {"dpzoo": "vectorized", "dpzoo_ghost": "ghost"}  # dpzoo's engine, by clipping strategy
 POISSON_N = 60_000  # dataset size that sets dpzoo's Poisson pad (Fashion-MNIST's training set)
 
 
@@ -37,11 +39,16 @@ def _compiled(method: str, model_name: str, input_shape, num_classes: int, batch
     if method == "nonprivate":
         model.compile(tf.keras.optimizers.SGD(0.1), loss=loss, jit_compile=jit)
         return model, batch_size
-    if method == "dpzoo":
+    if method in CLIPPING:
         rows = sampling.physical_batch_size(POISSON_N, batch_size)
-        private = make_private(
-            model, DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0, expected_batch_size=batch_size, seed=0)
+        config = DPConfig(
+            l2_norm_clip=1.0,
+            noise_multiplier=1.0,
+            expected_batch_size=batch_size,
+            clipping=CLIPPING[method],
+            seed=0,
         )
+        private = make_private(model, config)
         private.compile(tf.keras.optimizers.SGD(0.1), loss=loss, jit_compile=jit)
         return private, rows
     tf_privacy_engine.compile_model(

@@ -28,7 +28,8 @@ HEADER = """# Training throughput: private vs non-private
 
 Measured side by side in one process by `{command}`: interleaved rounds after warm-up, median
 per method. dpzoo's rows include the Poisson padding (physical rows > B); examples/s counts real
-examples. tf_privacy is TF Privacy's DPKerasSGDOptimizer with one microbatch per example.
+examples. dpzoo clips materialised per-example gradients (vectorised), dpzoo_ghost uses ghost
+norms; tf_privacy is TF Privacy's DPKerasSGDOptimizer with one microbatch per example.
 
 """
 
