@@ -18,7 +18,25 @@ the layer's actual inputs and G the gradient of the sum of per-example losses wi
 layer's pre-activation output (examples are independent, so that is each example's own gradient).
 """
 
+import dataclasses
+
 import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerNorms:
+    """A layer's per-example squared gradient norms, [batch], plus the per-example gradients the
+    computation formed anyway, as (variable, [batch, *variable.shape]) pairs: the clipped sum
+    reuses them (sum_i c_i g_i as one contraction) instead of differentiating the layer again."""
+
+    sqnorms: tf.Tensor
+    per_example: tuple[tuple[tf.Variable, tf.Tensor], ...] = ()
+
+
+def _worth_keeping(per_example_grads: tf.Tensor, output_grads: tf.Tensor, views: int) -> bool:
+    """Keep formed per-example gradients only when they are no larger than the layer's output
+    gradient (held until the clip factors are known anyway): memory at most doubles it."""
+    return per_example_grads.shape[1:].num_elements() <= views * output_grads.shape[1:].num_elements()
 
 
 def _flatten_positions(x: tf.Tensor, views: int = 1) -> tf.Tensor:
@@ -36,7 +54,8 @@ def matmul_kernel_sqnorms(inputs: tf.Tensor, output_grads: tf.Tensor, views: int
     Chooses the ghost or the instantiated form by their cost for these static shapes.
     """
     a, g = _flatten_positions(inputs, views), _flatten_positions(output_grads, views)
-    positions = a.shape[1]
+    middle = inputs.shape[1:-1]  # static even when the batch size is not (variable Poisson batches)
+    positions = views * middle.num_elements() if middle.is_fully_defined() else None
     d_in, d_out = a.shape[-1], g.shape[-1]
     if positions == 1:
         return tf.reduce_sum(tf.square(a[:, 0]), axis=1) * tf.reduce_sum(tf.square(g[:, 0]), axis=1)
@@ -61,10 +80,30 @@ def dense_sqnorms(
     return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
 
 
+IDENTITY_CONV_MAX_PATCH = 160  # one-hot-conv patches: at most this many values per patch ...
+IDENTITY_CONV_MAX_CHANNELS = 3  # ... and this many input channels (image stems)
+
+
+def _one_hot_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> bool:
+    kh, kw = layer.kernel_size
+    channels = inputs.shape[-1]
+    return channels <= IDENTITY_CONV_MAX_CHANNELS and kh * kw * channels <= IDENTITY_CONV_MAX_PATCH
+
+
 def conv_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> tf.Tensor:
     """The input patches each output position sees: [batch, out_h, out_w, kh * kw * c_in], ordered
-    like the kernel reshaped to [kh * kw * c_in, c_out] (strides, padding and dilation included)."""
+    like the kernel reshaped to [kh * kw * c_in, c_out] (strides, padding and dilation included).
+
+    Few input channels (image stems): a convolution with a one-hot kernel, which the conv kernels
+    run several times faster than ``extract_patches``; otherwise ``extract_patches``. Both give
+    the same values in the same order."""
     kh, kw = layer.kernel_size
+    if _one_hot_patches(layer, inputs):
+        size = kh * kw * inputs.shape[-1]
+        one_hot = tf.reshape(tf.eye(size, dtype=inputs.dtype), [kh, kw, inputs.shape[-1], size])
+        return tf.nn.conv2d(
+            inputs, one_hot, strides=layer.strides, padding=layer.padding.upper(), dilations=layer.dilation_rate
+        )
     return tf.image.extract_patches(
         inputs,
         sizes=[1, kh, kw, 1],
@@ -74,56 +113,128 @@ def conv_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> tf.Tensor:
     )
 
 
+def _padded(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, out_size: tuple[int, int]) -> tf.Tensor:
+    """The input with the zero padding the convolution applies ("same": TF's split, extra at the end)."""
+    if layer.padding == "valid":
+        return inputs
+    pads = [[0, 0]]
+    for size, out, k, stride, rate in zip(
+        inputs.shape[1:3], out_size, layer.kernel_size, layer.strides, layer.dilation_rate, strict=True
+    ):
+        total = max((out - 1) * stride + (k - 1) * rate + 1 - size, 0)
+        pads.append([total // 2, total - total // 2])
+    return tf.pad(inputs, [*pads, [0, 0]])
+
+
+def conv_kernel_grads(
+    layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
+) -> tf.Tensor:
+    """Each example's kernel gradient, [batch, kh, kw, c_in / groups, c_out] like the kernel.
+
+    Image stems and strided convolutions go through one matmul of their patches
+    (``conv_patches``; a strided layer has few output positions, so its patches are small).
+    Stride-1 layers, where patches would be kh * kw times the input, are built tap by tap: for
+    kernel tap (u, v) the slice of the padded input the tap sees is contracted with G over
+    positions, a [c_in, c_out] matmul per example and tap, so memory stays at the gradients' size.
+    (The choice follows CPU timings of the three forms on the zoo's layers.)
+    """
+    kh, kw = layer.kernel_size
+    groups, c_in, c_out = layer.groups, inputs.shape[-1], output_grads.shape[-1]
+    g = _flatten_positions(output_grads, views)
+    if groups == 1 and (_one_hot_patches(layer, inputs) or tuple(layer.strides) != (1, 1)):
+        patches = _flatten_positions(conv_patches(layer, inputs), views)
+        return tf.reshape(tf.matmul(patches, g, transpose_a=True), [-1, kh, kw, c_in, c_out])
+    out_h, out_w = output_grads.shape[1:3]
+    padded = _padded(layer, inputs, (out_h, out_w))
+    (sh, sw), (dh, dw) = layer.strides, layer.dilation_rate
+    g_groups = tf.split(g, groups, axis=-1)
+    taps = []
+    for u in range(kh):
+        for v in range(kw):
+            a = padded[:, u * dh : u * dh + (out_h - 1) * sh + 1 : sh, v * dw : v * dw + (out_w - 1) * sw + 1 : sw]
+            a_groups = tf.split(_flatten_positions(a, views), groups, axis=-1)
+            per_group = [tf.matmul(ai, gi, transpose_a=True) for ai, gi in zip(a_groups, g_groups, strict=True)]
+            taps.append(tf.concat(per_group, axis=-1))  # [batch, c_in / groups, c_out]
+    return tf.reshape(tf.stack(taps, axis=1), [-1, kh, kw, c_in // groups, c_out])
+
+
 def conv2d_sqnorms(
     layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
 ) -> tf.Tensor:
-    """Conv2D (channels_last) as a matmul over its patches; grouped convs sum over their groups."""
+    """Conv2D (channels_last): the ghost form over its patches where that is cheaper (few output
+    positions, many channels), else each example's kernel gradient (``conv_kernel_grads``)."""
     if layer.data_format != "channels_last":
         raise ValueError(f"{layer.name}: only channels_last convolutions have a norm function.")
-    groups = layer.groups
     kh, kw = layer.kernel_size
-    patches = conv_patches(layer, inputs)
-    if groups == 1:
-        norms = matmul_kernel_sqnorms(patches, output_grads, views)
-    else:
-        c_in = inputs.shape[-1]
-        patches = tf.reshape(patches, [-1, *patches.shape[1:3], kh * kw, c_in])
-        in_groups = tf.split(patches, groups, axis=-1)
-        out_groups = tf.split(output_grads, groups, axis=-1)
-        norms = tf.add_n(
-            [
-                matmul_kernel_sqnorms(tf.reshape(p, [-1, *p.shape[1:3], kh * kw * (c_in // groups)]), g, views)
-                for p, g in zip(in_groups, out_groups, strict=True)
-            ]
-        )
-    return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
+    positions = views * output_grads.shape[1] * output_grads.shape[2]
+    d_in, d_out = kh * kw * inputs.shape[-1], output_grads.shape[-1]
+    if layer.groups == 1 and positions * (d_in + d_out) < d_in * d_out:
+        norms = matmul_kernel_sqnorms(conv_patches(layer, inputs), output_grads, views)
+        return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
+    kernel_grads = conv_kernel_grads(layer, inputs, output_grads, views)
+    norms = tf.reduce_sum(tf.square(kernel_grads), axis=[1, 2, 3, 4])
+    return _with_bias(layer, norms, output_grads, views, (layer.kernel, kernel_grads))
 
 
-def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
+def _with_bias(layer, norms, output_grads, views, *per_example) -> LayerNorms | tf.Tensor:
+    """Adds the bias gradient (if any) to a conv layer's norms, and returns the formed
+    per-example gradients (variable, grads) with them when they are worth keeping."""
+    if layer.use_bias:
+        bias_grads = tf.reduce_sum(_flatten_positions(output_grads, views), axis=1)
+        norms += tf.reduce_sum(tf.square(bias_grads), axis=1)
+        per_example += ((layer.bias, bias_grads),)
+    if not _worth_keeping(per_example[0][1], output_grads, views):
+        return norms
+    return LayerNorms(norms, per_example)
+
+
+def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> LayerNorms | tf.Tensor:
     """WSConv2D: the raw kernel's and the gain's gradients pass through the standardisation.
 
-    Example i's gradient with respect to the standardised kernel is instantiated from its patches
-    ([batch, kh * kw * c_in, c_out], like the per-example gradient itself); the vector-Jacobian
-    product of the standardisation then maps it to the kernel and gain gradients, vectorised over
-    the batch. The bias is added after the convolution, as in Conv2D.
+    With z = w - mean(w), S = sum(z^2) and r = max(S, eps)^(-1/2) per output channel o, the layer
+    uses w_hat = gain * r * z (``standardize_kernel``). For example i's gradient H with respect
+    to w_hat, and a = <H_o, z_o>: dL/dgain_o = r a and dL/dw_o = gain r P(H_o - t a z_o), P the
+    centring over the channel's n = kh * kw * c_in entries and t = r^2 (0 where S <= eps: the
+    max() passes no gradient). As z is centred and r^2 S = 1,
+
+        ||dL/dw_o||^2 = gain^2 r^2 (||H_o||^2 - (sum H_o)^2 / n - 2 t a^2 + t^2 a^2 S),
+
+    so three statistics of H per example and channel suffice. Where the ghost form is cheaper (few
+    positions, many channels) they come from the patches' gram matrix and H is never formed;
+    otherwise H is formed (``conv_kernel_grads``), and kept for the clipped sum when small.
     """
-    from dpzoo.layers import standardize_kernel  # layers imports nothing from here; keeps deps one-way
-
-    if layer.groups != 1:
-        raise ValueError(f"{layer.name}: grouped WSConv2D has no norm function yet.")
-    patches = _flatten_positions(conv_patches(layer, inputs), views)
-    grads = _flatten_positions(output_grads, views)
-    standardized_grads = tf.reshape(tf.matmul(patches, grads, transpose_a=True), [-1, *layer.kernel.shape])
-
-    def through_standardization(g_hat):
-        with tf.GradientTape() as tape:
-            tape.watch([layer.kernel, layer.gain])
-            w_hat = standardize_kernel(layer.kernel, layer.gain, layer.ws_epsilon)
-        kernel_grad, gain_grad = tape.gradient(w_hat, [layer.kernel, layer.gain], output_gradients=g_hat)
-        return tf.reduce_sum(tf.square(kernel_grad)) + tf.reduce_sum(tf.square(gain_grad))
-
-    norms = tf.vectorized_map(through_standardization, standardized_grads)
-    return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
+    kernel = tf.convert_to_tensor(layer.kernel)
+    kh, kw, c_in, c_out = kernel.shape
+    n = kh * kw * c_in
+    z = kernel - tf.reduce_mean(kernel, axis=[0, 1, 2], keepdims=True)
+    squares = tf.reduce_sum(tf.square(z), axis=[0, 1, 2])  # [c_out] = fan_in * var
+    r = tf.math.rsqrt(tf.maximum(squares, layer.ws_epsilon))
+    t = tf.where(squares > layer.ws_epsilon, r * r, 0.0)
+    positions = views * output_grads.shape[1] * output_grads.shape[2]
+    h = None
+    if layer.groups == 1 and positions * (n + c_out) < n * c_out:
+        patches = _flatten_positions(conv_patches(layer, inputs), views)  # [batch, T, n]
+        g = _flatten_positions(output_grads, views)  # [batch, T, c_out]
+        gram = tf.matmul(patches, patches, transpose_b=True)  # [batch, T, T]
+        h_squares = tf.reduce_sum(g * tf.matmul(gram, g), axis=1)  # ||H_o||^2, [batch, c_out]
+        h_sums = tf.reduce_sum(g * tf.reduce_sum(patches, axis=-1, keepdims=True), axis=1)
+        h_dot_z = tf.reduce_sum(g * tf.matmul(patches, tf.reshape(z, [n, c_out])), axis=1)
+    else:
+        h = conv_kernel_grads(layer, inputs, output_grads, views)  # [batch, kh, kw, c_in, c_out]
+        h_squares = tf.reduce_sum(tf.square(h), axis=[1, 2, 3])
+        h_sums = tf.reduce_sum(h, axis=[1, 2, 3])
+        h_dot_z = tf.reduce_sum(h * z, axis=[1, 2, 3])
+    kernel_squares = tf.square(layer.gain * r) * (
+        h_squares - tf.square(h_sums) / n + (t * t * squares - 2 * t) * tf.square(h_dot_z)
+    )
+    gain_grads = r * h_dot_z
+    norms = tf.reduce_sum(tf.maximum(kernel_squares, 0.0) + tf.square(gain_grads), axis=1)
+    if h is None or not _worth_keeping(h, output_grads, views):
+        return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
+    h_dot_z = tf.reshape(h_dot_z, [-1, 1, 1, 1, c_out])
+    z_grads = layer.gain * r * (h - t * h_dot_z * z)
+    kernel_grads = z_grads - tf.reduce_mean(z_grads, axis=[1, 2, 3], keepdims=True)
+    return _with_bias(layer, norms, output_grads, views, (layer.kernel, kernel_grads), (layer.gain, gain_grads))
 
 
 def _normalized_inputs(layer, inputs: tf.Tensor) -> tf.Tensor:

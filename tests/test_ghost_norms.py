@@ -16,18 +16,25 @@ def brute_force_and_ghost(layer, x, norm_fn):
         layer.build(x.shape)
     r = tf.random.stateless_normal(layer.compute_output_shape(x.shape)[1:], seed=[3, 4])
     loss = lambda z: tf.reduce_sum(tf.tanh(z) * r, axis=list(range(1, len(z.shape))))
-    brute = []
+    brute, per_example = [], []
     for i in range(x.shape[0]):
         with tf.GradientTape() as tape:
             value = tf.reduce_sum(loss(layer(x[i : i + 1])))
         grads = tape.gradient(value, layer.trainable_variables)
         brute.append(sum(float(tf.reduce_sum(tf.square(g))) for g in grads))
+        per_example.append({id(v): g.numpy() for v, g in zip(layer.trainable_variables, grads, strict=True)})
     with tf.GradientTape() as tape:
         z = layer(x)
         tape.watch(z)
         total = tf.reduce_sum(loss(z))
     output_grads = tape.gradient(total, z)
-    return np.array(brute), norm_fn(layer, x, output_grads).numpy()
+    result = norm_fn(layer, x, output_grads)
+    if isinstance(result, ghost_norms.LayerNorms):  # per-example gradients formed on the way: exact too
+        for variable, grads in result.per_example:
+            want = np.stack([p[id(variable)] for p in per_example])
+            np.testing.assert_allclose(grads.numpy(), want, rtol=1e-4, atol=1e-6)
+        result = result.sqnorms
+    return np.array(brute), result.numpy()
 
 
 @pytest.mark.parametrize(
@@ -53,10 +60,22 @@ CONV_CASES = {
 }
 
 
+# 2 input channels: one-hot-conv patches; 20: per-tap slices (stride 1, groups) or extract_patches
+@pytest.mark.parametrize("channels", [2, 20], ids=["one-hot", "taps-or-extract"])
 @pytest.mark.parametrize("kwargs", CONV_CASES.values(), ids=CONV_CASES.keys())
-def test_conv2d_norms_equal_brute_force(kwargs):
-    x = tf.random.stateless_normal((5, 11, 10, 4), seed=[5, 6])
+def test_conv2d_norms_equal_brute_force(kwargs, channels):
+    assert ghost_norms.IDENTITY_CONV_MAX_CHANNELS >= 2 and ghost_norms.IDENTITY_CONV_MAX_PATCH >= 8 * 8 * 2
+    x = tf.random.stateless_normal((5, 11, 10, channels), seed=[5, 6])
     layer = tf.keras.layers.Conv2D(bias_initializer="random_normal", **kwargs)
+    brute, ghost = brute_force_and_ghost(layer, x, ghost_norms.conv2d_sqnorms)
+    np.testing.assert_allclose(ghost, brute, rtol=1e-4)
+
+
+def test_conv2d_ghost_form_equals_brute_force():
+    """Few output positions and many channels: the gram (ghost) form over patches is chosen."""
+    x = tf.random.stateless_normal((5, 4, 4, 32), seed=[5, 7])
+    layer = tf.keras.layers.Conv2D(64, 3, bias_initializer="random_normal")
+    assert 4 * (288 + 64) < 288 * 64  # positions * (d_in + d_out) < d_in * d_out
     brute, ghost = brute_force_and_ghost(layer, x, ghost_norms.conv2d_sqnorms)
     np.testing.assert_allclose(ghost, brute, rtol=1e-4)
 
@@ -70,12 +89,21 @@ def test_ghost_and_instantiated_forms_agree():
     np.testing.assert_allclose(ghost_norms.matmul_kernel_sqnorms(a, g).numpy(), instantiated.numpy(), rtol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs", [dict(kernel_size=3, padding="same"), dict(kernel_size=4, strides=2)])
-def test_ws_conv2d_norms_equal_brute_force(kwargs):
-    x = tf.random.stateless_normal((4, 9, 9, 3), seed=[11, 12])
-    layer = WSConv2D(5, bias_initializer="random_normal", **kwargs)
+WS_CASES = {  # (input shape, filters, kwargs): each form of the WSConv2D norm
+    "one-hot-kept": ((4, 9, 9, 3), 5, dict(kernel_size=3, padding="same")),
+    "strided-patches": ((4, 9, 9, 3), 5, dict(kernel_size=4, strides=2)),
+    "taps-not-kept": ((4, 9, 9, 20), 5, dict(kernel_size=3, padding="same")),
+    "extract-not-kept": ((4, 9, 9, 20), 5, dict(kernel_size=4, strides=2)),
+    "ghost-gram": ((4, 4, 4, 32), 64, dict(kernel_size=3)),
+}
+
+
+@pytest.mark.parametrize("shape,filters,kwargs", WS_CASES.values(), ids=WS_CASES.keys())
+def test_ws_conv2d_norms_equal_brute_force(shape, filters, kwargs):
+    x = tf.random.stateless_normal(shape, seed=[11, 12])
+    layer = WSConv2D(filters, bias_initializer="random_normal", **kwargs)
     layer.build(x.shape)
-    layer.gain.assign(tf.linspace(0.5, 1.5, 5))
+    layer.gain.assign(tf.linspace(0.5, 1.5, filters))
     brute, ghost = brute_force_and_ghost(layer, x, ghost_norms.ws_conv2d_sqnorms)
     np.testing.assert_allclose(ghost, brute, rtol=1e-4)
 
