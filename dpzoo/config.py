@@ -25,10 +25,11 @@ class DPConfig:
         would make the update depend on the sample size without noise).
       clipping: how the clipped gradient sum is computed. "vectorized" materialises the
         per-example gradients with one vectorised backward pass over the batch; "ghost" gets each
-        example's gradient norm from layer inputs and output gradients (dpzoo.ghost_clipping)
-        and never forms per-example gradients, refusing models with layers it cannot handle;
-        "auto" uses ghost where every trainable layer allows it and vectorised otherwise. All
-        three give the same result.
+        example's gradient norm from layer inputs and output gradients (dpzoo.ghost_clipping),
+        per layer by the cheaper of the ghost and the instantiated form, and never differentiates
+        the network per example, refusing models with layers it cannot handle; "auto" (default)
+        uses ghost where every trainable layer allows it and vectorised otherwise, with a logged
+        notice. All three give the same result.
       augmult: K, the augmented views per example (De et al. 2022). With K > 1 the engine
         takes inputs of shape [batch, K, ...] and clips the gradient of each example's mean
         loss over its views; the privacy cost is that of K = 1.
@@ -39,7 +40,7 @@ class DPConfig:
     l2_norm_clip: float
     noise_multiplier: float
     expected_batch_size: int
-    clipping: str = "vectorized"
+    clipping: str = "auto"
     augmult: int = 1
     seed: int | None = None
 

@@ -47,7 +47,7 @@ class TrainConfig:
     sampling: str = "poisson"
     accountant: str = "pld"
     engine: str = "dpzoo"
-    clipping: str = "vectorized"
+    clipping: str = "auto"
     jit_compile: str = "auto"
     standardize: bool = True
     augment: bool = False

@@ -189,18 +189,30 @@ def test_ghost_strategies_give_the_vectorised_update(digits, strategy):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7)
 
 
-def test_ghost_refuses_and_auto_falls_back_for_unregistered_layers(digits):
+def mixed_model(seed=0):
+    """Registered layers (Conv2D, Dense) around an unregistered trainable one (PReLU)."""
+    tf.keras.utils.set_random_seed(seed)
     inputs = tf.keras.Input((8, 8, 1))
-    x = tf.keras.layers.Flatten()(inputs)
-    x = tf.keras.layers.PReLU()(x)  # trainable, no norm function
-    model = tf.keras.Model(inputs, tf.keras.layers.Dense(10)(x))
-    config = dpzoo.DPConfig(l2_norm_clip=1.0, noise_multiplier=0.0, expected_batch_size=4)
+    x = tf.keras.layers.Conv2D(3, 3, strides=2)(inputs)
+    x = tf.keras.layers.PReLU(alpha_initializer=tf.keras.initializers.Constant(0.3))(x)  # no norm function
+    return tf.keras.Model(inputs, tf.keras.layers.Dense(10)(tf.keras.layers.Flatten()(x)))
+
+
+def test_ghost_refuses_and_auto_falls_back_for_unregistered_layers(digits):
+    """A model mixing registered and unregistered layers: ghost names the layer; auto (the
+    default) trains it with the vectorised strategy, and the update is the brute-force clipped sum."""
+    from tests.test_clipping import brute_force_gradients
+
+    config = dpzoo.DPConfig(l2_norm_clip=0.05, noise_multiplier=0.0, expected_batch_size=8)
     with pytest.raises(UsageError, match="PReLU"):
-        dpzoo.make_private(model, dataclasses.replace(config, clipping="ghost"))
-    private = dpzoo.make_private(model, dataclasses.replace(config, clipping="auto"))
-    assert private._ghost is None
-    xb, yb = digits_batch(digits, 4)
-    private.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss=SPARSE_CE)
-    before = model.get_weights()[-2].copy()  # the Dense kernel
-    private.train_on_batch(xb, yb, sample_weight=np.ones(4, np.float32))
-    assert not np.allclose(model.get_weights()[-2], before)  # trained through the fallback
+        dpzoo.make_private(mixed_model(), dataclasses.replace(config, clipping="ghost"))
+    assert dpzoo.make_private(mixed_model(), config)._ghost is None
+    x, y = digits_batch(digits, 8)
+    mask = np.array([1, 1, 0, 1, 1, 1, 1, 1], np.float32)
+    update = one_step_update(mixed_model, x, y, mask, config)
+    grads = brute_force_gradients(mixed_model(), x, y)
+    norms = np.sqrt(sum(np.sum(g.reshape(8, -1) ** 2, axis=1) for g in grads))
+    factors = np.minimum(1.0, 0.05 / norms) * mask
+    assert (factors[mask > 0] < 1).all()  # every real example is clipped: the test sees clipping
+    for u, g in zip(update, grads, strict=True):
+        np.testing.assert_allclose(u, -np.tensordot(factors, g, axes=1) / 8, rtol=1e-4, atol=1e-7)

@@ -54,8 +54,9 @@ flags.DEFINE_enum(
     "clipping",
     D.clipping,
     CLIPPING_STRATEGIES,
-    "dpzoo engine: vectorized (per-example gradients), ghost (norms from layer inputs and output "
-    "gradients, no per-example gradients) or auto (ghost where every layer allows it).",
+    "dpzoo engine: auto (ghost where every trainable layer has a norm function, else vectorized), "
+    "ghost (per-example norms from layer inputs and output gradients) or vectorized (per-example "
+    "gradients materialised). All give the same update.",
 )
 flags.DEFINE_enum("jit_compile", D.jit_compile, JIT_MODES, "XLA compilation; auto = on when a GPU/TPU is present.")
 flags.DEFINE_boolean("standardize", D.standardize, "Standardise inputs per channel with published dataset statistics.")
