@@ -164,10 +164,12 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
     n = len(dataset.x_train)
     noise_multiplier = resolve_noise(config, n)
     sampling_name = "shuffle" if config.engine == "nonprivate" else config.sampling
-    sampler = sampling.make_sampler(sampling_name, n, config.batch_size, seed=config.seed)
+    jit = jit_enabled(config.jit_compile)
+    # dpzoo's engine takes any batch size; without XLA, bucketed padding wastes almost no compute
+    bucketed = config.engine == "dpzoo" and not jit
+    sampler = sampling.make_sampler(sampling_name, n, config.batch_size, seed=config.seed, bucketed=bucketed)
     tf.keras.utils.set_random_seed(config.seed)
     model = build_model(config, dataset)
-    jit = jit_enabled(config.jit_compile)
     trainable, step_counter = _compile(config, model, sampler, noise_multiplier, jit)
     ledger = accounting.PrivacyLedger(
         n=n,
@@ -283,6 +285,8 @@ def _card(config, dataset, model, sampler, ledger, history, by_weights, jit, com
             "epochs": config.epochs,
             "batch_size": config.batch_size,
             "physical_batch_size": sampler.pad_to,
+            "padding": sampler.describe_padding(),
+            "mean_physical_rows": round(sampler.expected_rows(), 1),
             "learning_rate": config.learning_rate,
             "optimizer": config.optimizer,
             "momentum": config.momentum if config.optimizer == "momentum" else 0.0,

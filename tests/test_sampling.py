@@ -30,6 +30,26 @@ def test_poisson_overflow_is_padded_to_a_multiple_not_truncated():
     assert shapes <= {90, 180, 270} and 180 in shapes
 
 
+def test_bucketed_poisson_pads_each_step_to_the_next_multiple():
+    assert [sampling.bucket_rows(b) for b in (2, 64, 100, 256, 4096)] == [1, 2, 3, 8, 8]
+    sampler = sampling.PoissonSampler(10_000, 100, seed=3, pad_multiple=8)
+    assert sampler.pad_to is None
+    rows, sizes = [], set()
+    for _ in range(2000):
+        indices, mask = sampler.sample()
+        real = int(mask.sum())
+        assert len(indices) % 8 == 0 and real <= len(indices) < max(real, 1) + 8
+        assert np.all(mask[:real] == 1) and np.all(mask[real:] == 0)
+        rows.append(len(indices))
+        sizes.add(len(indices))
+    assert len(sizes) > 3  # the batch size varies, no fixed pad
+    # E[rows] = E[8 ceil(X / 8)] ~ 100 + 3.5; the mean of 2000 draws has sd 0.22
+    assert abs(np.mean(rows) - sampler.expected_rows()) < 1.2
+    assert 100 < sampler.expected_rows() < 100 + 8
+    fixed = sampling.PoissonSampler(10_000, 100)
+    assert fixed.expected_rows() >= fixed.pad_to > sampler.expected_rows()
+
+
 def test_each_example_is_sampled_with_probability_q():
     sampler = sampling.PoissonSampler(500, 50, seed=2)
     counts = np.zeros(500)
