@@ -1,6 +1,6 @@
-"""dpzoo-bench: private vs non-private training throughput, side by side in one process.
+"""dpzoo-bench: private vs non-private training throughput and memory, side by side in one process.
 
-dpzoo-bench --models=tutorial_cnn,lenet5 --batch_size=256 --output=results/bench_cpu
+dpzoo-bench --models=tutorial_cnn,lenet5 --batch_size=256 --augmult=1,4 --output=results/bench_cpu
 """
 
 import dataclasses
@@ -19,17 +19,24 @@ _MODELS = flags.DEFINE_list("models", ["tutorial_cnn", "lenet5"], "Registered mo
 _SHAPE = flags.DEFINE_list("input_shape", ["28", "28", "1"], "Input shape H,W,C.")
 _BATCH = flags.DEFINE_integer("batch_size", 256, "Expected batch size B.", lower_bound=1)
 _METHODS = flags.DEFINE_list("methods", list(bench.METHODS), f"Subset of {', '.join(bench.METHODS)}.")
+_AUGMULT = flags.DEFINE_list(
+    "augmult", ["1"], "Augmentation multiplicities K to measure (dpzoo and non-private; TF Privacy at K=1 only)."
+)
 _ROUNDS = flags.DEFINE_integer("rounds", 5, "Interleaved rounds (median taken).", lower_bound=1)
 _SECONDS = flags.DEFINE_float("seconds_per_round", 2.0, "Time per method per round.")
 _JIT = flags.DEFINE_boolean("jit_compile", False, "Compile every method with XLA.")
 _OUTPUT = flags.DEFINE_string("output", None, "Write <output>.json and <output>.md.")
 
-HEADER = """# Training throughput: private vs non-private
+HEADER = """# Training throughput and memory: private vs non-private
 
 Measured side by side in one process by `{command}`: interleaved rounds after warm-up, median
-per method. dpzoo's rows include the Poisson padding (physical rows > B); examples/s counts real
-examples. dpzoo clips materialised per-example gradients (vectorised), dpzoo_ghost uses ghost
-norms; tf_privacy is TF Privacy's DPKerasSGDOptimizer with one microbatch per example.
+per method; {device}. dpzoo's rows include the Poisson padding (physical rows > B); examples/s
+counts real examples. `dpzoo` is the engine's default clipping (`auto`: ghost norms where every
+layer has a norm function), `dpzoo_ghost` and `dpzoo_vectorized` force a strategy; `tf_privacy`
+is TF Privacy's DPKerasSGDOptimizer (one microbatch per example), `tf_privacy_dpmodel` its DPModel
+(fast clipping when its registry covers every layer, vectorised otherwise). With K views,
+non-private training sees the B * K augmented images of a step. Memory: the allocator's peak
+during one step above what it held before it, plus the variables and optimizer state.
 
 """
 
@@ -39,7 +46,7 @@ def main(argv: list[str]) -> None:
     unknown = set(_METHODS.value) - set(bench.METHODS)
     if unknown:
         raise cli.UsageError(f"Unknown methods {sorted(unknown)}; known: {', '.join(bench.METHODS)}.")
-    shape = tuple(int(s) for s in _SHAPE.value)
+    shape, augmults = _positive_ints("input_shape", _SHAPE.value), _positive_ints("augmult", _AUGMULT.value)
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)"
     report, tables = {"device": device, "platform": platform.platform(), "results": {}}, []
     for name in _MODELS.value:
@@ -48,19 +55,37 @@ def main(argv: list[str]) -> None:
             input_shape=shape,
             batch_size=_BATCH.value,
             methods=tuple(_METHODS.value),
+            augmults=augmults,
             rounds=_ROUNDS.value,
             seconds_per_round=_SECONDS.value,
             jit=_JIT.value,
+            progress=lambda message, name=name: print(f"[{name}] {message}", flush=True),
         )
         report["results"][name] = [dataclasses.asdict(r) for r in results]
         tables.append(bench.markdown_table(f"{name}, input {shape}, batch {_BATCH.value}, {device}", results))
         print(tables[-1])
     if _OUTPUT.value:
-        os.makedirs(os.path.dirname(_OUTPUT.value) or ".", exist_ok=True)
-        with open(_OUTPUT.value + ".json", "w") as f:
-            json.dump(report, f, indent=2)
-        with open(_OUTPUT.value + ".md", "w") as f:
-            f.write(HEADER.format(command=shlex.join(["dpzoo-bench", *sys.argv[1:]])) + "\n".join(tables))
+        command = shlex.join(["dpzoo-bench", *sys.argv[1:]])
+        _write(_OUTPUT.value + ".json", json.dumps(report, indent=2))
+        _write(_OUTPUT.value + ".md", HEADER.format(command=command, device=device) + "\n".join(tables))
+
+
+def _write(path: str, text: str) -> None:
+    """Whole file or nothing: written beside the target, then renamed over it."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def _positive_ints(name: str, values: list[str]) -> tuple[int, ...]:
+    try:
+        numbers = tuple(int(v) for v in values)
+    except ValueError:
+        numbers = ()
+    if not numbers or min(numbers) < 1:
+        raise cli.UsageError(f"--{name} takes positive integers separated by commas; got {','.join(values)!r}.")
+    return numbers
 
 
 def run() -> None:
