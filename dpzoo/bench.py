@@ -154,7 +154,9 @@ def step_memory(step) -> int | None:
 
 def state_bytes(model: tf.keras.Model) -> int:
     """Bytes of the model's variables and its optimizer's slots (each variable counted once)."""
-    variables = {id(v): v for v in [*model.variables, *model.optimizer.variables]}
+    slots = model.optimizer.variables
+    slots = slots() if callable(slots) else slots  # TF Privacy's optimizers: the legacy method form
+    variables = {id(v): v for v in [*model.variables, *slots]}
     return sum(int(np.prod(v.shape)) * v.dtype.size for v in variables.values())
 
 

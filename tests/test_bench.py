@@ -38,6 +38,13 @@ def test_state_bytes_counts_weights_and_optimizer_slots():
     model.train_on_batch(tf.ones((1, 3)), tf.ones((1, 2)))
     # kernel 6 + bias 2, their momenta 8, floats; plus the optimizer's int64 iteration counter
     assert bench.state_bytes(model) == 16 * 4 + 8
+    from dpzoo import tf_privacy_engine  # TF Privacy's (legacy) optimizer lists its slots by a method
+
+    dp = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+    common = dict(optimizer="sgd", learning_rate=0.1, momentum=0.0, l2_norm_clip=1.0, noise_multiplier=1.0)
+    tf_privacy_engine.compile_model(dp, rows_per_batch=1, expected_batch_size=1, **common)
+    dp.train_on_batch(tf.ones((1, 3)), tf.zeros((1,)))
+    assert bench.state_bytes(dp) >= 8 * 4
 
 
 def test_cli_writes_json_and_markdown(tmp_path):
