@@ -251,23 +251,27 @@ def _normalized_inputs(layer, inputs: tf.Tensor) -> tf.Tensor:
     return (inputs - mean) * tf.math.rsqrt(var + layer.epsilon)
 
 
-def normalization_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
+def normalization_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> LayerNorms:
     """LayerNormalization / GroupNormalization over the last axis: gamma's gradient is
-    sum over positions of G * x_hat, beta's is sum of G (both instantiated: they have one
-    entry per channel)."""
+    sum over positions of G * x_hat, beta's is sum of G. Both are formed per example (one entry
+    per channel, far smaller than G) and kept for the clipped sum, so G can be freed."""
     norms = tf.zeros(tf.shape(inputs)[:1] // views, inputs.dtype)
+    per_example = ()
     if layer.scale:
         gamma = tf.reduce_sum(_flatten_positions(output_grads * _normalized_inputs(layer, inputs), views), axis=1)
         norms += tf.reduce_sum(tf.square(gamma), axis=1)
+        per_example += ((layer.gamma, tf.reshape(gamma, [-1, *layer.gamma.shape])),)
     if layer.center:
-        norms += bias_sqnorms(output_grads, views)
-    return norms
+        beta = tf.reduce_sum(_flatten_positions(output_grads, views), axis=1)
+        norms += tf.reduce_sum(tf.square(beta), axis=1)
+        per_example += ((layer.beta, tf.reshape(beta, [-1, *layer.beta.shape])),)
+    return LayerNorms(norms, per_example)
 
 
-def skip_gain_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
-    """SkipGain (y = alpha * g * x, g a scalar): dL_i/dg = alpha * sum(x_i * G_i)."""
-    per_row = layer.alpha * tf.reduce_sum(_flatten_positions(inputs * output_grads, views), axis=[1, 2])
-    return tf.square(per_row)
+def skip_gain_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> LayerNorms:
+    """SkipGain (y = alpha * g * x, g a scalar): dL_i/dg = alpha * sum(x_i * G_i), kept."""
+    per_example = layer.alpha * tf.reduce_sum(_flatten_positions(inputs * output_grads, views), axis=[1, 2])
+    return LayerNorms(tf.square(per_example), ((layer.gain, per_example),))
 
 
 def embedding_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
