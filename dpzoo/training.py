@@ -284,7 +284,7 @@ def _card(config, dataset, model, sampler, ledger, history, by_weights, jit, com
             "clipping": config.clipping,
             "epochs": config.epochs,
             "batch_size": config.batch_size,
-            "physical_batch_size": sampler.pad_to,
+            **({"physical_batch_size": sampler.pad_to} if sampler.pad_to else {}),
             "padding": sampler.describe_padding(),
             "mean_physical_rows": round(sampler.expected_rows(), 1),
             "learning_rate": config.learning_rate,

@@ -4,7 +4,7 @@ The De et al. 2022 recipe at CPU scale (de22/fashion_mnist_tutorial_cnn_ws_eps3.
 plain SGD, every gradient clipped, EMA weights) shortened to 8 epochs of batch 1024, for
 scripts/quickstart.sh.
 Command: dpzoo-train --config=train/configs/fashion_mnist/quickstart.py --output_dir=runs/quickstart
-Hardware: 2-core CPU, about 3 minutes. Expected: about 86% test accuracy at epsilon 3
+Hardware: 2-core CPU, about a minute. Expected: about 86% test accuracy at epsilon 3
 (Poisson sampling, PLD accountant, delta 1e-5); measured 86.44%.
 """
 
