@@ -136,7 +136,7 @@ class GhostClipper:
             weights = [w for w in layer.trainable_weights if id(w) not in formed]
             if not weights:
                 continue
-            scale = tf.reshape(row_factors, tf.concat([tf.shape(row_factors), tf.ones([tf.rank(g) - 1], tf.int32)], 0))
+            scale = tf.reshape(row_factors, [-1] + [1] * (len(g.shape) - 1))  # c_i on example i's rows
             pulled = _pull_back(tape, z, weights, g * scale)
             # Embedding's IndexedSlices become dense: noise goes on every row
             summed.update({id(w): tf.convert_to_tensor(grad) for w, grad in zip(weights, pulled, strict=True)})

@@ -73,6 +73,9 @@ class PoissonSampler:
         _validate.positive("batch_size", batch_size)
         if pad_to is not None and pad_multiple is not None:
             raise ValueError("Give pad_to (fixed batches) or pad_multiple (bucketed), not both.")
+        for name, value in (("pad_to", pad_to), ("pad_multiple", pad_multiple)):
+            if value is not None:
+                _validate.positive(name, value)
         self.n = n
         self.batch_size = batch_size
         self.pad_multiple = pad_multiple
