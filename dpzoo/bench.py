@@ -8,7 +8,7 @@ real examples per second.
 Methods:
   nonprivate      Keras ``fit``-style training of the same model (with K views: B * K images).
   dpzoo[_<clip>]  dpzoo's engine with ``DPConfig(clipping=<clip>)`` (default: auto), timed on a
-                  padded Poisson batch of the rows training uses (``dpzoo_rows``: bucketed
+                  padded Poisson batch of the rows training uses (``dpzoo_sampler``: bucketed
                   padding without XLA, the fixed pad M with it), so padding is part of its cost.
   tf_privacy      TF Privacy's DPKerasSGDOptimizer, one microbatch per example.
   tf_privacy_dpmodel  TF Privacy's DPModel: fast (ghost) clipping when its layer registry covers

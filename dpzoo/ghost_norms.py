@@ -39,6 +39,12 @@ def _worth_keeping(per_example_grads: tf.Tensor, output_grads: tf.Tensor, views:
     return per_example_grads.shape[1:].num_elements() <= views * output_grads.shape[1:].num_elements()
 
 
+def _ghost_is_cheaper(positions: int | None, d_in: int, d_out: int) -> bool:
+    """The gram (ghost) form costs T^2 (d_in + d_out) per example, the instantiated one
+    T d_in d_out: the ghost form wins with few positions T and many channels."""
+    return positions is not None and positions * (d_in + d_out) < d_in * d_out
+
+
 def _flatten_positions(x: tf.Tensor, views: int = 1) -> tf.Tensor:
     """[batch * views, ..., d] -> [batch, views * T, d] (T = 1 for [batch, d]).
 
@@ -59,7 +65,7 @@ def matmul_kernel_sqnorms(inputs: tf.Tensor, output_grads: tf.Tensor, views: int
     d_in, d_out = a.shape[-1], g.shape[-1]
     if positions == 1:
         return tf.reduce_sum(tf.square(a[:, 0]), axis=1) * tf.reduce_sum(tf.square(g[:, 0]), axis=1)
-    if positions is not None and positions * positions * (d_in + d_out) < positions * d_in * d_out:
+    if _ghost_is_cheaper(positions, d_in, d_out):
         gram_a = tf.matmul(a, a, transpose_b=True)
         gram_g = tf.matmul(g, g, transpose_b=True)
         return tf.reduce_sum(gram_a * gram_g, axis=[1, 2])
@@ -67,9 +73,14 @@ def matmul_kernel_sqnorms(inputs: tf.Tensor, output_grads: tf.Tensor, views: int
     return tf.reduce_sum(tf.square(per_example), axis=[1, 2])
 
 
+def bias_grads(output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
+    """sum_t G_i[t]: each example's gradient of a bias added at every position, [batch, d]."""
+    return tf.reduce_sum(_flatten_positions(output_grads, views), axis=1)
+
+
 def bias_sqnorms(output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
     """||sum_t G_i[t]||^2: the bias gradient's squared norm, [batch]."""
-    return tf.reduce_sum(tf.square(tf.reduce_sum(_flatten_positions(output_grads, views), axis=1)), axis=1)
+    return tf.reduce_sum(tf.square(bias_grads(output_grads, views)), axis=1)
 
 
 def dense_sqnorms(
@@ -168,7 +179,7 @@ def conv2d_sqnorms(
     kh, kw = layer.kernel_size
     positions = views * output_grads.shape[1] * output_grads.shape[2]
     d_in, d_out = kh * kw * inputs.shape[-1], output_grads.shape[-1]
-    if layer.groups == 1 and positions * (d_in + d_out) < d_in * d_out:
+    if layer.groups == 1 and _ghost_is_cheaper(positions, d_in, d_out):
         norms = matmul_kernel_sqnorms(conv_patches(layer, inputs), output_grads, views)
         return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
     kernel_grads = conv_kernel_grads(layer, inputs, output_grads, views)
@@ -180,9 +191,9 @@ def _with_bias(layer, norms, output_grads, views, *per_example) -> LayerNorms | 
     """Adds the bias gradient (if any) to a conv layer's norms, and returns the formed
     per-example gradients (variable, grads) with them when they are worth keeping."""
     if layer.use_bias:
-        bias_grads = tf.reduce_sum(_flatten_positions(output_grads, views), axis=1)
-        norms += tf.reduce_sum(tf.square(bias_grads), axis=1)
-        per_example += ((layer.bias, bias_grads),)
+        bias = bias_grads(output_grads, views)
+        norms += tf.reduce_sum(tf.square(bias), axis=1)
+        per_example += ((layer.bias, bias),)
     if not _worth_keeping(per_example[0][1], output_grads, views):
         return norms
     return LayerNorms(norms, per_example)
@@ -212,7 +223,7 @@ def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: 
     t = tf.where(squares > layer.ws_epsilon, r * r, 0.0)
     positions = views * output_grads.shape[1] * output_grads.shape[2]
     h = None
-    if layer.groups == 1 and positions * (n + c_out) < n * c_out:
+    if layer.groups == 1 and _ghost_is_cheaper(positions, n, c_out):
         patches = _flatten_positions(conv_patches(layer, inputs), views)  # [batch, T, n]
         g = _flatten_positions(output_grads, views)  # [batch, T, c_out]
         gram = tf.matmul(patches, patches, transpose_b=True)  # [batch, T, T]
@@ -262,7 +273,7 @@ def normalization_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, vie
         norms += tf.reduce_sum(tf.square(gamma), axis=1)
         per_example += ((layer.gamma, tf.reshape(gamma, [-1, *layer.gamma.shape])),)
     if layer.center:
-        beta = tf.reduce_sum(_flatten_positions(output_grads, views), axis=1)
+        beta = bias_grads(output_grads, views)
         norms += tf.reduce_sum(tf.square(beta), axis=1)
         per_example += ((layer.beta, tf.reshape(beta, [-1, *layer.beta.shape])),)
     return LayerNorms(norms, per_example)

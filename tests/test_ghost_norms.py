@@ -95,6 +95,7 @@ WS_CASES = {  # (input shape, filters, kwargs): each form of the WSConv2D norm
     "taps-not-kept": ((4, 9, 9, 20), 5, dict(kernel_size=3, padding="same")),
     "extract-not-kept": ((4, 9, 9, 20), 5, dict(kernel_size=4, strides=2)),
     "ghost-gram": ((4, 4, 4, 32), 64, dict(kernel_size=3)),
+    "groups2-taps": ((4, 9, 9, 4), 6, dict(kernel_size=3, groups=2, padding="same")),
 }
 
 
