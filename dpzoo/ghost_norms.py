@@ -33,10 +33,17 @@ class LayerNorms:
     per_example: tuple[tuple[tf.Variable, tf.Tensor], ...] = ()
 
 
-def _worth_keeping(per_example_grads: tf.Tensor, output_grads: tf.Tensor, views: int) -> bool:
-    """Keep formed per-example gradients only when they are no larger than the layer's output
-    gradient (held until the clip factors are known anyway): memory at most doubles it."""
-    return per_example_grads.shape[1:].num_elements() <= views * output_grads.shape[1:].num_elements()
+def _worth_keeping(elements: int, output_grads: tf.Tensor, views: int) -> bool:
+    """Form and keep an example's gradient of ``elements`` values only when it is no larger than
+    the layer's output gradient, which the clipped sum would hold otherwise."""
+    return elements <= views * output_grads.shape[1:].num_elements()
+
+
+def _formed_whole(elements: int, output_grads: tf.Tensor, views: int) -> bool:
+    """Form an example's gradient of ``elements`` values whole, for its norm only, when it is at
+    most 4 times the output gradient; larger ones are reduced tap by tap (``_over_taps``), which
+    costs more small ops but holds one tap's share at a time."""
+    return elements <= 4 * views * output_grads.shape[1:].num_elements()
 
 
 def _ghost_is_cheaper(positions: int | None, d_in: int, d_out: int) -> bool:
@@ -101,6 +108,13 @@ def _one_hot_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> bool:
     return channels <= IDENTITY_CONV_MAX_CHANNELS and kh * kw * channels <= IDENTITY_CONV_MAX_PATCH
 
 
+def _through_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> bool:
+    """Image stems and strided layers go through their patch tensor (small: few channels, or
+    few output positions), which CPU kernels handle faster than tap by tap; stride-1 layers,
+    whose patches would be kh * kw times the input, go tap by tap (``_over_taps``)."""
+    return layer.groups == 1 and (_one_hot_patches(layer, inputs) or tuple(layer.strides) != (1, 1))
+
+
 def conv_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> tf.Tensor:
     """The input patches each output position sees: [batch, out_h, out_w, kh * kw * c_in], ordered
     like the kernel reshaped to [kh * kw * c_in, c_out] (strides, padding and dilation included).
@@ -137,65 +151,118 @@ def _padded(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, out_size: tuple[in
     return tf.pad(inputs, [*pads, [0, 0]])
 
 
+def _over_taps(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, out_size: tuple[int, int], per_tap, *, summed: bool):
+    """per_tap(u, v, a_uv) for every kernel tap (u, v), a_uv the [rows, out_h, out_w, c_in] slice of
+    the padded input that tap multiplies: their list, or with ``summed`` their running sum (a
+    tensor or a tuple of tensors). Each slice is cut only after the previous tap's result exists,
+    so one slice is in memory at a time and no patch tensor (kh * kw times the input) is formed."""
+    padded = _padded(layer, inputs, out_size)
+    (kh, kw), (out_h, out_w) = layer.kernel_size, out_size
+    (sh, sw), (dh, dw) = layer.strides, layer.dilation_rate
+    results = []
+    for u in range(kh):
+        for v in range(kw):
+            with tf.control_dependencies(tf.nest.flatten(results[-1:])):
+                a = padded[:, u * dh : u * dh + (out_h - 1) * sh + 1 : sh, v * dw : v * dw + (out_w - 1) * sw + 1 : sw]
+                result = per_tap(u, v, a)
+                if summed and results:
+                    result = tf.nest.map_structure(tf.add, results[-1], result)
+                results.append(result)
+    return results[-1] if summed else results
+
+
+def _tap_kernel_grads(layer: tf.keras.layers.Conv2D, output_grads: tf.Tensor, views: int):
+    """A per_tap function for ``_over_taps``: tap (u, v)'s kernel gradient of each example,
+    [batch, c_in / groups, c_out], a matmul over positions per example (and group)."""
+    g_groups = tf.split(_flatten_positions(output_grads, views), layer.groups, axis=-1)
+
+    def per_tap(u, v, a):
+        a_groups = tf.split(_flatten_positions(a, views), layer.groups, axis=-1)
+        return tf.concat([tf.matmul(ai, gi, transpose_a=True) for ai, gi in zip(a_groups, g_groups, strict=True)], -1)
+
+    return per_tap
+
+
+def _kernel_elements(layer: tf.keras.layers.Conv2D) -> int:
+    return layer.kernel.shape.num_elements()
+
+
 def conv_kernel_grads(
     layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
 ) -> tf.Tensor:
-    """Each example's kernel gradient, [batch, kh, kw, c_in / groups, c_out] like the kernel.
-
-    Image stems and strided convolutions go through one matmul of their patches
-    (``conv_patches``; a strided layer has few output positions, so its patches are small).
-    Stride-1 layers, where patches would be kh * kw times the input, are built tap by tap: for
-    kernel tap (u, v) the slice of the padded input the tap sees is contracted with G over
-    positions, a [c_in, c_out] matmul per example and tap, so memory stays at the gradients' size.
-    (The choice follows CPU timings of the three forms on the zoo's layers.)
-    """
+    """Each example's kernel gradient, [batch, kh, kw, c_in / groups, c_out] like the kernel:
+    one matmul of the patches (``_through_patches``), else tap by tap (``_over_taps``)."""
     kh, kw = layer.kernel_size
-    groups, c_in, c_out = layer.groups, inputs.shape[-1], output_grads.shape[-1]
-    g = _flatten_positions(output_grads, views)
-    if groups == 1 and (_one_hot_patches(layer, inputs) or tuple(layer.strides) != (1, 1)):
+    c_in, c_out = inputs.shape[-1], output_grads.shape[-1]
+    if _through_patches(layer, inputs):
         patches = _flatten_positions(conv_patches(layer, inputs), views)
-        return tf.reshape(tf.matmul(patches, g, transpose_a=True), [-1, kh, kw, c_in, c_out])
-    out_h, out_w = output_grads.shape[1:3]
-    padded = _padded(layer, inputs, (out_h, out_w))
-    (sh, sw), (dh, dw) = layer.strides, layer.dilation_rate
-    g_groups = tf.split(g, groups, axis=-1)
-    taps = []
-    for u in range(kh):
-        for v in range(kw):
-            a = padded[:, u * dh : u * dh + (out_h - 1) * sh + 1 : sh, v * dw : v * dw + (out_w - 1) * sw + 1 : sw]
-            a_groups = tf.split(_flatten_positions(a, views), groups, axis=-1)
-            per_group = [tf.matmul(ai, gi, transpose_a=True) for ai, gi in zip(a_groups, g_groups, strict=True)]
-            taps.append(tf.concat(per_group, axis=-1))  # [batch, c_in / groups, c_out]
-    return tf.reshape(tf.stack(taps, axis=1), [-1, kh, kw, c_in // groups, c_out])
+        per_example = tf.matmul(patches, _flatten_positions(output_grads, views), transpose_a=True)
+        return tf.reshape(per_example, [-1, kh, kw, c_in, c_out])
+    taps = _over_taps(
+        layer, inputs, output_grads.shape[1:3], _tap_kernel_grads(layer, output_grads, views), summed=False
+    )
+    return tf.reshape(tf.stack(taps, axis=1), [-1, kh, kw, c_in // layer.groups, c_out])
+
+
+def _patch_statistics(layer, inputs: tf.Tensor, out_size: tuple[int, int], views: int, kernel=None) -> tuple:
+    """For the ghost form, with P_i example i's patches [T, kh * kw * c_in]: the gram matrix P_i P_i^T [batch, T, T] and, given a kernel-shaped tensor K,
+    the patch sums P_i 1 [batch, T] and P_i K [batch, T, c_out]. From the patches where
+    ``_through_patches``, else as sums over taps, the patches never formed."""
+
+    def statistics(p, k):  # p: [batch, T, d], k: [d, c_out] or None
+        gram = tf.matmul(p, p, transpose_b=True)
+        return (gram,) if k is None else (gram, tf.reduce_sum(p, axis=-1), tf.matmul(p, k))
+
+    if _through_patches(layer, inputs):
+        patches = _flatten_positions(conv_patches(layer, inputs), views)
+        return statistics(patches, None if kernel is None else tf.reshape(kernel, [-1, kernel.shape[-1]]))
+    return _over_taps(
+        layer,
+        inputs,
+        out_size,
+        lambda u, v, a: statistics(_flatten_positions(a, views), None if kernel is None else kernel[u, v]),
+        summed=True,
+    )
 
 
 def conv2d_sqnorms(
     layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
-) -> tf.Tensor:
-    """Conv2D (channels_last): the ghost form over its patches where that is cheaper (few output
-    positions, many channels), else each example's kernel gradient (``conv_kernel_grads``)."""
+) -> LayerNorms | tf.Tensor:
+    """Conv2D (channels_last): the ghost form where that is cheaper (few output positions, many
+    channels); else each example's kernel gradient, kept when no larger than the output
+    gradient; a large one of a stride-1 layer is never formed whole, its squared norm summed
+    tap by tap."""
     if layer.data_format != "channels_last":
         raise ValueError(f"{layer.name}: only channels_last convolutions have a norm function.")
     kh, kw = layer.kernel_size
-    positions = views * output_grads.shape[1] * output_grads.shape[2]
-    d_in, d_out = kh * kw * inputs.shape[-1], output_grads.shape[-1]
-    if layer.groups == 1 and _ghost_is_cheaper(positions, d_in, d_out):
-        norms = matmul_kernel_sqnorms(conv_patches(layer, inputs), output_grads, views)
+    out_size = output_grads.shape[1:3]
+    positions = views * out_size[0] * out_size[1]
+    if layer.groups == 1 and _ghost_is_cheaper(positions, kh * kw * inputs.shape[-1], output_grads.shape[-1]):
+        (gram,) = _patch_statistics(layer, inputs, out_size, views)
+        g = _flatten_positions(output_grads, views)
+        norms = tf.reduce_sum(gram * tf.matmul(g, g, transpose_b=True), axis=[1, 2])
         return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
-    kernel_grads = conv_kernel_grads(layer, inputs, output_grads, views)
-    norms = tf.reduce_sum(tf.square(kernel_grads), axis=[1, 2, 3, 4])
-    return _with_bias(layer, norms, output_grads, views, (layer.kernel, kernel_grads))
+    kept = _worth_keeping(_kernel_elements(layer), output_grads, views)
+    if _formed_whole(_kernel_elements(layer), output_grads, views) or _through_patches(layer, inputs):
+        kernel_grads = conv_kernel_grads(layer, inputs, output_grads, views)
+        norms = tf.reduce_sum(tf.square(kernel_grads), axis=[1, 2, 3, 4])
+        if kept:
+            return _with_bias(layer, norms, output_grads, views, (layer.kernel, kernel_grads))
+        return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
+    tap_grads = _tap_kernel_grads(layer, output_grads, views)
+    norms = _over_taps(
+        layer, inputs, out_size, lambda u, v, a: tf.reduce_sum(tf.square(tap_grads(u, v, a)), [1, 2]), summed=True
+    )
+    return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
 
 
-def _with_bias(layer, norms, output_grads, views, *per_example) -> LayerNorms | tf.Tensor:
-    """Adds the bias gradient (if any) to a conv layer's norms, and returns the formed
-    per-example gradients (variable, grads) with them when they are worth keeping."""
+def _with_bias(layer, norms, output_grads, views, *per_example) -> LayerNorms:
+    """Adds the bias gradient (if any) to a conv layer's norms, and returns the formed (kept)
+    per-example gradients (variable, grads) with them."""
     if layer.use_bias:
         bias = bias_grads(output_grads, views)
         norms += tf.reduce_sum(tf.square(bias), axis=1)
         per_example += ((layer.bias, bias),)
-    if not _worth_keeping(per_example[0][1], output_grads, views):
-        return norms
     return LayerNorms(norms, per_example)
 
 
@@ -212,7 +279,8 @@ def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: 
 
     so three statistics of H per example and channel suffice. Where the ghost form is cheaper (few
     positions, many channels) they come from the patches' gram matrix and H is never formed;
-    otherwise H is formed (``conv_kernel_grads``), and kept for the clipped sum when small.
+    otherwise from H, kept for the clipped sum when no larger than the output gradient (a
+    large H of a stride-1 layer is reduced tap by tap, never formed whole).
     """
     kernel = tf.convert_to_tensor(layer.kernel)
     kh, kw, c_in, c_out = kernel.shape
@@ -221,26 +289,34 @@ def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: 
     squares = tf.reduce_sum(tf.square(z), axis=[0, 1, 2])  # [c_out] = fan_in * var
     r = tf.math.rsqrt(tf.maximum(squares, layer.ws_epsilon))
     t = tf.where(squares > layer.ws_epsilon, r * r, 0.0)
-    positions = views * output_grads.shape[1] * output_grads.shape[2]
-    h = None
+    out_size = output_grads.shape[1:3]
+    positions = views * out_size[0] * out_size[1]
+    h, kept = None, _worth_keeping(_kernel_elements(layer), output_grads, views)
     if layer.groups == 1 and _ghost_is_cheaper(positions, n, c_out):
-        patches = _flatten_positions(conv_patches(layer, inputs), views)  # [batch, T, n]
+        gram, patch_sums, patches_z = _patch_statistics(layer, inputs, out_size, views, kernel=z)
         g = _flatten_positions(output_grads, views)  # [batch, T, c_out]
-        gram = tf.matmul(patches, patches, transpose_b=True)  # [batch, T, T]
         h_squares = tf.reduce_sum(g * tf.matmul(gram, g), axis=1)  # ||H_o||^2, [batch, c_out]
-        h_sums = tf.reduce_sum(g * tf.reduce_sum(patches, axis=-1, keepdims=True), axis=1)
-        h_dot_z = tf.reduce_sum(g * tf.matmul(patches, tf.reshape(z, [n, c_out])), axis=1)
-    else:
+        h_sums = tf.reduce_sum(g * patch_sums[..., None], axis=1)
+        h_dot_z = tf.reduce_sum(g * patches_z, axis=1)
+    elif _formed_whole(_kernel_elements(layer), output_grads, views) or _through_patches(layer, inputs):
         h = conv_kernel_grads(layer, inputs, output_grads, views)  # [batch, kh, kw, c_in, c_out]
         h_squares = tf.reduce_sum(tf.square(h), axis=[1, 2, 3])
         h_sums = tf.reduce_sum(h, axis=[1, 2, 3])
         h_dot_z = tf.reduce_sum(h * z, axis=[1, 2, 3])
+    else:
+        tap_grads = _tap_kernel_grads(layer, output_grads, views)
+
+        def tap_statistics(u, v, a):
+            h_uv = tap_grads(u, v, a)  # [batch, c_in / groups, c_out]
+            return tf.reduce_sum(tf.square(h_uv), 1), tf.reduce_sum(h_uv, 1), tf.reduce_sum(h_uv * z[u, v], 1)
+
+        h_squares, h_sums, h_dot_z = _over_taps(layer, inputs, out_size, tap_statistics, summed=True)
     kernel_squares = tf.square(layer.gain * r) * (
         h_squares - tf.square(h_sums) / n + (t * t * squares - 2 * t) * tf.square(h_dot_z)
     )
     gain_grads = r * h_dot_z
     norms = tf.reduce_sum(tf.maximum(kernel_squares, 0.0) + tf.square(gain_grads), axis=1)
-    if h is None or not _worth_keeping(h, output_grads, views):
+    if h is None or not kept:
         return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
     h_dot_z = tf.reshape(h_dot_z, [-1, 1, 1, 1, c_out])
     z_grads = layer.gain * r * (h - t * h_dot_z * z)
@@ -248,18 +324,31 @@ def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: 
     return _with_bias(layer, norms, output_grads, views, (layer.kernel, kernel_grads), (layer.gain, gain_grads))
 
 
-def _normalized_inputs(layer, inputs: tf.Tensor) -> tf.Tensor:
-    """x_hat of a LayerNormalization or GroupNormalization (what gamma multiplies)."""
-    if isinstance(layer, tf.keras.layers.GroupNormalization):
-        shape = tf.shape(inputs)
-        channels = inputs.shape[-1]
-        grouped = tf.reshape(inputs, tf.concat([shape[:-1], [layer.groups, channels // layer.groups]], axis=0))
-        axes = list(range(1, len(inputs.shape) - 1)) + [len(inputs.shape)]
-        mean, var = tf.nn.moments(grouped, axes=axes, keepdims=True)
-        return tf.reshape((grouped - mean) * tf.math.rsqrt(var + layer.epsilon), shape)
+def _group_norm_gamma_grads(layer: tf.keras.layers.GroupNormalization, inputs: tf.Tensor, output_grads: tf.Tensor):
+    """sum over positions of G * x_hat per row, [rows, channels], without forming x_hat: with a
+    group's mean m and r = (var + eps)^(-1/2), that is r (sum G x - m sum G) per channel, and the
+    group moments follow from the per-channel ones (mean of variances plus variance of means)."""
+    channels, groups = inputs.shape[-1], layer.groups
+    rows = tf.shape(inputs)[0]
+    x, g = tf.reshape(inputs, [rows, -1, channels]), tf.reshape(output_grads, [rows, -1, channels])
+
+    def per_group(t):
+        return tf.reshape(t, [rows, groups, channels // groups])
+
+    mean, var = tf.nn.moments(x, axes=[1])
+    group_mean = tf.reduce_mean(per_group(mean), axis=2, keepdims=True)
+    group_var = tf.reduce_mean(per_group(var) + tf.square(per_group(mean) - group_mean), axis=2, keepdims=True)
+    grad_x, grad_sum = per_group(tf.reduce_sum(x * g, axis=1)), per_group(tf.reduce_sum(g, axis=1))
+    return tf.reshape(tf.math.rsqrt(group_var + layer.epsilon) * (grad_x - group_mean * grad_sum), [rows, channels])
+
+
+def _layer_norm_gamma_grads(layer: tf.keras.layers.LayerNormalization, inputs: tf.Tensor, output_grads: tf.Tensor):
+    """sum over positions of G * x_hat per row, [rows, *gamma.shape] (x_hat formed: LayerNorm
+    statistics are per position)."""
     axes = layer.axis if isinstance(layer.axis, list | tuple) else [layer.axis]
     mean, var = tf.nn.moments(inputs, axes=axes, keepdims=True)
-    return (inputs - mean) * tf.math.rsqrt(var + layer.epsilon)
+    product = output_grads * (inputs - mean) * tf.math.rsqrt(var + layer.epsilon)
+    return tf.reshape(tf.reduce_sum(_flatten_positions(product), axis=1), [-1, *layer.gamma.shape])
 
 
 def normalization_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> LayerNorms:
@@ -269,9 +358,13 @@ def normalization_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, vie
     norms = tf.zeros(tf.shape(inputs)[:1] // views, inputs.dtype)
     per_example = ()
     if layer.scale:
-        gamma = tf.reduce_sum(_flatten_positions(output_grads * _normalized_inputs(layer, inputs), views), axis=1)
-        norms += tf.reduce_sum(tf.square(gamma), axis=1)
-        per_example += ((layer.gamma, tf.reshape(gamma, [-1, *layer.gamma.shape])),)
+        if isinstance(layer, tf.keras.layers.GroupNormalization):
+            rows = _group_norm_gamma_grads(layer, inputs, output_grads)
+        else:
+            rows = _layer_norm_gamma_grads(layer, inputs, output_grads)
+        gamma = tf.reduce_sum(tf.reshape(rows, [-1, views, *layer.gamma.shape]), axis=1)  # views of one example
+        norms += tf.reduce_sum(tf.reshape(tf.square(gamma), [tf.shape(gamma)[0], -1]), axis=1)
+        per_example += ((layer.gamma, gamma),)
     if layer.center:
         beta = bias_grads(output_grads, views)
         norms += tf.reduce_sum(tf.square(beta), axis=1)
