@@ -4,19 +4,22 @@ Same result as ``clipping.clipped_sum`` over ``clipping.per_example_gradients`` 
 section 0, steps 2-4), from one forward and one backward pass (Goodfellow 2015; Li et al. 2022;
 book-keeping and mixed ghost clipping of Bu et al. 2023):
 
-1. one batched forward pass that also returns each registered layer's input A_l and output Z_l;
-   one backward pass of the summed per-example losses to every Z_l gives G_l, each example's own
-   output gradient (examples are independent in the forward pass);
-2. each example's squared gradient norm is sum_l norm_fn_l(A_l, G_l) (``dpzoo.ghost_norms``:
-   per layer the cheaper of the ghost form and the instantiated per-example gradient); the clip
-   factors c_i = min(1, C / ||g_i||) * mask_i follow;
+1. one batched forward pass and one backward pass of the summed per-example losses. Each
+   registered layer's output Z_l passes through a hook (``_NormHooks``) whose gradient function
+   receives G_l = dL/dZ_l, each example's own output gradient (examples are independent in the
+   forward pass);
+2. there, each example's squared gradient norm for layer l comes from its input A_l and G_l
+   (``dpzoo.ghost_norms``: per layer the cheaper of the ghost form and the instantiated
+   per-example gradient); their sum over layers is ||g_i||^2, and the clip factors
+   c_i = min(1, C / ||g_i||) * mask_i follow;
 3. sum_i c_i g_i layer by layer, without differentiating the network again: a per-example
    gradient step 2 formed (and kept, being small) is contracted with c; otherwise the rows of
    G_l scaled by c_i are pulled back through layer l alone.
 
-The per-layer norms run one layer at a time, last layer first, so their working memory is one
-layer's and they overlap with the backward pass. All G_l are held until the clip factors are
-known, which is the memory price of book-keeping over two backward passes.
+Each layer's norm runs inside the backward pass, which waits for it, so the norm work in memory
+is one layer's, and G_l is freed at once for layers whose per-example gradients were kept. The
+other layers' G_l are held until the clip factors are known: the memory price of book-keeping
+over a second backward pass.
 
 Layers are looked up in ``NORM_FUNCTIONS`` through their class hierarchy. A model qualifies when
 every layer with trainable weights has a norm function and is called once (shared layers would
@@ -25,6 +28,8 @@ and the engine then falls back to the vectorised strategy for the whole model. W
 example, the views' positions are one example's positions: a kernel gradient is summed over them.
 """
 
+import contextlib
+import functools
 from collections.abc import Callable, Sequence
 
 import tensorflow as tf
@@ -79,8 +84,6 @@ class GhostClipper:
             raise ValueError("Ghost clipping cannot run this model: " + "; ".join(reasons))
         self.model = model
         self.layers = _trainable_layers(model)
-        taps = [layer.input for layer in self.layers] + [layer.output for layer in self.layers]
-        self.tapped = tf.keras.Model(model.inputs, [*taps, model.output], name=f"{model.name}_taps")
 
     def clipped_sum(
         self,
@@ -96,51 +99,90 @@ class GhostClipper:
         """(sum_i c_i g_i over ``variables``, per-example norms ||g_i||, per-example outputs)."""
         batch = tf.shape(y)[0]
         inputs = tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], axis=0)) if views else x
-        n_layers = len(self.layers)
+        hooks = _NormHooks(tf.zeros([batch]), x.shape[1] if views else 1)
         with tf.GradientTape(persistent=True) as tape:
-            results = self.tapped(inputs, training=True)
-            layer_inputs, layer_outputs, outputs = results[:n_layers], results[n_layers:-1], results[-1]
+            tape.watch(hooks.sink)
+            with hooks.installed(self.layers):
+                outputs = self.model(inputs, training=True)
             labels = tf.repeat(y, tf.shape(outputs)[0] // batch, axis=0)
             per_view = loss_fn(labels, outputs)
-            losses = tf.reduce_mean(tf.reshape(per_view, [batch, -1]), axis=1)
-            total = tf.reduce_sum(losses)
-        output_grads = tape.gradient(total, layer_outputs)
-        per_example = x.shape[1] if views else 1
-        squares, formed = [], {}  # formed: per-example gradients a norm function built anyway
-        for layer, a, g in reversed(list(zip(self.layers, layer_inputs, output_grads, strict=True))):
-            # one layer at a time, so peak memory holds one layer's per-example work (patches,
-            # kernel gradients), not all layers'; last layer first, the order the backward pass
-            # produces the G's in, so the norms overlap with the rest of the backward pass
-            with tf.control_dependencies(squares[-1:]):
-                result = norm_function(layer)(layer, a, _pre_activation_grads(layer, a, g), per_example)
-            if isinstance(result, ghost_norms.LayerNorms):
-                formed.update({id(v): grads for v, grads in result.per_example})
-                result = result.sqnorms
-            squares.append(result)
-        norms = tf.sqrt(tf.maximum(tf.add_n(squares), 0.0))
+            total = tf.reduce_sum(tf.reduce_mean(tf.reshape(per_view, [batch, -1]), axis=1))  # sum of example losses
+        squares = tape.gradient(total, hooks.sink)  # the backward pass, running every layer's norm
+        hooks.active = False  # an eager pull-back walks the recorded forward pass below it again
+        norms = tf.sqrt(tf.maximum(squares, 0.0))
         factors = tf.stop_gradient(clipping.clip_factors(norms, l2_norm_clip) * mask)
-        grads = self._weighted_weight_gradients(tape, layer_outputs, output_grads, factors, per_example, formed)
+        grads = self._weighted_weight_gradients(tape, hooks, factors)
         grads = [grads[id(v)] if id(v) in grads else tf.zeros_like(v) for v in variables]
         del tape
         outputs = tf.reduce_mean(tf.reshape(outputs, tf.concat([[batch, -1], tf.shape(outputs)[1:]], 0)), axis=1)
         return grads, norms, outputs
 
-    def _weighted_weight_gradients(self, tape, layer_outputs, output_grads, factors, views, formed):
+    def _weighted_weight_gradients(self, tape, hooks: "_NormHooks", factors: tf.Tensor) -> dict:
         """{id(variable): sum_i c_i g_i}, layer by layer from the recorded forward pass (book-keeping,
         Bu et al. 2023), so the network is not differentiated a second time: a per-example
         gradient the norm step formed is contracted with c directly; otherwise the output gradient
         rows G_l[i], scaled by c_i, are pulled back through layer l alone."""
-        row_factors = tf.repeat(factors, views) if views > 1 else factors
-        summed = {key: tf.tensordot(factors, grads, axes=1) for key, grads in formed.items()}
-        for layer, z, g in zip(self.layers, layer_outputs, output_grads, strict=True):
-            weights = [w for w in layer.trainable_weights if id(w) not in formed]
-            if not weights:
-                continue
+        row_factors = tf.repeat(factors, hooks.views) if hooks.views > 1 else factors
+        summed = {key: tf.tensordot(factors, grads, axes=1) for key, grads in hooks.formed.items()}
+        for layer, (z, g) in hooks.kept.items():
+            weights = [w for w in layer.trainable_weights if id(w) not in hooks.formed]
             scale = tf.reshape(row_factors, [-1] + [1] * (len(g.shape) - 1))  # c_i on example i's rows
             pulled = _pull_back(tape, z, weights, g * scale)
             # Embedding's IndexedSlices become dense: noise goes on every row
             summed.update({id(w): tf.convert_to_tensor(grad) for w, grad in zip(weights, pulled, strict=True)})
         return summed
+
+
+class _NormHooks:
+    """Runs each layer's norm function inside the backward pass.
+
+    While installed, every registered layer's output z passes through an identity whose gradient
+    function receives G = dL/dz, computes the layer's per-example squared norms from its input
+    and G, and returns them as the gradient of ``sink`` (so d total / d sink = sum over layers =
+    ||g_i||^2); G itself goes on down only after the norms are computed, so the backward pass
+    never runs ahead of them and each layer's norm work is freed before the next begins. Per-
+    example gradients a norm function formed are kept in ``formed``; for the other layers, z and
+    G are kept for the clipped sum's pull-back."""
+
+    def __init__(self, sink: tf.Tensor, views: int) -> None:
+        self.sink, self.views = sink, views
+        self.active = True
+        self.formed: dict[int, tf.Tensor] = {}  # id(variable) -> [batch, *variable.shape]
+        self.kept: dict[tf.keras.layers.Layer, tuple[tf.Tensor, tf.Tensor]] = {}  # layer -> (z, G)
+
+    @contextlib.contextmanager
+    def installed(self, layers: Sequence[tf.keras.layers.Layer]):
+        """Wraps the layers' ``call`` for one forward pass (restored on exit)."""
+        try:
+            for layer in layers:
+                layer.call = functools.partial(self._hooked_call, layer, layer.call)
+            yield
+        finally:
+            for layer in layers:
+                layer.__dict__.pop("call", None)  # the class's call shows through again
+
+    def _hooked_call(self, layer, call, inputs, *args, **kwargs):
+        z = call(inputs, *args, **kwargs)
+        a = tf.stop_gradient(inputs)
+
+        @tf.custom_gradient
+        def norm_hook(z_in, sink):
+            def grad(g):
+                if not self.active:
+                    return g, tf.zeros_like(self.sink)
+                with tf.control_dependencies([g]):  # the norm's work waits for the backward pass ...
+                    result = norm_function(layer)(layer, a, _pre_activation_grads(layer, a, g), self.views)
+                if isinstance(result, ghost_norms.LayerNorms):
+                    self.formed.update({id(v): grads for v, grads in result.per_example})
+                    result = result.sqnorms
+                if any(id(w) not in self.formed for w in layer.trainable_weights):
+                    self.kept[layer] = (z, g)
+                with tf.control_dependencies([result]):  # ... and the backward pass waits for the norm
+                    return tf.identity(g), result
+
+            return tf.identity(z_in), grad
+
+        return norm_hook(z, self.sink)
 
 
 def _pull_back(tape: tf.GradientTape, z: tf.Tensor, weights: list[tf.Variable], output_grads: tf.Tensor) -> list:
