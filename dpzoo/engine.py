@@ -18,6 +18,7 @@ from absl import logging
 from dpzoo import clipping, ghost_clipping
 from dpzoo.config import DPConfig
 from dpzoo.errors import UsageError
+from dpzoo.gaussian_layers import gaussian_layers
 from dpzoo.guards import refuse_activity_regularizers, refuse_batch_statistics
 
 
@@ -33,11 +34,17 @@ def make_private(model: tf.keras.Model, dp_config: DPConfig) -> "PrivateModel":
 
 def _ghost_clipper(model: tf.keras.Model, strategy: str) -> "ghost_clipping.GhostClipper | None":
     """The ghost clipper the strategy asks for, or None for the vectorised path."""
+    reasons = ghost_clipping.unsupported_layers(model)
+    if strategy != "vectorized" and not reasons:
+        return ghost_clipping.GhostClipper(model)
+    if gaussian_layers(model):
+        why = f" ({'; '.join(reasons)})" if reasons else ""
+        raise UsageError(
+            f"{model.name} has Gaussian weight layers, which draw one set of noisy weights per forward pass of "
+            f"the batch; vectorised clipping would draw them once per example. Use clipping='ghost'{why}."
+        )
     if strategy == "vectorized":
         return None
-    reasons = ghost_clipping.unsupported_layers(model)
-    if not reasons:
-        return ghost_clipping.GhostClipper(model)
     if strategy == "ghost":
         raise UsageError(
             f"clipping='ghost' cannot run {model.name}: {'; '.join(reasons)}. "

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 import dpzoo
 from dpzoo.errors import UsageError
+from dpzoo.gaussian_layers import GaussianConv2D, GaussianDense, set_weight_noise_stddev
 from tests.conftest import SPARSE_CE, digits_batch, tiny_cnn
 
 
@@ -214,5 +215,57 @@ def test_ghost_refuses_and_auto_falls_back_for_unregistered_layers(digits):
     norms = np.sqrt(sum(np.sum(g.reshape(8, -1) ** 2, axis=1) for g in grads))
     factors = np.minimum(1.0, 0.05 / norms) * mask
     assert (factors[mask > 0] < 1).all()  # every real example is clipped: the test sees clipping
+    for u, g in zip(update, grads, strict=True):
+        np.testing.assert_allclose(u, -np.tensordot(factors, g, axes=1) / 8, rtol=1e-4, atol=1e-7)
+
+
+def gaussian_model(extra_layer=None) -> tf.keras.Model:
+    inputs = tf.keras.Input((8, 8, 1))
+    x = GaussianConv2D(3, 3, strides=2, seed=1)(inputs)
+    x = extra_layer(x) if extra_layer else tf.keras.layers.ReLU()(x)
+    return tf.keras.Model(inputs, GaussianDense(10, seed=2)(tf.keras.layers.Flatten()(x)))
+
+
+def test_gaussian_weight_layers_are_refused_on_the_vectorised_path():
+    """One noisy weight draw per batch forward pass: only ghost clipping runs the batch in one
+    pass, so vectorised clipping (forced, or auto's fallback) is refused."""
+    config = dpzoo.DPConfig(l2_norm_clip=1.0, noise_multiplier=0.0, expected_batch_size=8)
+    assert dpzoo.make_private(gaussian_model(), config)._ghost is not None
+    with pytest.raises(UsageError, match="Gaussian weight layers.*clipping='ghost'"):
+        dpzoo.make_private(gaussian_model(), dataclasses.replace(config, clipping="vectorized"))
+    with pytest.raises(UsageError, match="Gaussian weight layers.*PReLU"):
+        dpzoo.make_private(gaussian_model(tf.keras.layers.PReLU()), config)
+
+
+def test_ghost_update_with_gaussian_layers_is_the_clipped_sum_at_the_sampled_weights(digits):
+    """SIDP's step (METHODS.md 2): one draw W~ = W + N(0, s^2) for the batch, per-example
+    gradients at W~, each clipped, summed. The same W~ is re-drawn from the saved generator
+    states and the update compared with a loop over single examples of a plain model at W~."""
+    from tests.test_clipping import brute_force_gradients
+
+    model = gaussian_model()
+    set_weight_noise_stddev(model, 0.05)
+    layers = [layer for layer in model.layers if isinstance(layer, (GaussianConv2D, GaussianDense))]
+    states = [layer.noise_generator.state.numpy() for layer in layers]
+    before = [v.numpy() for v in model.trainable_variables]
+    x, y = digits_batch(digits, 8)
+    mask = np.array([1, 1, 0, 1, 1, 1, 1, 1], np.float32)
+    config = dpzoo.DPConfig(l2_norm_clip=0.05, noise_multiplier=0.0, expected_batch_size=8)
+    update = one_step_update(lambda: model, x, y, mask, config)
+    sampled = []
+    for layer, state in zip(layers, states, strict=True):
+        layer.noise_generator.state.assign(state)
+        for weight in (layer.kernel, layer.bias):  # the order the layer's call draws them in
+            sampled.append(layer.noisy(tf.zeros_like(weight), training=True).numpy())
+    plain = tf.keras.Sequential(
+        [tf.keras.Input((8, 8, 1)), tf.keras.layers.Conv2D(3, 3, strides=2), tf.keras.layers.ReLU()]
+        + [tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)]
+    )
+    plain.set_weights([w + noise for w, noise in zip(before, sampled, strict=True)])
+    assert all(np.abs(noise).max() > 0.01 for noise in sampled)  # W~ differs from W
+    grads = brute_force_gradients(plain, x, y)
+    norms = np.sqrt(sum(np.sum(g.reshape(8, -1) ** 2, axis=1) for g in grads))
+    factors = np.minimum(1.0, 0.05 / norms) * mask
+    assert (factors[mask > 0] < 1).all()
     for u, g in zip(update, grads, strict=True):
         np.testing.assert_allclose(u, -np.tensordot(factors, g, axes=1) / 8, rtol=1e-4, atol=1e-7)
