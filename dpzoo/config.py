@@ -35,6 +35,10 @@ class DPConfig:
         loss over its views; the privacy cost is that of K = 1.
       seed: seed of the noise generator (None: fresh entropy). The generator's state is part
         of the model's checkpoint, so a resumed run never reuses noise.
+      weight_noise_multiplier: sigma_w for Gaussian weight layers (Davody et al. 2020, METHODS.md
+        section 2): before each step the engine sets their std to s = lr_t * C * sigma_w / B,
+        lr_t the optimizer's current learning rate. Zero (default) leaves s as the layers hold
+        it. The weight noise is data-independent: it has no effect on the privacy accounting.
     """
 
     l2_norm_clip: float
@@ -43,6 +47,7 @@ class DPConfig:
     clipping: str = "auto"
     augmult: int = 1
     seed: int | None = None
+    weight_noise_multiplier: float = 0.0
 
     def __post_init__(self) -> None:
         _validate.positive("l2_norm_clip", self.l2_norm_clip)
@@ -50,6 +55,7 @@ class DPConfig:
         _validate.positive("expected_batch_size", self.expected_batch_size)
         _validate.one_of("clipping", self.clipping, CLIPPING_STRATEGIES)
         _validate.positive("augmult", self.augmult)
+        _validate.non_negative("weight_noise_multiplier", self.weight_noise_multiplier)
 
     @property
     def noise_stddev(self) -> float:

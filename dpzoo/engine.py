@@ -18,7 +18,7 @@ from absl import logging
 from dpzoo import clipping, ghost_clipping
 from dpzoo.config import DPConfig
 from dpzoo.errors import UsageError
-from dpzoo.gaussian_layers import gaussian_layers
+from dpzoo.gaussian_layers import gaussian_layers, set_weight_noise_stddev
 from dpzoo.guards import refuse_activity_regularizers, refuse_batch_statistics
 
 
@@ -78,6 +78,13 @@ class PrivateModel(tf.keras.Model):
             self.noise_generator = tf.random.Generator.from_seed(dp_config.seed)
         self._per_example_loss = None
         self._ghost = _ghost_clipper(model, dp_config.clipping)
+        self._gaussian = gaussian_layers(model)
+        if dp_config.weight_noise_multiplier > 0 and not self._gaussian:
+            raise UsageError(
+                f"weight_noise_multiplier={dp_config.weight_noise_multiplier} but {model.name} has no Gaussian "
+                "weight layers (dpzoo.gaussian_layers) to apply it to. Set it to 0 or use GaussianDense / "
+                "GaussianConv2D."
+            )
 
     def call(self, inputs, training=None):
         return self.inner(inputs, training=training)
@@ -107,12 +114,26 @@ class PrivateModel(tf.keras.Model):
         scale = 1.0 / config.expected_batch_size
         return [g * scale for g in summed], outputs
 
+    def _set_weight_noise(self) -> None:
+        """s = lr_t * C * sigma_w / B in every Gaussian weight layer, before this step's forward pass."""
+        config = self.dp_config
+        # a schedule's value at this step; Keras' ``learning_rate`` would give the previous step's
+        schedule = getattr(self.optimizer, "_learning_rate", None)
+        if isinstance(schedule, tf.keras.optimizers.schedules.LearningRateSchedule):
+            learning_rate = schedule(self.optimizer.iterations)
+        else:
+            learning_rate = self.optimizer.learning_rate
+        stddev = learning_rate * config.l2_norm_clip * config.weight_noise_multiplier / config.expected_batch_size
+        set_weight_noise_stddev(self.inner, stddev)
+
     def train_step(self, data):
         x, y, mask = tf.keras.utils.unpack_x_y_sample_weight(data)
         if mask is None:
             mask = tf.ones(tf.shape(y)[:1], tf.float32)
         mask = tf.cast(mask, tf.float32)
         variables = self.inner.trainable_variables
+        if self.dp_config.weight_noise_multiplier > 0:
+            self._set_weight_noise()
         grads, outputs = self.private_gradients(x, y, mask)
         if self.inner.losses:  # data-independent regularisers: post-processing
             with tf.GradientTape() as tape:

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import dpzoo
 from dpzoo.errors import UsageError
-from dpzoo.gaussian_layers import GaussianConv2D, GaussianDense, set_weight_noise_stddev
+from dpzoo.gaussian_layers import GaussianConv2D, GaussianDense, gaussian_layers, set_weight_noise_stddev
 from tests.conftest import SPARSE_CE, digits_batch, tiny_cnn
 
 
@@ -269,3 +269,23 @@ def test_ghost_update_with_gaussian_layers_is_the_clipped_sum_at_the_sampled_wei
     assert (factors[mask > 0] < 1).all()
     for u, g in zip(update, grads, strict=True):
         np.testing.assert_allclose(u, -np.tensordot(factors, g, axes=1) / 8, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("schedule", [False, True], ids=["constant-lr", "lr-schedule"])
+def test_weight_noise_std_follows_the_learning_rate(digits, schedule):
+    """s = lr_t * C * sigma_w / B (Davody et al. 2020), set before each step's forward pass."""
+    config = dpzoo.DPConfig(l2_norm_clip=0.5, noise_multiplier=0.0, expected_batch_size=8, weight_noise_multiplier=2.0)
+    private = dpzoo.make_private(gaussian_model(), config)
+    lr = tf.keras.optimizers.schedules.PiecewiseConstantDecay([0], [0.5, 0.1]) if schedule else 0.3
+    private.compile(optimizer=tf.keras.optimizers.SGD(lr), loss=SPARSE_CE)
+    x, y = digits_batch(digits, 8)
+    for lr_t in [0.5, 0.1, 0.1] if schedule else [0.3, 0.3]:
+        private.train_on_batch(x, y)
+        for layer in gaussian_layers(private.inner):
+            assert float(layer.weight_noise_stddev) == pytest.approx(lr_t * 0.5 * 2.0 / 8)
+
+
+def test_weight_noise_needs_gaussian_layers():
+    config = dpzoo.DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0, expected_batch_size=8, weight_noise_multiplier=1.0)
+    with pytest.raises(UsageError, match="no Gaussian weight layers"):
+        dpzoo.make_private(tiny_cnn(), config)
