@@ -1,9 +1,11 @@
-"""LeNet-5 (LeCun et al. 1998) in its common modern form, with a normalisation option."""
+"""LeNet-5 (LeCun et al. 1998) in its common modern form, with a normalisation option, and the
+Gaussian-weight variant of Davody et al. 2020 (SIDP)."""
 
 import tensorflow as tf
 
 from dpzoo.models.normalization import norm_act
 from dpzoo.models.registry import register
+from dpzoo.models.weight_layers import conv_and_dense
 
 
 @register
@@ -12,20 +14,36 @@ def lenet5(
     num_classes: int = 10,
     normalization: str = "none",
     activation: str = "tanh",
+    gaussian_weights: bool = False,
+    noise_seed: int = 0,
+    norm_after_activation: bool = False,
     name: str = "lenet5",
 ) -> tf.keras.Model:
-    """conv6 5x5 (same) - avgpool - conv16 5x5 - avgpool - dense120 - dense84 - dense (logits)."""
+    """conv6 5x5 (same) - avgpool - conv16 5x5 - avgpool - dense120 - dense84 - dense (logits).
+
+    ``gaussian_weights`` builds every conv and dense layer as a Gaussian weight layer (seeded from
+    ``noise_seed``); ``norm_after_activation`` puts the normalisation after the activation.
+    """
     layers = tf.keras.layers
+    conv, dense = conv_and_dense(gaussian_weights=gaussian_weights, noise_seed=noise_seed)
     inputs = tf.keras.Input(shape=input_shape, name="images")
-    x = layers.Conv2D(6, 5, padding="same", name=f"{name}_conv1")(inputs)
-    x = norm_act(x, normalization, activation, f"{name}_conv1")
+    x = conv(6, 5, padding="same", name=f"{name}_conv1")(inputs)
+    x = norm_act(x, normalization, activation, f"{name}_conv1", norm_after_activation=norm_after_activation)
     x = layers.AveragePooling2D(2, name=f"{name}_pool1")(x)
-    x = layers.Conv2D(16, 5, padding="valid", name=f"{name}_conv2")(x)
-    x = norm_act(x, normalization, activation, f"{name}_conv2")
+    x = conv(16, 5, padding="valid", name=f"{name}_conv2")(x)
+    x = norm_act(x, normalization, activation, f"{name}_conv2", norm_after_activation=norm_after_activation)
     x = layers.AveragePooling2D(2, name=f"{name}_pool2")(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
     for i, units in enumerate((120, 84), start=1):
-        x = layers.Dense(units, name=f"{name}_fc{i}")(x)
-        x = norm_act(x, normalization, activation, f"{name}_fc{i}")
-    logits = layers.Dense(num_classes, name=f"{name}_logits")(x)
+        x = dense(units, name=f"{name}_fc{i}")(x)
+        x = norm_act(x, normalization, activation, f"{name}_fc{i}", norm_after_activation=norm_after_activation)
+    logits = dense(num_classes, name=f"{name}_logits")(x)
     return tf.keras.Model(inputs, logits, name=name)
+
+
+@register
+def lenet5_sidp(**kwargs) -> tf.keras.Model:
+    """LeNet-5 of Davody et al. 2020: Gaussian weight layers, normalisation after the activations
+    (LayerNorm by default; the paper's auxiliary-batch BatchNorm is not available yet)."""
+    kwargs = {"normalization": "layer", "name": "lenet5_sidp", **kwargs}
+    return lenet5(gaussian_weights=True, norm_after_activation=True, **kwargs)

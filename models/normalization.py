@@ -21,9 +21,11 @@ def normalization(kind: str, channels: int, name: str, groups: int = 8):
     return tf.keras.layers.GroupNormalization(groups=groups, name=name)
 
 
-def norm_act(x: tf.Tensor, kind: str, activation: str, name: str) -> tf.Tensor:
-    """Normalise (if asked), then apply the activation."""
+def norm_act(x: tf.Tensor, kind: str, activation: str, name: str, *, norm_after_activation: bool = False) -> tf.Tensor:
+    """Normalise (if asked), then apply the activation; or the other way round (Davody et al.
+    2020 normalise after the activations)."""
     layer = normalization(kind, x.shape[-1], name=f"{name}_norm")
-    if layer is not None:
-        x = layer(x)
-    return tf.keras.layers.Activation(activation, name=f"{name}_act")(x)
+    activation = tf.keras.layers.Activation(activation, name=f"{name}_act")
+    for step in (activation, layer) if norm_after_activation else (layer, activation):
+        x = step(x) if step is not None else x
+    return x

@@ -6,9 +6,9 @@ better features"), who use it with tanh activations.
 
 import tensorflow as tf
 
-from dpzoo.layers import WSConv2D
 from dpzoo.models.normalization import norm_act
 from dpzoo.models.registry import register
+from dpzoo.models.weight_layers import conv_and_dense
 
 
 @register
@@ -18,30 +18,46 @@ def tutorial_cnn(
     normalization: str = "none",
     activation: str = "relu",
     weight_standardization: bool = False,
+    gaussian_weights: bool = False,
+    noise_seed: int = 0,
+    norm_after_activation: bool = False,
     width: int = 1,
     name: str = "tutorial_cnn",
 ) -> tf.keras.Model:
     """conv16 8x8/2 - pool 2/1 - conv32 4x4/2 - pool 2/1 - dense32 - dense (logits).
 
-    ``weight_standardization`` makes both convolutions WSConv2D (De et al. 2022); ``width``
-    multiplies the channels and hidden units (16w, 32w, 32w).
+    ``weight_standardization`` makes both convolutions WSConv2D (De et al. 2022);
+    ``gaussian_weights`` makes every conv and dense layer a Gaussian weight layer (Davody et al.
+    2020, seeded from ``noise_seed``); ``norm_after_activation`` puts the normalisation after the
+    activation; ``width`` multiplies the channels and hidden units (16w, 32w, 32w).
     """
     if width < 1:
         raise ValueError(f"Expected width={width} >= 1.")
     layers = tf.keras.layers
-    conv = WSConv2D if weight_standardization else layers.Conv2D
+    conv, dense = conv_and_dense(
+        weight_standardization=weight_standardization, gaussian_weights=gaussian_weights, noise_seed=noise_seed
+    )
+    after = {"norm_after_activation": norm_after_activation}
     inputs = tf.keras.Input(shape=input_shape, name="images")
     x = conv(16 * width, 8, strides=2, padding="same", name=f"{name}_conv1")(inputs)
-    x = norm_act(x, normalization, activation, f"{name}_conv1")
+    x = norm_act(x, normalization, activation, f"{name}_conv1", **after)
     x = layers.MaxPool2D(2, 1, name=f"{name}_pool1")(x)
     x = conv(32 * width, 4, strides=2, padding="valid", name=f"{name}_conv2")(x)
-    x = norm_act(x, normalization, activation, f"{name}_conv2")
+    x = norm_act(x, normalization, activation, f"{name}_conv2", **after)
     x = layers.MaxPool2D(2, 1, name=f"{name}_pool2")(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
-    x = layers.Dense(32 * width, name=f"{name}_fc1")(x)
-    x = norm_act(x, normalization, activation, f"{name}_fc1")
-    logits = layers.Dense(num_classes, name=f"{name}_logits")(x)
+    x = dense(32 * width, name=f"{name}_fc1")(x)
+    x = norm_act(x, normalization, activation, f"{name}_fc1", **after)
+    logits = dense(num_classes, name=f"{name}_logits")(x)
     return tf.keras.Model(inputs, logits, name=name)
+
+
+@register
+def tutorial_cnn_sidp(**kwargs) -> tf.keras.Model:
+    """The tutorial CNN of Davody et al. 2020: Gaussian weight layers, normalisation after the
+    activations (LayerNorm by default; the paper's auxiliary-batch BatchNorm is not available yet)."""
+    kwargs = {"normalization": "layer", "name": "tutorial_cnn_sidp", **kwargs}
+    return tutorial_cnn(gaussian_weights=True, norm_after_activation=True, **kwargs)
 
 
 @register

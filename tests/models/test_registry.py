@@ -6,13 +6,16 @@ import tensorflow as tf
 
 from dpzoo import models
 from dpzoo.errors import UsageError
+from dpzoo.gaussian_layers import GAUSSIAN_LAYERS
 from dpzoo.guards import BATCH_STATISTICS_LAYERS
 from dpzoo.models.registry import ModelRegistry
 
 NORMALIZATIONS = ("none", "group", "layer")
 
 
-NORMALIZABLE = ("lenet5", "tutorial_cnn", "tutorial_cnn_gnws", "tutorial_cnn_ws")  # take normalization=...
+NORMALIZABLE = (  # take normalization=...
+    *("lenet5", "lenet5_sidp", "tutorial_cnn", "tutorial_cnn_gnws", "tutorial_cnn_sidp", "tutorial_cnn_ws"),
+)
 FIXED_NORMALIZATION = ("nf_resnet", "nf_resnet50", "wrn", "wrn16_4", "wrn28_10", "wrn40_4")
 CASES = [(name, {"normalization": n}) for name in NORMALIZABLE for n in NORMALIZATIONS] + [
     (name, {}) for name in FIXED_NORMALIZATION
@@ -84,3 +87,17 @@ def test_registering_a_name_twice_is_an_error():
     registry.register(net)
     with pytest.raises(ValueError, match="twice"):
         registry.register(net)
+
+
+@pytest.mark.parametrize("name", ["lenet5_sidp", "tutorial_cnn_sidp"])
+def test_sidp_models_use_gaussian_weight_layers_and_normalise_after_the_activation(name):
+    model = models.get(name)
+    weight_layers = [
+        layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D | tf.keras.layers.Dense)
+    ]
+    assert weight_layers and all(isinstance(layer, GAUSSIAN_LAYERS) for layer in weight_layers)
+    assert len({layer.seed for layer in weight_layers}) == len(weight_layers)  # distinct noise streams
+    order = [layer.name for layer in model.layers]
+    assert order.index(f"{name}_conv1_act") < order.index(f"{name}_conv1_norm")
+    with pytest.raises(ValueError, match="at most one of weight_standardization and gaussian_weights"):
+        models.get("tutorial_cnn_sidp", weight_standardization=True)
