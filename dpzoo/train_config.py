@@ -16,6 +16,7 @@ from dpzoo.config import CLIPPING_STRATEGIES
 from dpzoo.errors import UsageError
 
 ENGINES = ("dpzoo", "tf_privacy", "nonprivate")
+METHODS = ("dpsgd", "sidp", "sidp_dp")  # DP-SGD; Davody et al. 2020 as published (nominal); with update noise
 OPTIMIZERS = ("sgd", "momentum", "adam")
 JIT_MODES = ("auto", "true", "false")
 
@@ -23,6 +24,10 @@ JIT_MODES = ("auto", "true", "false")
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """One training run.
+
+    ``method``: "dpsgd" (DP-SGD), "sidp" (Davody et al. 2020 as published: Gaussian weight layers
+    with s = lr_t * C * sigma / B and no update noise; its epsilon is nominal) or "sidp_dp" (the
+    same weight noise plus DP-SGD's update noise: a formal guarantee).
 
     A private engine needs exactly one of noise_multiplier / target_epsilon (sigma is then
     calibrated to reach the target after ``epochs``), or, with ``stop_at_epsilon``, a
@@ -47,6 +52,7 @@ class TrainConfig:
     sampling: str = "poisson"
     accountant: str = "pld"
     engine: str = "dpzoo"
+    method: str = "dpsgd"
     clipping: str = "auto"
     jit_compile: str = "auto"
     standardize: bool = True
@@ -71,6 +77,9 @@ class TrainConfig:
         _validate.one_of("sampling", self.sampling, SAMPLINGS)
         _validate.one_of("accountant", self.accountant, ACCOUNTANTS)
         _validate.one_of("engine", self.engine, ENGINES)
+        _validate.one_of("method", self.method, METHODS)
+        if self.method != "dpsgd" and self.engine != "dpzoo":
+            raise UsageError(f"method={self.method!r} needs engine='dpzoo' (Gaussian weight layers, ghost clipping).")
         _validate.one_of("clipping", self.clipping, CLIPPING_STRATEGIES)
         _validate.one_of("jit_compile", self.jit_compile, JIT_MODES)
         if self.max_train_examples is not None:

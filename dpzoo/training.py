@@ -19,11 +19,17 @@ from dpzoo.callbacks import PrivacyLedgerCallback, StopAtStep
 from dpzoo.config import DPConfig
 from dpzoo.engine import make_private
 from dpzoo.errors import UsageError
+from dpzoo.gaussian_layers import gaussian_layers
 from dpzoo.restore import CHECKPOINT, SAVED_MODEL
 from dpzoo.train_config import TrainConfig
 from dpzoo.version import __version__
 
 NO_NOISE_REASON = "No noise: no differential privacy guarantee."
+SIDP_NOMINAL_REASON = (
+    "Nominal (the method's own accounting, no formal guarantee): SIDP adds no noise to the released "
+    "parameters, so consecutive iterates reveal the clipped mean gradient exactly; the epsilon is DP-SGD's "
+    "for the same sigma, batch and steps."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,19 +116,27 @@ def build_model(config: TrainConfig, dataset: data.Dataset) -> tf.keras.Model:
         ) from e
 
 
+def dp_config(config: TrainConfig, noise_multiplier: float) -> DPConfig:
+    """The engine's DPConfig for the run's method: DP-SGD's update noise sigma; for "sidp" weight
+    noise of multiplier sigma and no update noise (Davody et al. 2020 as published); for
+    "sidp_dp" both."""
+    return DPConfig(
+        l2_norm_clip=config.l2_norm_clip,
+        noise_multiplier=0.0 if config.method == "sidp" else noise_multiplier,
+        expected_batch_size=config.batch_size,
+        augmult=config.augmult,
+        clipping=config.clipping,
+        seed=config.seed,
+        weight_noise_multiplier=0.0 if config.method == "dpsgd" else noise_multiplier,
+    )
+
+
 def _compile(config, model, sampler, noise_multiplier, jit):
     """Returns (trainable Keras model, step counter) for the configured engine."""
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if config.engine == "dpzoo":
-        dp_config = DPConfig(
-            l2_norm_clip=config.l2_norm_clip,
-            noise_multiplier=noise_multiplier,
-            expected_batch_size=config.batch_size,
-            augmult=config.augmult,
-            clipping=config.clipping,
-            seed=config.seed,
-        )
-        private = make_private(model, dp_config)
+        _check_method_model(config, model)
+        private = make_private(model, dp_config(config, noise_multiplier))
         private.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"], jit_compile=jit)
         return private, lambda: int(private.dp_steps.numpy())
     if config.engine == "tf_privacy":
@@ -140,6 +154,15 @@ def _compile(config, model, sampler, noise_multiplier, jit):
         return model, lambda: int(model.optimizer.iterations.numpy())
     model.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"], jit_compile=jit)
     return model, lambda: int(model.optimizer.iterations.numpy())
+
+
+def _check_method_model(config: TrainConfig, model: tf.keras.Model) -> None:
+    """The sidp methods sample weights in Gaussian weight layers: refuse models without them."""
+    if config.method != "dpsgd" and not gaussian_layers(model):
+        raise UsageError(
+            f"--method={config.method} needs a model with Gaussian weight layers; {config.model} has none. "
+            "Use --model=lenet5_sidp or --model=tutorial_cnn_sidp (or --method=dpsgd)."
+        )
 
 
 def _check_output_dir(output_dir: str, overwrite: bool) -> None:
@@ -180,8 +203,8 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
         sampling=sampling_name,
         accountant=config.accountant,
         step_counter=step_counter,
-        guarantee="formal",
-        reason=NO_NOISE_REASON if noise_multiplier == 0 else "",
+        guarantee="nominal" if config.method == "sidp" else "formal",
+        reason=NO_NOISE_REASON if noise_multiplier == 0 else SIDP_NOMINAL_REASON if config.method == "sidp" else "",
     )
     steps = planned_steps(config, n, noise_multiplier, sampler.steps_per_epoch)
     epochs = -(-steps // sampler.steps_per_epoch)
@@ -281,6 +304,7 @@ def _card(config, dataset, model, sampler, ledger, history, by_weights, jit, com
         },
         "training": {
             "engine": config.engine,
+            "method": config.method,
             "clipping": config.clipping,
             "epochs": config.epochs,
             "batch_size": config.batch_size,

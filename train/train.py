@@ -20,7 +20,7 @@ from dpzoo import cli, model_card, training
 from dpzoo.averaging import EVAL_WEIGHTS
 from dpzoo.config import CLIPPING_STRATEGIES
 from dpzoo.errors import UsageError
-from dpzoo.train_config import ACCOUNTANTS, ENGINES, JIT_MODES, OPTIMIZERS, SAMPLINGS, TrainConfig
+from dpzoo.train_config import ACCOUNTANTS, ENGINES, JIT_MODES, METHODS, OPTIMIZERS, SAMPLINGS, TrainConfig
 
 D = types.SimpleNamespace(
     **{f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
@@ -49,6 +49,14 @@ flags.DEFINE_enum(
     D.engine,
     ENGINES,
     "dpzoo (fast vectorised DP-SGD), tf_privacy (stock optimizers) or nonprivate.",
+)
+flags.DEFINE_enum(
+    "method",
+    D.method,
+    METHODS,
+    "dpsgd; sidp (Davody et al. 2020 as published: Gaussian weight noise of std lr * C * sigma / B, "
+    "no update noise, nominal epsilon); sidp_dp (that weight noise plus DP-SGD's update noise, formal). "
+    "sidp methods need a model with Gaussian weight layers (lenet5_sidp, tutorial_cnn_sidp).",
 )
 flags.DEFINE_enum(
     "clipping",
