@@ -78,8 +78,7 @@ class PrivateModel(tf.keras.Model):
             self.noise_generator = tf.random.Generator.from_seed(dp_config.seed)
         self._per_example_loss = None
         self._ghost = _ghost_clipper(model, dp_config.clipping)
-        self._gaussian = gaussian_layers(model)
-        if dp_config.weight_noise_multiplier > 0 and not self._gaussian:
+        if dp_config.weight_noise_multiplier > 0 and not gaussian_layers(model):
             raise UsageError(
                 f"weight_noise_multiplier={dp_config.weight_noise_multiplier} but {model.name} has no Gaussian "
                 "weight layers (dpzoo.gaussian_layers) to apply it to. Set it to 0 or use GaussianDense / "

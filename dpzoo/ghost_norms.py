@@ -90,12 +90,17 @@ def bias_sqnorms(output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
     return tf.reduce_sum(tf.square(bias_grads(output_grads, views)), axis=1)
 
 
+def with_bias_sqnorms(layer: tf.keras.layers.Layer, norms: tf.Tensor, output_grads: tf.Tensor, views: int) -> tf.Tensor:
+    """A layer's kernel norms plus its bias gradient's squared norms, if it has a bias."""
+    return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
+
+
 def dense_sqnorms(
     layer: tf.keras.layers.Dense, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
 ) -> tf.Tensor:
     """Dense (on any rank: the kernel is shared across the middle axes)."""
     norms = matmul_kernel_sqnorms(inputs, output_grads, views)
-    return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
+    return with_bias_sqnorms(layer, norms, output_grads, views)
 
 
 IDENTITY_CONV_MAX_PATCH = 160  # one-hot-conv patches: at most this many values per patch ...
@@ -187,6 +192,12 @@ def _kernel_elements(layer: tf.keras.layers.Conv2D) -> int:
     return layer.kernel.shape.num_elements()
 
 
+def _forms_kernel_grads(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int) -> bool:
+    """Whether the instantiated form builds each example's whole kernel gradient (through the
+    patches, or when it is small enough) rather than reducing it tap by tap."""
+    return _formed_whole(_kernel_elements(layer), output_grads, views) or _through_patches(layer, inputs)
+
+
 def conv_kernel_grads(
     layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
 ) -> tf.Tensor:
@@ -205,8 +216,8 @@ def conv_kernel_grads(
 
 
 def _patch_statistics(layer, inputs: tf.Tensor, out_size: tuple[int, int], views: int, kernel=None) -> tuple:
-    """For the ghost form, with P_i example i's patches [T, kh * kw * c_in]: the gram matrix P_i P_i^T [batch, T, T] and, given a kernel-shaped tensor K,
-    the patch sums P_i 1 [batch, T] and P_i K [batch, T, c_out]. From the patches where
+    """For the ghost form, with P_i example i's patches [T, kh * kw * c_in]: the gram matrix
+    P_i P_i^T [batch, T, T] and, given a kernel-shaped tensor K, the patch sums P_i 1 [batch, T] and P_i K [batch, T, c_out]. From the patches where
     ``_through_patches``, else as sums over taps, the patches never formed."""
 
     def statistics(p, k):  # p: [batch, T, d], k: [d, c_out] or None
@@ -241,19 +252,19 @@ def conv2d_sqnorms(
         (gram,) = _patch_statistics(layer, inputs, out_size, views)
         g = _flatten_positions(output_grads, views)
         norms = tf.reduce_sum(gram * tf.matmul(g, g, transpose_b=True), axis=[1, 2])
-        return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
+        return with_bias_sqnorms(layer, norms, output_grads, views)
     kept = _worth_keeping(_kernel_elements(layer), output_grads, views)
-    if _formed_whole(_kernel_elements(layer), output_grads, views) or _through_patches(layer, inputs):
+    if _forms_kernel_grads(layer, inputs, output_grads, views):
         kernel_grads = conv_kernel_grads(layer, inputs, output_grads, views)
         norms = tf.reduce_sum(tf.square(kernel_grads), axis=[1, 2, 3, 4])
         if kept:
             return _with_bias(layer, norms, output_grads, views, (layer.kernel, kernel_grads))
-        return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
+        return with_bias_sqnorms(layer, norms, output_grads, views)
     tap_grads = _tap_kernel_grads(layer, output_grads, views)
     norms = _over_taps(
         layer, inputs, out_size, lambda u, v, a: tf.reduce_sum(tf.square(tap_grads(u, v, a)), [1, 2]), summed=True
     )
-    return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
+    return with_bias_sqnorms(layer, norms, output_grads, views)
 
 
 def _with_bias(layer, norms, output_grads, views, *per_example) -> LayerNorms:
@@ -298,7 +309,7 @@ def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: 
         h_squares = tf.reduce_sum(g * tf.matmul(gram, g), axis=1)  # ||H_o||^2, [batch, c_out]
         h_sums = tf.reduce_sum(g * patch_sums[..., None], axis=1)
         h_dot_z = tf.reduce_sum(g * patches_z, axis=1)
-    elif _formed_whole(_kernel_elements(layer), output_grads, views) or _through_patches(layer, inputs):
+    elif _forms_kernel_grads(layer, inputs, output_grads, views):
         h = conv_kernel_grads(layer, inputs, output_grads, views)  # [batch, kh, kw, c_in, c_out]
         h_squares = tf.reduce_sum(tf.square(h), axis=[1, 2, 3])
         h_sums = tf.reduce_sum(h, axis=[1, 2, 3])
@@ -317,7 +328,7 @@ def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: 
     gain_grads = r * h_dot_z
     norms = tf.reduce_sum(tf.maximum(kernel_squares, 0.0) + tf.square(gain_grads), axis=1)
     if h is None or not kept:
-        return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms
+        return with_bias_sqnorms(layer, norms, output_grads, views)
     h_dot_z = tf.reshape(h_dot_z, [-1, 1, 1, 1, c_out])
     z_grads = layer.gain * r * (h - t * h_dot_z * z)
     kernel_grads = z_grads - tf.reduce_mean(z_grads, axis=[1, 2, 3], keepdims=True)
