@@ -39,6 +39,10 @@ class DPConfig:
         section 2): before each step the engine sets their std to s = lr_t * C * sigma_w / B,
         lr_t the optimizer's current learning rate. Zero (default) leaves s as the layers hold
         it. The weight noise is data-independent: it has no effect on the privacy accounting.
+      private_batch_statistics: allows AuxBatchNorm(statistics="batch"), whose statistics mix
+        the private examples of a batch: DP-SGD's per-example sensitivity then fails, so a run
+        with it has no formal guarantee (Davody et al. 2020 as published; ``--method=sidp``).
+        False (default) refuses such layers.
     """
 
     l2_norm_clip: float
@@ -48,6 +52,7 @@ class DPConfig:
     augmult: int = 1
     seed: int | None = None
     weight_noise_multiplier: float = 0.0
+    private_batch_statistics: bool = False
 
     def __post_init__(self) -> None:
         _validate.positive("l2_norm_clip", self.l2_norm_clip)

@@ -12,24 +12,54 @@ The step counter ``dp_steps`` and the noise generator live in the model and are 
 it, so a privacy ledger can count every step and a resumed run never repeats noise.
 """
 
+import contextlib
+
 import tensorflow as tf
 from absl import logging
 
-from dpzoo import clipping, ghost_clipping
+from dpzoo import aux_batchnorm, clipping, ghost_clipping
 from dpzoo.config import DPConfig
 from dpzoo.errors import UsageError
 from dpzoo.gaussian_layers import gaussian_layers, set_weight_noise_stddev
 from dpzoo.guards import refuse_activity_regularizers, refuse_batch_statistics
 
 
-def make_private(model: tf.keras.Model, dp_config: DPConfig) -> "PrivateModel":
+def make_private(model: tf.keras.Model, dp_config: DPConfig, *, public_batch=None) -> "PrivateModel":
     """Wraps ``model`` for DP-SGD training; compile and fit the result like any Keras model.
 
+    ``public_batch``: preprocessed public images appended to every batch for the model's
+    AuxBatchNorm layers (dpzoo.aux_batchnorm); required by such models, refused by others.
     Refuses models with layers that mix examples (see dpzoo.guards).
     """
     refuse_batch_statistics(model)
     refuse_activity_regularizers(model)
-    return PrivateModel(model, dp_config)
+    _check_public_batch(model, dp_config, public_batch)
+    return PrivateModel(model, dp_config, public_batch=public_batch)
+
+
+def _check_public_batch(model: tf.keras.Model, dp_config: DPConfig, public_batch) -> None:
+    """AuxBatchNorm needs a public batch, refuses augmult, and private statistics need a nominal run."""
+    layers = aux_batchnorm.aux_batchnorm_layers(model)
+    if not layers:
+        if public_batch is not None:
+            raise UsageError(f"A public_batch was given but {model.name} has no AuxBatchNorm layer to use it.")
+        return
+    names = ", ".join(layer.name for layer in layers)
+    if public_batch is None:
+        raise UsageError(
+            f"{model.name} has AuxBatchNorm layers ({names}): pass make_private(..., public_batch=images), "
+            "public images (dpzoo.data.public_auxiliary_batch) preprocessed like the training data."
+        )
+    if dp_config.augmult > 1:
+        raise UsageError(f"augmult={dp_config.augmult} is not supported with AuxBatchNorm layers ({names}).")
+    private = aux_batchnorm.private_statistics_layers(model)
+    if private and not dp_config.private_batch_statistics:
+        raise UsageError(
+            f"Layers {', '.join(layer.name for layer in private)} are AuxBatchNorm(statistics='batch'): they "
+            "normalise each example with statistics of the private batch, which breaks DP-SGD's per-example "
+            "sensitivity and so any formal guarantee. Use statistics='public' (model_kwargs "
+            '\'{"normalization": "public_batch"}\'), or --method=sidp, whose guarantee is nominal.'
+        )
 
 
 def _ghost_clipper(model: tf.keras.Model, strategy: str) -> "ghost_clipping.GhostClipper | None":
@@ -37,11 +67,12 @@ def _ghost_clipper(model: tf.keras.Model, strategy: str) -> "ghost_clipping.Ghos
     reasons = ghost_clipping.unsupported_layers(model)
     if strategy != "vectorized" and not reasons:
         return ghost_clipping.GhostClipper(model)
-    if gaussian_layers(model):
+    if gaussian_layers(model) or aux_batchnorm.aux_batchnorm_layers(model):
         why = f" ({'; '.join(reasons)})" if reasons else ""
         raise UsageError(
-            f"{model.name} has Gaussian weight layers, which draw one set of noisy weights per forward pass of "
-            f"the batch; vectorised clipping would draw them once per example. Use clipping='ghost'{why}."
+            f"{model.name} has Gaussian weight layers or AuxBatchNorm layers, which act on the whole batch (one "
+            "draw of noisy weights, one set of statistics per forward pass); vectorised clipping would run them "
+            f"once per example. Use clipping='ghost'{why}."
         )
     if strategy == "vectorized":
         return None
@@ -67,10 +98,11 @@ def per_example_loss_fn(loss) -> clipping.PerExampleLoss:
 class PrivateModel(tf.keras.Model):
     """A Keras model trained with DP-SGD. Build it with ``make_private``."""
 
-    def __init__(self, model: tf.keras.Model, dp_config: DPConfig, **kwargs) -> None:
+    def __init__(self, model: tf.keras.Model, dp_config: DPConfig, *, public_batch=None, **kwargs) -> None:
         super().__init__(name=f"private_{model.name}", **kwargs)
         self.inner = model
         self.dp_config = dp_config
+        self.public_batch = None if public_batch is None else tf.constant(public_batch, tf.float32)
         self.dp_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="dp_steps")
         if dp_config.seed is None:
             self.noise_generator = tf.random.Generator.from_non_deterministic_state()
@@ -125,6 +157,14 @@ class PrivateModel(tf.keras.Model):
         stddev = learning_rate * config.l2_norm_clip * config.weight_noise_multiplier / config.expected_batch_size
         set_weight_noise_stddev(self.inner, stddev)
 
+    def _with_public_rows(self, x, y, mask):
+        """(x, y, mask) with the public batch appended, and the context that marks its rows for
+        AuxBatchNorm; unchanged and a null context without a public batch."""
+        if self.public_batch is None:
+            return x, y, mask, contextlib.nullcontext()
+        x, y, private, public = aux_batchnorm.append_public(x, y, mask, self.public_batch)
+        return x, y, private, aux_batchnorm.marked_rows(self.inner, private, public)
+
     def train_step(self, data):
         x, y, mask = tf.keras.utils.unpack_x_y_sample_weight(data)
         if mask is None:
@@ -133,7 +173,11 @@ class PrivateModel(tf.keras.Model):
         variables = self.inner.trainable_variables
         if self.dp_config.weight_noise_multiplier > 0:
             self._set_weight_noise()
-        grads, outputs = self.private_gradients(x, y, mask)
+        rows = tf.shape(y)[0]
+        with_public_x, with_public_y, with_public_mask, marked = self._with_public_rows(x, y, mask)
+        with marked:
+            grads, outputs = self.private_gradients(with_public_x, with_public_y, with_public_mask)
+        outputs = outputs[:rows]
         if self.inner.losses:  # data-independent regularisers: post-processing
             with tf.GradientTape() as tape:
                 regularization = tf.add_n(self.inner.losses)
@@ -143,3 +187,16 @@ class PrivateModel(tf.keras.Model):
         self.dp_steps.assign_add(1)
         self.compute_loss(x, y, outputs, mask)
         return self.compute_metrics(x, y, outputs, mask)
+
+    def test_step(self, data):
+        """Keras' test step; with a public batch, it is appended for AuxBatchNorm's statistics
+        (Davody et al. 2020 append it at evaluation too) and its rows dropped from the outputs."""
+        if self.public_batch is None:
+            return super().test_step(data)
+        x, y, sample_weight = tf.keras.utils.unpack_x_y_sample_weight(data)
+        ones = tf.ones(tf.shape(y)[:1], tf.float32)
+        with_public_x, _, _, marked = self._with_public_rows(x, y, ones)
+        with marked:
+            outputs = self.inner(with_public_x, training=False)[: tf.shape(y)[0]]
+        self.compute_loss(x, y, outputs, sample_weight)
+        return self.compute_metrics(x, y, outputs, sample_weight)

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from dpzoo import accounting, data, export, model_card, pipeline, sampling, tf_privacy_engine
 from dpzoo import models as model_registry
+from dpzoo.aux_batchnorm import aux_batchnorm_layers
 from dpzoo.averaging import EVAL_WEIGHTS, ParameterAveraging
 from dpzoo.callbacks import PrivacyLedgerCallback, StopAtStep
 from dpzoo.config import DPConfig
@@ -128,15 +129,30 @@ def dp_config(config: TrainConfig, noise_multiplier: float) -> DPConfig:
         clipping=config.clipping,
         seed=config.seed,
         weight_noise_multiplier=0.0 if config.method == "dpsgd" else noise_multiplier,
+        private_batch_statistics=config.method == "sidp",  # nominal already: the paper's BatchNorm is allowed
     )
 
 
-def _compile(config, model, sampler, noise_multiplier, jit):
+def public_batch(config: TrainConfig, model: tf.keras.Model, dataset: data.Dataset, preprocess) -> tuple:
+    """(preprocessed public auxiliary images, their source) for a model with AuxBatchNorm
+    layers on the dpzoo engine; (None, None) otherwise."""
+    if not aux_batchnorm_layers(model):
+        return None, None
+    if config.engine != "dpzoo":
+        raise UsageError(
+            f"{config.model} has AuxBatchNorm layers, which need the public auxiliary batch only engine='dpzoo' "
+            "appends. Use --engine=dpzoo, or another normalization."
+        )
+    images, source = data.public_auxiliary_batch(dataset.input_shape, training_dataset=dataset.name)
+    return preprocess(images).numpy(), source
+
+
+def _compile(config, model, sampler, noise_multiplier, jit, public_images=None):
     """Returns (trainable Keras model, step counter) for the configured engine."""
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if config.engine == "dpzoo":
         _check_method_model(config, model)
-        private = make_private(model, dp_config(config, noise_multiplier))
+        private = make_private(model, dp_config(config, noise_multiplier), public_batch=public_images)
         private.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"], jit_compile=jit)
         return private, lambda: int(private.dp_steps.numpy())
     if config.engine == "tf_privacy":
@@ -161,7 +177,7 @@ def _check_method_model(config: TrainConfig, model: tf.keras.Model) -> None:
     if config.method != "dpsgd" and not gaussian_layers(model):
         raise UsageError(
             f"--method={config.method} needs a model with Gaussian weight layers; {config.model} has none. "
-            "Use --model=lenet5_sidp or --model=tutorial_cnn_sidp (or --method=dpsgd)."
+            "Use --model=lenet5_sidp, lenet5_bn_sidp or tutorial_cnn_sidp (or --method=dpsgd)."
         )
 
 
@@ -193,7 +209,9 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
     sampler = sampling.make_sampler(sampling_name, n, config.batch_size, seed=config.seed, bucketed=bucketed)
     tf.keras.utils.set_random_seed(config.seed)
     model = build_model(config, dataset)
-    trainable, step_counter = _compile(config, model, sampler, noise_multiplier, jit)
+    preprocess = pipeline.Preprocessor.for_dataset(dataset, standardize_channels=config.standardize)
+    public_images, public_source = public_batch(config, model, dataset, preprocess)
+    trainable, step_counter = _compile(config, model, sampler, noise_multiplier, jit, public_images)
     ledger = accounting.PrivacyLedger(
         n=n,
         batch_size=config.batch_size,
@@ -208,7 +226,6 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
     )
     steps = planned_steps(config, n, noise_multiplier, sampler.steps_per_epoch)
     epochs = -(-steps // sampler.steps_per_epoch)
-    preprocess = pipeline.Preprocessor.for_dataset(dataset, standardize_channels=config.standardize)
     train_ds = pipeline.train_dataset(
         dataset.x_train,
         dataset.y_train,
@@ -260,6 +277,7 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
             jit,
             command,
             time.time() - started,
+            public_source,
         )
         model_card.write(card, staging)
         if os.path.exists(config.output_dir):
@@ -271,7 +289,7 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
     return RunResult(card=card, output_dir=config.output_dir)
 
 
-def _card(config, dataset, model, sampler, ledger, history, by_weights, jit, command, wall):
+def _card(config, dataset, model, sampler, ledger, history, by_weights, jit, command, wall, public_source):
     statement = ledger.statement()
     privacy = statement.to_dict()
     privacy["statement"] = statement.text()
@@ -301,6 +319,7 @@ def _card(config, dataset, model, sampler, ledger, history, by_weights, jit, com
             "augment": config.augment,
             "crop_padding": config.crop_padding,
             "augmult": config.augmult,
+            **({"public_auxiliary_batch": public_source} if public_source else {}),
         },
         "training": {
             "engine": config.engine,

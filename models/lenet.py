@@ -43,7 +43,15 @@ def lenet5(
 
 @register
 def lenet5_sidp(**kwargs) -> tf.keras.Model:
-    """LeNet-5 of Davody et al. 2020: Gaussian weight layers, normalisation after the activations
-    (LayerNorm by default; the paper's auxiliary-batch BatchNorm is not available yet)."""
+    """LN-LeNet-5 of Davody et al. 2020: Gaussian weight layers, LayerNorm after the activations."""
     kwargs = {"normalization": "layer", "name": "lenet5_sidp", **kwargs}
+    return lenet5(gaussian_weights=True, norm_after_activation=True, **kwargs)
+
+
+@register
+def lenet5_bn_sidp(**kwargs) -> tf.keras.Model:
+    """BN-LeNet-5 of Davody et al. 2020: Gaussian weight layers and, after the activations,
+    BatchNorm without affine parameters over the private batch plus a public auxiliary batch
+    (nominal runs only; normalization="public_batch" takes statistics of the public batch alone)."""
+    kwargs = {"normalization": "aux_batch", "name": "lenet5_bn_sidp", **kwargs}
     return lenet5(gaussian_weights=True, norm_after_activation=True, **kwargs)

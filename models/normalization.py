@@ -1,12 +1,16 @@
-"""The normalisation option shared by the small CNNs: none, group or layer.
+"""The normalisation option shared by the small CNNs: none, group, layer, or the auxiliary-batch
+BatchNorm of Davody et al. 2020 (dpzoo.aux_batchnorm).
 
-All three keep examples independent (no batch statistics), so they are safe on formally
-private paths; BatchNormalization is deliberately not offered here.
+none, group, layer and public_batch keep examples independent, so they are safe on formally
+private paths. aux_batch (statistics of the private batch and the public batch, the paper's) is
+refused by the engine except on a nominal run; Keras' BatchNormalization is not offered.
 """
 
 import tensorflow as tf
 
-NORMALIZATIONS = ("none", "group", "layer")
+from dpzoo.aux_batchnorm import AuxBatchNorm
+
+NORMALIZATIONS = ("none", "group", "layer", "aux_batch", "public_batch")
 
 
 def normalization(kind: str, channels: int, name: str, groups: int = 8):
@@ -17,6 +21,8 @@ def normalization(kind: str, channels: int, name: str, groups: int = 8):
         return None
     if kind == "layer":
         return tf.keras.layers.LayerNormalization(name=name)
+    if kind in ("aux_batch", "public_batch"):
+        return AuxBatchNorm(statistics="batch" if kind == "aux_batch" else "public", name=name)
     groups = max(g for g in range(1, min(groups, channels) + 1) if channels % g == 0)
     return tf.keras.layers.GroupNormalization(groups=groups, name=name)
 

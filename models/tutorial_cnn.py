@@ -55,7 +55,8 @@ def tutorial_cnn(
 @register
 def tutorial_cnn_sidp(**kwargs) -> tf.keras.Model:
     """The tutorial CNN of Davody et al. 2020: Gaussian weight layers, normalisation after the
-    activations (LayerNorm by default; the paper's auxiliary-batch BatchNorm is not available yet)."""
+    activations (LayerNorm by default; normalization="aux_batch" or "public_batch" for the
+    auxiliary-batch BatchNorm)."""
     kwargs = {"normalization": "layer", "name": "tutorial_cnn_sidp", **kwargs}
     return tutorial_cnn(gaussian_weights=True, norm_after_activation=True, **kwargs)
 

@@ -10,11 +10,19 @@ from dpzoo.gaussian_layers import GAUSSIAN_LAYERS
 from dpzoo.guards import BATCH_STATISTICS_LAYERS
 from dpzoo.models.registry import ModelRegistry
 
-NORMALIZATIONS = ("none", "group", "layer")
+NORMALIZATIONS = ("none", "group", "layer", "aux_batch")  # public_batch needs the engine's public rows
 
 
 NORMALIZABLE = (  # take normalization=...
-    *("lenet5", "lenet5_sidp", "tutorial_cnn", "tutorial_cnn_gnws", "tutorial_cnn_sidp", "tutorial_cnn_ws"),
+    *(
+        "lenet5",
+        "lenet5_bn_sidp",
+        "lenet5_sidp",
+        "tutorial_cnn",
+        "tutorial_cnn_gnws",
+        "tutorial_cnn_sidp",
+        "tutorial_cnn_ws",
+    ),
 )
 FIXED_NORMALIZATION = ("nf_resnet", "nf_resnet50", "wrn", "wrn16_4", "wrn28_10", "wrn40_4")
 CASES = [(name, {"normalization": n}) for name in NORMALIZABLE for n in NORMALIZATIONS] + [
@@ -89,7 +97,7 @@ def test_registering_a_name_twice_is_an_error():
         registry.register(net)
 
 
-@pytest.mark.parametrize("name", ["lenet5_sidp", "tutorial_cnn_sidp"])
+@pytest.mark.parametrize("name", ["lenet5_sidp", "lenet5_bn_sidp", "tutorial_cnn_sidp"])
 def test_sidp_models_use_gaussian_weight_layers_and_normalise_after_the_activation(name):
     model = models.get(name)
     weight_layers = [
