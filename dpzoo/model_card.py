@@ -53,6 +53,7 @@ def to_markdown(card: dict) -> str:
             f"| {row['epoch']} | {_fmt(row.get('accuracy', float('nan')))} | "
             f"{_fmt(row.get('val_accuracy', float('nan')))} | {_fmt(row.get('epsilon', float('inf')))} |"
         )
+    lines += _audit_lines(card.get("audit"))
     lines += [
         "",
         "## Reproduce",
@@ -66,12 +67,38 @@ def to_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
+def _audit_lines(audit: dict | None) -> list[str]:
+    """The membership-inference section (dpzoo.audit), if the card has one."""
+    if not audit:
+        return []
+    lines = [
+        "",
+        "## Membership-inference audit",
+        "",
+        f"{audit['members']} training examples against {audit['non_members']} test examples, "
+        f"TF Privacy's attack library ({audit['source']}).",
+        "",
+        "| attack | AUC | attacker advantage | implied epsilon lower bound |",
+        "|---|---|---|---|",
+    ]
+    for attack in audit["attacks"]:
+        lines.append(
+            f"| {attack['attack']} | {attack['auc']:.3f} | {attack['advantage']:.3f} "
+            f"| {attack['epsilon_lower_bound']:.3f} |"
+        )
+    return lines
+
+
 def write(card: dict, directory: str) -> None:
-    with open(os.path.join(directory, CARD_JSON), "w") as f:
-        json.dump(card, f, indent=2, default=_json_default)
-        f.write("\n")
-    with open(os.path.join(directory, CARD_MARKDOWN), "w") as f:
-        f.write(to_markdown(card))
+    """Writes the card as JSON and Markdown; each file is replaced whole (never half-written)."""
+    for name, text in (
+        (CARD_JSON, json.dumps(card, indent=2, default=_json_default) + "\n"),
+        (CARD_MARKDOWN, to_markdown(card)),
+    ):
+        partial = os.path.join(directory, f".{name}.partial")
+        with open(partial, "w") as f:
+            f.write(text)
+        os.replace(partial, os.path.join(directory, name))
 
 
 def read(directory: str) -> dict:
@@ -88,14 +115,14 @@ def _json_default(value):
 def results_table(cards: list[dict]) -> str:
     """A Markdown table with one row per run: accuracy, privacy (all of it), and the exact command."""
     lines = [
-        "| model | test accuracy | weights | K | epsilon | delta | guarantee | accountant | sampling "
+        "| model | method | test accuracy | weights | K | epsilon | delta | guarantee | accountant | sampling "
         "| noise multiplier | steps | batch | command |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for card in sorted(cards, key=lambda c: (c["privacy"]["epsilon"], c["model"]["name"])):
         privacy, training, results = card["privacy"], card["training"], card["results"]
         lines.append(
-            f"| {card['model']['name']} {card['model']['kwargs'] or ''} "
+            f"| {card['model']['name']} {card['model']['kwargs'] or ''} | {training.get('method', 'dpsgd')} "
             f"| {100 * results['test_accuracy']:.2f}% | {WEIGHT_NAMES[results['eval_weights']]} "
             f"| {card['dataset']['augmult']} | {_fmt(privacy['epsilon'])} | {privacy['delta']:g} "
             f"| {privacy['guarantee']} | {privacy['accountant']} | {privacy['sampling']} "

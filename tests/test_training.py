@@ -132,7 +132,7 @@ def test_existing_output_dir_is_not_overwritten_silently(private_run):
 def test_results_table_row_names_privacy_and_command(private_run):
     table = model_card.results_table([private_run.card])
     row = table.splitlines()[2]
-    assert "formal" in row and "pld" in row and "poisson" in row and "`pytest`" in row
+    assert "formal" in row and "pld" in row and "poisson" in row and "`pytest`" in row and "| dpsgd |" in row
     assert f"{100 * private_run.card['results']['test_accuracy']:.2f}%" in row
 
 
