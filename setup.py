@@ -26,6 +26,7 @@ setup(
         "dpzoo.train.configs",
         "dpzoo.train.configs.fashion_mnist",
         "dpzoo.train.configs.de22",
+        "dpzoo.train.configs.sidp",
     ],
     package_dir={
         "dpzoo": "dpzoo",
@@ -34,6 +35,7 @@ setup(
         "dpzoo.train.configs": "train/configs",
         "dpzoo.train.configs.fashion_mnist": "train/configs/fashion_mnist",
         "dpzoo.train.configs.de22": "train/configs/de22",
+        "dpzoo.train.configs.sidp": "train/configs/sidp",
     },
     install_requires=[
         "tensorflow==2.15.1",
