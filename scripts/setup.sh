@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what dpzoo needs on a fresh machine, idempotently:
-#   .venv with the pinned stack (requirements.lock) and dpzoo itself (editable);
+#   .venv with the pinned stack (requirements.lock, then requirements-nodeps.lock without its
+#   declared dependencies) and dpzoo itself (editable);
 #   Fashion-MNIST from Debian's dataset-fashion-mnist package when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,12 +18,13 @@ if [ -z "$python" ]; then
   exit 2
 fi
 
-stamp=".venv/.installed-$(cat requirements.lock setup.py | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$(cat requirements.lock requirements-nodeps.lock setup.py | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing the pinned stack into .venv (a few minutes on first run)"
   [ -x .venv/bin/python ] || "$python" -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check --upgrade "pip==24.3.1" "setuptools==69.5.1" "wheel==0.45.1"
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.lock
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.lock
   .venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
   rm -f .venv/.installed-*
   touch "$stamp"
