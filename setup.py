@@ -58,6 +58,7 @@ setup(
             "dpzoo-privacy=dpzoo.train.privacy:run",
             "dpzoo-export=dpzoo.train.export:run",
             "dpzoo-bench=dpzoo.train.bench:run",
+            "dpzoo-audit=dpzoo.train.audit:run",
         ]
     },
 )

@@ -16,6 +16,7 @@ def run(tool, *args, cwd=None):
         "dpzoo-privacy": "dpzoo.train.privacy",
         "dpzoo-export": "dpzoo.train.export",
         "dpzoo-bench": "dpzoo.train.bench",
+        "dpzoo-audit": "dpzoo.train.audit",
     }[tool]
     return subprocess.run(
         [sys.executable, "-m", module, *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=300
