@@ -18,6 +18,8 @@ NORMALIZABLE = (  # take normalization=...
         "lenet5",
         "lenet5_bn_sidp",
         "lenet5_sidp",
+        "resnet18",
+        "resnet18_sidp",
         "tutorial_cnn",
         "tutorial_cnn_gnws",
         "tutorial_cnn_sidp",
@@ -68,6 +70,15 @@ def test_tutorial_cnn_width_multiplies_channels():
 def test_lenet5_size():
     # conv1 5*5*6+6 = 156; conv2 5*5*6*16+16 = 2,416; fc 400*120+120, 120*84+84, 84*10+10.
     assert models.get("lenet5").count_params() == 156 + 2416 + 48120 + 10164 + 850
+
+
+def test_resnet18_size():
+    """11,173,962 parameters with GroupNorm: the CIFAR ResNet-18's count with BatchNorm's scale and
+    offset; the SIDP variant's BatchNorm has neither (2 x 4,800 fewer trainable weights)."""
+    assert models.get("resnet18").count_params() == 11_173_962
+    sidp = models.get("resnet18_sidp")
+    assert sum(int(tf.size(v)) for v in sidp.trainable_variables) == 11_173_962 - 9_600
+    assert all(isinstance(layer, GAUSSIAN_LAYERS) for layer in sidp.layers if layer.trainable_weights)
 
 
 def test_layer_names_are_deterministic():
