@@ -2,7 +2,7 @@
 # The SIDP comparison on Fashion-MNIST (results/fashion_mnist_sidp.md): sidp (nominal), sidp_dp and
 # dpsgd (formal) for BN-LeNet-5, LN-LeNet-5 and the tutorial CNN at epsilon 0.1, 1, 3 and 8, all
 # with the recipe train/configs/sidp/fashion_mnist.py. Runs that already have a model card are
-# kept, so an interrupted sweep resumes. About 2 minutes per run on a 2-core CPU (36 runs).
+# kept, so an interrupted sweep resumes. About a minute per run on a 2-core CPU (36 runs).
 #   bash scripts/sidp_table.sh [RUNS_DIR]   (default runs/sidp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
