@@ -1,0 +1,15 @@
+"""CIFAR-10, SIDP ResNet-18, Davody et al. 2020 settings at epsilon 2, delta 1e-5; guarantee nominal (no formal guarantee; the card says why).
+
+Batch 32, C 3.1, SGD lr 0.1 with momentum 0.9, 10 epochs, sigma calibrated to epsilon 2 (RDP,
+Poisson sampling); see _paper.py for what differs from the authors' code.
+Published: 90.26% test accuracy (Davody et al. 2020, SIDP ResNet-18, epsilon 2 as the paper states it).
+Command: dpzoo-train --config=train/configs/sidp/cifar10_resnet18_sidp_sidp_eps2.py --data_dir=DIR_WITH_cifar-10-batches-py
+Hardware: not run here (CIFAR-10 is not installed): 15,630 steps of batch 32, a GPU's work for ResNet-18.
+"""
+
+from dpzoo.train.configs.sidp._paper import paper_config
+from dpzoo.train_config import TrainConfig
+
+
+def get_config() -> TrainConfig:
+    return paper_config(dataset="cifar10", model="resnet18_sidp", method="sidp", target_epsilon=2)
