@@ -30,11 +30,11 @@ def _refuse_fused_activation(layer: tf.keras.layers.Layer) -> None:
         )
 
 
-class _GaussianWeights:
-    """The noise shared by the Gaussian layers: a stddev variable and a seeded generator."""
+class GaussianWeights:
+    """The noise shared by the Gaussian layers: a stddev variable and a seeded generator (mix into
+    a Keras layer; call ``_init_noise`` in __init__ and ``_build_noise`` in build)."""
 
     def _init_noise(self, seed: int | None, inference_noise: bool) -> None:
-        _refuse_fused_activation(self)
         self.seed = seed
         self.inference_noise = inference_noise
 
@@ -59,7 +59,7 @@ class _GaussianWeights:
 
 
 @tf.keras.utils.register_keras_serializable(package="dpzoo")
-class GaussianDense(_GaussianWeights, tf.keras.layers.Dense):
+class GaussianDense(GaussianWeights, tf.keras.layers.Dense):
     """Dense whose kernel and bias are sampled around their values at every training call.
 
     Accepts Dense's arguments (no fused non-linear activation), plus ``seed`` for the noise
@@ -68,6 +68,7 @@ class GaussianDense(_GaussianWeights, tf.keras.layers.Dense):
 
     def __init__(self, units: int, *, seed: int | None = None, inference_noise: bool = False, **kwargs) -> None:
         super().__init__(units, **kwargs)
+        _refuse_fused_activation(self)
         self._init_noise(seed, inference_noise)
 
     def build(self, input_shape) -> None:
@@ -90,7 +91,7 @@ class GaussianDense(_GaussianWeights, tf.keras.layers.Dense):
 
 
 @tf.keras.utils.register_keras_serializable(package="dpzoo")
-class GaussianConv2D(_GaussianWeights, tf.keras.layers.Conv2D):
+class GaussianConv2D(GaussianWeights, tf.keras.layers.Conv2D):
     """Conv2D whose kernel and bias are sampled around their values at every training call.
 
     Accepts Conv2D's arguments (channels_last, no fused non-linear activation), plus ``seed``
@@ -103,6 +104,7 @@ class GaussianConv2D(_GaussianWeights, tf.keras.layers.Conv2D):
         super().__init__(filters, kernel_size, **kwargs)
         if self.data_format != "channels_last":
             raise ValueError(f"GaussianConv2D {self.name}: only data_format='channels_last' is supported.")
+        _refuse_fused_activation(self)
         self._init_noise(seed, inference_noise)
 
     def build(self, input_shape) -> None:
@@ -119,7 +121,7 @@ class GaussianConv2D(_GaussianWeights, tf.keras.layers.Conv2D):
         return {**super().get_config(), **self._noise_config()}
 
 
-GAUSSIAN_LAYERS = (GaussianDense, GaussianConv2D)
+GAUSSIAN_LAYERS = (GaussianWeights,)  # GaussianDense, GaussianConv2D, dpzoo.gaussian_lstm.GaussianLSTM
 
 
 def gaussian_layers(module: tf.Module) -> list[tf.keras.layers.Layer]:
