@@ -27,13 +27,14 @@ NORMALIZABLE = (  # take normalization=...
     ),
 )
 FIXED_NORMALIZATION = ("nf_resnet", "nf_resnet50", "wrn", "wrn16_4", "wrn28_10", "wrn40_4")
+TEXT = ("bilstm", "ln_bilstm")  # take token ids
 CASES = [(name, {"normalization": n}) for name in NORMALIZABLE for n in NORMALIZATIONS] + [
     (name, {}) for name in FIXED_NORMALIZATION
 ]
 
 
 def test_every_registered_model_is_covered():
-    assert sorted(NORMALIZABLE + FIXED_NORMALIZATION) == models.names()
+    assert sorted(NORMALIZABLE + FIXED_NORMALIZATION + TEXT) == models.names()
 
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=lambda c: str(c))
@@ -53,6 +54,31 @@ def test_forward_backward_every_parameter_gets_a_gradient(fashion, name, kwargs)
         assert grad is not None, variable.name
         assert np.all(np.isfinite(grad.numpy())) and np.any(grad.numpy() != 0), variable.name
     assert not any(isinstance(layer, BATCH_STATISTICS_LAYERS) for layer in model.submodules)
+
+
+@pytest.mark.parametrize("name", TEXT)
+def test_text_models_forward_backward_on_token_ids(name):
+    """Every trainable weight (the frozen word vectors are not) gets a gradient; LSTMs and head
+    are Gaussian weight layers; 8 x 4 x 32 + 32 x 4 x 32 + 4 x 32 (+ 4 x 4 x 32 + 2 x 32 for LN)
+    per direction plus the head (64 x 6 + 6, + 2 x 6 for LN)."""
+    model = models.get(name, input_shape=(16,), num_classes=6, embedding_dim=8)
+    ids = np.random.default_rng(0).integers(0, 8192, size=(4, 16))
+    with tf.GradientTape() as tape:
+        logits = model(ids, training=True)
+        loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy([0, 1, 2, 3], logits, True))
+    assert logits.shape == (4, 6)
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert all(g is not None and np.any(g.numpy() != 0) for g in grads)
+    lstm = 8 * 128 + 32 * 128 + 128 + (2 * 128 + 2 * 32 if name == "ln_bilstm" else 0)
+    head = 64 * 6 + 6 + (12 if name == "ln_bilstm" else 0)
+    assert sum(int(tf.size(v)) for v in model.trainable_variables) == 2 * lstm + head
+    assert all(
+        isinstance(layer, GAUSSIAN_LAYERS)
+        for layer in model.layers
+        if layer.trainable_weights and "norm" not in layer.name
+    )
+    with pytest.raises(ValueError, match="input_shape=\\(length,\\)"):
+        models.get(name, input_shape=(28, 28, 1))
 
 
 def test_tutorial_cnn_matches_the_tf_privacy_tutorial_size():

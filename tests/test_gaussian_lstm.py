@@ -1,0 +1,93 @@
+"""GaussianLSTM and the BiLSTM text models on real text (Debian package descriptions): the plain
+cell is Keras' LSTM, weights are sampled once per call with std s, and ghost clipping's
+per-example norms and clipped sum match a loop over single examples at the sampled weights."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dpzoo import clipping, ghost_clipping, models
+from dpzoo.gaussian_layers import set_weight_noise_stddev
+from dpzoo.gaussian_lstm import GaussianLSTM, gaussian_lstm_sqnorms
+from dpzoo.text_data import SECTIONS, load_debian_descriptions, token_ids
+from tests.conftest import SPARSE_CE
+
+
+@pytest.fixture(scope="module")
+def descriptions():
+    return load_debian_descriptions()
+
+
+def test_the_corpus_is_real_labelled_text(descriptions):
+    assert len(descriptions.x_train) > 3000 and len(descriptions.x_test) > 500
+    assert set(np.unique(descriptions.y_train)) == set(range(len(SECTIONS)))
+    assert descriptions.x_train.shape[1:] == (16,) and (descriptions.x_train[:, 0] > 0).all()  # no empty text
+    assert (token_ids("Real-time strategy game") == token_ids("real time STRATEGY game!")).all()
+    assert token_ids("a b", length=4)[2:].tolist() == [0, 0]
+
+
+def _vectors(descriptions, n=6, dim=5):
+    """Word vectors of real descriptions: a fixed random table looked up at their token ids."""
+    table = np.random.default_rng(0).normal(size=(8192, dim)).astype(np.float32)
+    return table[descriptions.x_train[:n, :7]]
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_the_plain_cell_is_keras_lstm(descriptions, backwards):
+    x = _vectors(descriptions)
+    ours = GaussianLSTM(4, go_backwards=backwards, return_sequences=True)
+    out = ours(x, training=True).numpy()  # s = 0: the clean weights
+    keras = tf.keras.layers.LSTM(4, go_backwards=backwards, return_sequences=True)
+    keras(x)
+    keras.set_weights([ours.kernel.numpy(), ours.recurrent_kernel.numpy(), ours.bias.numpy()])
+    np.testing.assert_allclose(out, keras(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_weights_are_sampled_once_per_call_with_std_s(descriptions):
+    x = _vectors(descriptions, dim=50)
+    layer = GaussianLSTM(64, layer_norm=True, seed=3)
+    layer(x)
+    set_weight_noise_stddev(layer, 0.05)
+    first = layer(x, training=True).numpy()
+    drawn = layer.last_weights[0].numpy() - layer.kernel.numpy()  # 50 x 256 = 12,800 draws
+    assert abs(drawn.mean()) < 5 * 0.05 / np.sqrt(drawn.size)
+    assert drawn.std() == pytest.approx(0.05, rel=5 / np.sqrt(2 * drawn.size))
+    assert not np.allclose(first, layer(x, training=True).numpy())  # fresh at each call
+    np.testing.assert_array_equal(layer(x).numpy(), layer(x).numpy())  # inference: clean weights
+    np.testing.assert_array_equal(layer(x).numpy(), layer.run(tf.constant(x), layer.cell_weights).numpy())
+
+
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_per_example_norms_at_the_sampled_weights_equal_a_loop(descriptions, layer_norm):
+    x = tf.constant(_vectors(descriptions))
+    layer = GaussianLSTM(4, layer_norm=layer_norm, seed=1)
+    layer(x)
+    set_weight_noise_stddev(layer, 0.3)
+    out = layer(x, training=True)
+    g = tf.constant(np.random.default_rng(1).normal(size=out.shape), tf.float32)
+    result = gaussian_lstm_sqnorms(layer, x, g)
+    for i in range(len(x)):
+        weights = [tf.identity(w) for w in layer.last_weights]
+        with tf.GradientTape() as tape:
+            tape.watch(weights)
+            objective = tf.reduce_sum(layer.run(x[i : i + 1], weights) * g[i : i + 1])
+        grads = tape.gradient(objective, weights)
+        assert float(result.sqnorms[i]) == pytest.approx(sum(float(tf.reduce_sum(w**2)) for w in grads), rel=1e-4)
+        for (_, per_example), want in zip(result.per_example, grads, strict=True):
+            np.testing.assert_allclose(per_example[i].numpy(), want.numpy(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["bilstm", "ln_bilstm"])
+def test_ghost_clipped_sum_of_the_bilstm_equals_vectorised(descriptions, name):
+    """At s = 0 (plain weights) the vectorised path is a brute-force reference."""
+    tf.keras.utils.set_random_seed(0)
+    model = models.get(name, trainable_embedding=True, embedding_dim=8, hidden=4)
+    x, y = tf.constant(descriptions.x_train[:6]), tf.constant(descriptions.y_train[:6])
+    mask = tf.constant([1, 1, 1, 1, 1, 0], tf.float32)
+    variables = model.trainable_variables
+    got, norms, _ = ghost_clipping.GhostClipper(model).clipped_sum(SPARSE_CE.call, x, y, mask, 0.1, variables)
+    grads, _, _ = clipping.per_example_gradients(model, SPARSE_CE.call, x, y, variables)
+    grads = [tf.convert_to_tensor(g) for g in grads]
+    np.testing.assert_allclose(norms.numpy(), clipping.global_norms(grads).numpy(), rtol=1e-4)
+    for a, b in zip(got, clipping.clipped_sum(grads, mask, 0.1), strict=True):
+        np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(), b.numpy(), rtol=1e-4, atol=1e-7)
