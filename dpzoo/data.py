@@ -40,7 +40,8 @@ CHANNEL_STATS = {
     "digits": ((0.3050,), (0.3760,)),
     "imagenet2012": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
-DATASETS = ("fashion_mnist", "mnist", "cifar10", "digits", "imagenet2012")
+TEXT_DATASETS = ("debian_descriptions", "ag_news")  # token ids [N, length] (dpzoo.text_data)
+DATASETS = ("fashion_mnist", "mnist", "cifar10", "digits", "imagenet2012", *TEXT_DATASETS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,18 +59,22 @@ SPECS = {
     "cifar10": DatasetSpec((32, 32, 3), 10, 50_000),
     "digits": DatasetSpec((8, 8, 1), 10, 1_347),
     "imagenet2012": DatasetSpec((224, 224, 3), 1000, 1_281_167),
+    "debian_descriptions": DatasetSpec((16,), 6, 6_259),  # bookworm's lists; the count follows the mirror
+    "ag_news": DatasetSpec((32,), 4, 120_000),
 }
 IN_MEMORY_LIMIT_BYTES = 32 * 2**30
 HOW_TO_GET = {
     "fashion_mnist": "install Debian's package (apt-get install dataset-fashion-mnist)",
     "mnist": "put the four MNIST IDX files (train-images-idx3-ubyte.gz, ...) in --data_dir",
     "cifar10": "unpack cifar-10-python.tar.gz into --data_dir (cifar-10-batches-py/)",
+    "ag_news": "go online once (tensorflow-datasets downloads ag_news_subset), or use --dataset=debian_descriptions",
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """Train and test arrays: images uint8 (N, H, W, C), labels int64 (N,)."""
+    """Train and test arrays: images uint8 (N, H, W, C) or token ids int32 (N, length), labels
+    int64 (N,)."""
 
     name: str
     x_train: np.ndarray
@@ -84,8 +89,13 @@ class Dataset:
         return tuple(self.x_train.shape[1:])
 
     @property
-    def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        return CHANNEL_STATS[self.name]
+    def is_text(self) -> bool:
+        return self.name in TEXT_DATASETS
+
+    @property
+    def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """Published per-channel (mean, std) of the images; None for text."""
+        return None if self.is_text else CHANNEL_STATS[self.name]
 
 
 def load(name: str, data_dir: str | None = None) -> Dataset:
@@ -94,6 +104,8 @@ def load(name: str, data_dir: str | None = None) -> Dataset:
         raise UsageError(f"Unknown dataset {name!r}; known: {', '.join(DATASETS)}.")
     if name == "digits":
         return _load_digits()
+    if name in TEXT_DATASETS:
+        return _load_text(name)
     spec = SPECS[name]
     if spec.n_train * int(np.prod(spec.input_shape)) > IN_MEMORY_LIMIT_BYTES:
         raise DataNotFoundError(
@@ -141,8 +153,8 @@ def public_auxiliary_batch(
 
 
 def synthetic(name: str, n_train: int, n_test: int, seed: int = 0) -> Dataset:
-    """Random uint8 images and labels shaped like dataset ``name``: for checking that a config
-    builds and steps where the real data is not at hand. Never a result."""
+    """Random uint8 images (or token ids below 256) and labels shaped like dataset ``name``: for
+    checking that a config builds and steps where the real data is not at hand. Never a result."""
     spec = SPECS[name]
     rng = np.random.default_rng(seed)
     images = lambda n: rng.integers(0, 256, size=(n, *spec.input_shape), dtype=np.uint8)
@@ -242,6 +254,16 @@ def _load_tfds(name: str) -> dict:
 
     train, test = tfds.as_numpy(tfds.load(name, split=["train", "test"], batch_size=-1, as_supervised=True))
     return {"x_train": train[0], "y_train": train[1], "x_test": test[0], "y_test": test[1]}
+
+
+def _load_text(name: str) -> Dataset:
+    from dpzoo import text_data  # imports this module
+
+    if name == "debian_descriptions":
+        return text_data.load_debian_descriptions()
+    if not _tfds_reachable():
+        raise DataNotFoundError(f"No {name} data offline. To get it: {HOW_TO_GET[name]}.")
+    return text_data.load_ag_news(SPECS[name].input_shape[0])
 
 
 def _load_digits() -> Dataset:

@@ -1,7 +1,7 @@
 """SavedModel export with a serving signature (for TF Serving and tf.saved_model.load).
 
-``serving_default`` takes float32 images with pixels in [0, 1], shape [batch, H, W, C],
-applies the training preprocessing and returns ``probabilities`` [batch, classes] and
+``serving_default`` takes float32 images with pixels in [0, 1], shape [batch, H, W, C] (or int32
+token ids [batch, length] for text models), applies the training preprocessing and returns ``probabilities`` [batch, classes] and
 ``classes`` [batch] (int64). No training-only ops (noise, dropout) are in the signature:
 the model runs with training=False.
 """
@@ -20,12 +20,15 @@ def saved_model(
     *,
     input_shape: tuple[int, ...],
     preprocess: Callable[[tf.Tensor], tf.Tensor],
+    input_dtype: tf.DType = tf.float32,
 ) -> str:
-    """Writes ``model`` as a SavedModel to ``export_dir`` atomically; returns the path."""
+    """Writes ``model`` as a SavedModel to ``export_dir`` atomically; returns the path.
+    ``input_dtype``: float32 images in [0, 1], or int32 token ids for text models."""
     module = tf.Module()
     module.model = model
+    input_name = "images" if input_dtype == tf.float32 else "tokens"
 
-    @tf.function(input_signature=[tf.TensorSpec([None, *input_shape], tf.float32, name="images")])
+    @tf.function(input_signature=[tf.TensorSpec([None, *input_shape], input_dtype, name=input_name)])
     def serve(images):
         probabilities = tf.nn.softmax(model(preprocess(images), training=False), axis=-1)
         return {"probabilities": probabilities, "classes": tf.argmax(probabilities, axis=-1)}

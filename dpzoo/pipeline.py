@@ -46,13 +46,17 @@ def augmented_views(images: tf.Tensor, augmult: int, pad: int = 4) -> tf.Tensor:
 class Preprocessor:
     """Turns uint8 images into model inputs: scale to [0, 1], then optionally standardise."""
 
+    dtype = tf.float32  # of the serving signature's input: pixels in [0, 1]
+
     def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], *, standardize_channels: bool = True) -> None:
         self.mean, self.std = tuple(mean), tuple(std)
         self.standardize_channels = standardize_channels
 
     @classmethod
-    def for_dataset(cls, dataset: Dataset, *, standardize_channels: bool = True) -> "Preprocessor":
-        """With the dataset's published channel statistics."""
+    def for_dataset(cls, dataset: Dataset, *, standardize_channels: bool = True) -> "Preprocessor | TokenInputs":
+        """With the dataset's published channel statistics; token ids pass through."""
+        if dataset.is_text:
+            return TokenInputs()
         return cls(*dataset.channel_stats, standardize_channels=standardize_channels)
 
     def from_unit_range(self, images: tf.Tensor) -> tf.Tensor:
@@ -64,6 +68,17 @@ class Preprocessor:
 
     def __call__(self, images: tf.Tensor) -> tf.Tensor:
         return self.from_unit_range(scale(images))
+
+
+class TokenInputs:
+    """Text: token ids are the model's inputs as they are (int32), in training and in serving."""
+
+    dtype = tf.int32
+
+    def from_unit_range(self, tokens: tf.Tensor) -> tf.Tensor:
+        return tf.cast(tokens, tf.int32)
+
+    __call__ = from_unit_range
 
 
 def train_dataset(
@@ -91,7 +106,7 @@ def train_dataset(
             yield x[indices], y[indices], mask
 
     spec = (
-        tf.TensorSpec((None, *x.shape[1:]), tf.uint8),
+        tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)),
         tf.TensorSpec((None,), tf.int64),
         tf.TensorSpec((None,), tf.float32),
     )

@@ -7,7 +7,7 @@ import tensorflow as tf
 from dpzoo import export, model_card
 from dpzoo import models as model_registry
 from dpzoo.errors import UsageError
-from dpzoo.pipeline import Preprocessor
+from dpzoo.pipeline import Preprocessor, TokenInputs
 
 CHECKPOINT = "checkpoint/weights"
 SAVED_MODEL = "saved_model"
@@ -38,9 +38,12 @@ def load_run(run_dir: str) -> tuple[tf.keras.Model, dict]:
     return model, card
 
 
-def preprocessor_from_card(card: dict) -> Preprocessor:
-    """The preprocessing the run trained with; its from_unit_range maps [0, 1] pixels to model inputs."""
+def preprocessor_from_card(card: dict) -> Preprocessor | TokenInputs:
+    """The preprocessing the run trained with; its from_unit_range maps [0, 1] pixels (or token
+    ids, for text) to model inputs."""
     dataset = card["dataset"]
+    if dataset.get("channel_mean") is None:
+        return TokenInputs()
     return Preprocessor(dataset["channel_mean"], dataset["channel_std"], standardize_channels=dataset["standardize"])
 
 
@@ -52,6 +55,7 @@ def export_run(run_dir: str, export_dir: str) -> str:
         export_dir,
         input_shape=tuple(card["dataset"]["input_shape"]),
         preprocess=preprocessor_from_card(card).from_unit_range,
+        input_dtype=preprocessor_from_card(card).dtype,
     )
 
 

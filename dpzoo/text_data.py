@@ -70,3 +70,17 @@ def load_debian_descriptions(length: int = LENGTH, test_fraction: float = 0.2) -
         (np.stack(rows[s][0]), np.array(rows[s][1], np.int64)) for s in ("train", "test")
     )
     return Dataset("debian_descriptions", x_train, y_train, x_test, y_test, len(SECTIONS), "apt-cache dumpavail")
+
+
+def load_ag_news(length: int) -> Dataset:
+    """AG News (4 classes, 120,000 training and 7,600 test articles) from tensorflow-datasets'
+    ag_news_subset: title and description, as hashed token ids."""
+    import tensorflow_datasets as tfds  # heavy; only when this source is used
+
+    def arrays(split):
+        records = list(tfds.as_numpy(tfds.load("ag_news_subset", split=split)))
+        texts = [f"{r['title'].decode()} {r['description'].decode()}" for r in records]
+        return np.stack([token_ids(t, length) for t in texts]), np.array([r["label"] for r in records], np.int64)
+
+    (x_train, y_train), (x_test, y_test) = arrays("train"), arrays("test")
+    return Dataset("ag_news", x_train, y_train, x_test, y_test, 4, "tensorflow-datasets ag_news_subset")

@@ -94,6 +94,8 @@ def load_training_data(config: TrainConfig, dataset: data.Dataset | None = None)
     if config.max_train_examples and config.max_train_examples < len(dataset.x_train):
         k = config.max_train_examples
         dataset = dataclasses.replace(dataset, x_train=dataset.x_train[:k], y_train=dataset.y_train[:k])
+    if dataset.is_text and config.augment:
+        raise UsageError(f"augment=True is for images; {dataset.name} is text. Drop --augment.")
     if config.batch_size > len(dataset.x_train):
         raise UsageError(f"Expected batch_size={config.batch_size} <= {len(dataset.x_train)} training examples.")
     return dataset
@@ -265,6 +267,7 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
             os.path.join(staging, SAVED_MODEL),
             input_shape=dataset.input_shape,
             preprocess=preprocess.from_unit_range,
+            input_dtype=preprocess.dtype,
         )
         card = _card(
             config,
@@ -297,7 +300,7 @@ def _card(config, dataset, model, sampler, ledger, history, by_weights, jit, com
     rows = [
         {"epoch": i + 1, **{k: float(v[i]) for k, v in history.history.items() if i < len(v)}} for i in range(epochs)
     ]
-    mean, std = dataset.channel_stats
+    mean, std = dataset.channel_stats or (None, None)
     return {
         "dpzoo_version": __version__,
         "tensorflow_version": tf.__version__,
@@ -314,8 +317,8 @@ def _card(config, dataset, model, sampler, ledger, history, by_weights, jit, com
             "input_shape": list(dataset.input_shape),
             "num_classes": dataset.num_classes,
             "standardize": config.standardize,
-            "channel_mean": list(mean),
-            "channel_std": list(std),
+            "channel_mean": None if mean is None else list(mean),
+            "channel_std": None if std is None else list(std),
             "augment": config.augment,
             "crop_padding": config.crop_padding,
             "augmult": config.augmult,
