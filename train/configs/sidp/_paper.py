@@ -13,21 +13,20 @@ from dpzoo.train_config import TrainConfig
 
 
 def paper_config(*, dataset: str, model: str, method: str, target_epsilon: float, **fields) -> TrainConfig:
-    """One published cell: model, method and epsilon on the paper's settings."""
-    return TrainConfig(
-        model=model,
-        dataset=dataset,
-        method=method,
+    """One published cell: model, method and epsilon on the paper's settings (``fields`` replace
+    them where the paper's text models differ)."""
+    settings = dict(
         epochs=10,
         batch_size=32,
         learning_rate=0.1,
         optimizer="momentum",
         momentum=0.9,
         l2_norm_clip=3.1,
-        target_epsilon=target_epsilon,
         delta=1e-5,
         sampling="poisson",
         accountant="rdp",
         output_dir=f"runs/sidp_paper/{dataset}_{model}_{method}_eps{target_epsilon:g}",
-        **fields,
+    )
+    return TrainConfig(
+        model=model, dataset=dataset, method=method, target_epsilon=target_epsilon, **(settings | fields)
     )
