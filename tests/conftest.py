@@ -40,3 +40,11 @@ def digits_batch(dataset: data.Dataset, size: int, offset: int = 0):
 
 
 SPARSE_CE = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def op_types(graph_def) -> set[str]:
+    """Every op type in a GraphDef, its function library included."""
+    nodes = list(graph_def.node)
+    for function in graph_def.library.function:
+        nodes.extend(function.node_def)
+    return {node.op for node in nodes}

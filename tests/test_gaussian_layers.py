@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from dpzoo import export, ghost_clipping, ghost_norms
 from dpzoo.gaussian_layers import GaussianConv2D, GaussianDense, gaussian_layers, set_weight_noise_stddev
+from tests.conftest import op_types
 
 S = 0.3
 
@@ -131,22 +132,15 @@ def test_keras_round_trip_keeps_the_settings_and_s(tmp_path):
     np.testing.assert_allclose(reloaded(images).numpy(), model(images).numpy(), rtol=1e-6)
 
 
-def _op_types(graph_def) -> set[str]:
-    nodes = list(graph_def.node)
-    for function in graph_def.library.function:
-        nodes.extend(function.node_def)
-    return {node.op for node in nodes}
-
-
 def test_exported_saved_model_has_no_noise_ops(tmp_path):
     model = _tiny_model()
     path = export.saved_model(model, str(tmp_path / "served" / "1"), input_shape=(8, 8, 1), preprocess=lambda x: x)
     serve = tf.saved_model.load(path).signatures["serving_default"]
-    random_ops = {op for op in _op_types(serve.graph.as_graph_def()) if "Random" in op or "Rng" in op}
+    random_ops = {op for op in op_types(serve.graph.as_graph_def()) if "Random" in op or "Rng" in op}
     assert not random_ops
     images = tf.random.stateless_uniform([2, 8, 8, 1], seed=[3, 4])
     want = tf.nn.softmax(model(images, training=False)).numpy()
     np.testing.assert_allclose(serve(images=images)["probabilities"].numpy(), want, rtol=1e-5)
     # and the check can fail: a training-mode function does contain the generator's ops
     noisy = tf.function(lambda x: model(x, training=True)).get_concrete_function(tf.TensorSpec([None, 8, 8, 1]))
-    assert any("Rng" in op or "Random" in op for op in _op_types(noisy.graph.as_graph_def()))
+    assert any("Rng" in op or "Random" in op for op in op_types(noisy.graph.as_graph_def()))

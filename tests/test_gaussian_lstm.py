@@ -14,7 +14,7 @@ from dpzoo.gaussian_layers import set_weight_noise_stddev
 from dpzoo.gaussian_lstm import GaussianLSTM, gaussian_lstm_sqnorms
 from dpzoo.text_data import SECTIONS, load_debian_descriptions, token_ids
 from dpzoo.train_config import TrainConfig
-from tests.conftest import SPARSE_CE
+from tests.conftest import SPARSE_CE, op_types
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +122,8 @@ def test_the_text_path_trains_labels_and_serves_token_ids(text_run, descriptions
     assert card["dataset"]["name"] == "debian_descriptions" and card["dataset"]["channel_mean"] is None
     assert card["results"]["test_accuracy"] > 0.35
     served = tf.saved_model.load(os.path.join(text_run.output_dir, "saved_model"))
+    ops = op_types(served.signatures["serving_default"].graph.as_graph_def())
+    assert "MatMul" in ops and not {op for op in ops if "Random" in op or "Rng" in op}  # no weight noise served
     outputs = served.signatures["serving_default"](tokens=tf.constant(descriptions.x_test[:200]))
     assert np.mean(outputs["classes"].numpy() == descriptions.y_test[:200]) > 0.35
 
