@@ -107,16 +107,15 @@ class GaussianLSTM(GaussianWeights, tf.keras.layers.Layer):
         return [getattr(self, name) for name in self.cell.weight_shapes(0)]
 
     def run(self, inputs: tf.Tensor, weights: list[tf.Tensor]) -> tf.Tensor:
-        """The LSTM over ``inputs`` with the given weights (shared, or one copy per example)."""
+        """The LSTM over ``inputs`` with the given weights (shared, or one copy per example), as
+        one ``tf.scan`` over time (a graph of one step, whatever the length)."""
         w = dict(zip(self.cell.weight_shapes(0), weights, strict=True))
-        batch = tf.shape(inputs)[0]
-        h = c = tf.zeros([batch, self.units], inputs.dtype)
-        steps = range(inputs.shape[1])
-        outputs = []
-        for t in reversed(steps) if self.go_backwards else steps:
-            h, c = self.cell.step(inputs[:, t], h, c, w)
-            outputs.append(h)
-        return tf.stack(outputs, axis=1) if self.return_sequences else h
+        zeros = tf.zeros([tf.shape(inputs)[0], self.units], inputs.dtype)
+        steps = tf.transpose(inputs, [1, 0, 2])  # time first
+        if self.go_backwards:
+            steps = tf.reverse(steps, [0])
+        hidden, _ = tf.scan(lambda state, x: self.cell.step(x, *state, w), steps, initializer=(zeros, zeros))
+        return tf.transpose(hidden, [1, 0, 2]) if self.return_sequences else hidden[-1]
 
     def call(self, inputs: tf.Tensor, training=None) -> tf.Tensor:
         self.last_weights = [self.noisy(v, training) for v in self.cell_weights]
