@@ -144,3 +144,16 @@ def test_augmenting_text_is_refused(tmp_path):
     )
     with pytest.raises(UsageError, match="augment=True is for images"):
         training.run(config, verbose=0)
+
+
+def test_gaussian_lstm_round_trips_through_its_config(descriptions):
+    layer = GaussianLSTM(4, layer_norm=True, go_backwards=True, return_sequences=True, seed=7, inference_noise=True)
+    x = _vectors(descriptions)
+    layer(x)
+    copy = GaussianLSTM.from_config(layer.get_config())
+    copy(x)
+    copy.set_weights(layer.get_weights())
+    assert copy.get_config() == layer.get_config()
+    np.testing.assert_allclose(
+        copy.run(tf.constant(x), copy.cell_weights), layer.run(tf.constant(x), layer.cell_weights)
+    )
