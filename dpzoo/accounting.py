@@ -25,6 +25,7 @@ from dp_accounting import pld, rdp
 
 from dpzoo import _validate
 from dpzoo.errors import UsageError
+from dpzoo.modelmix_accounting import modelmix_epsilon  # noqa: F401  (part of this module's API)
 
 ACCOUNTANTS = ("pld", "rdp")
 SAMPLINGS = ("poisson", "shuffle")
