@@ -173,11 +173,11 @@ class PrivateModel(tf.keras.Model):
         variables = self.inner.trainable_variables
         if self.dp_config.weight_noise_multiplier > 0:
             self._set_weight_noise()
-        rows = tf.shape(y)[0]
         with_public_x, with_public_y, with_public_mask, marked = self._with_public_rows(x, y, mask)
         with marked:
             grads, outputs = self.private_gradients(with_public_x, with_public_y, with_public_mask)
-        outputs = outputs[:rows]
+        if self.public_batch is not None:
+            outputs = outputs[: tf.shape(y)[0]]  # the private rows
         if self.inner.losses:  # data-independent regularisers: post-processing
             with tf.GradientTape() as tape:
                 regularization = tf.add_n(self.inner.losses)

@@ -50,12 +50,13 @@ def preprocessor_from_card(card: dict) -> Preprocessor | TokenInputs:
 def export_run(run_dir: str, export_dir: str) -> str:
     """Writes the run's model as a SavedModel with the serving signature."""
     model, card = load_run(run_dir)
+    preprocess = preprocessor_from_card(card)
     return export.saved_model(
         model,
         export_dir,
         input_shape=tuple(card["dataset"]["input_shape"]),
-        preprocess=preprocessor_from_card(card).from_unit_range,
-        input_dtype=preprocessor_from_card(card).dtype,
+        preprocess=preprocess.from_unit_range,
+        input_dtype=preprocess.dtype,
     )
 
 

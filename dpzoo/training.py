@@ -179,7 +179,8 @@ def _check_method_model(config: TrainConfig, model: tf.keras.Model) -> None:
     if config.method != "dpsgd" and not gaussian_layers(model):
         raise UsageError(
             f"--method={config.method} needs a model with Gaussian weight layers; {config.model} has none. "
-            "Use --model=lenet5_sidp, lenet5_bn_sidp or tutorial_cnn_sidp (or --method=dpsgd)."
+            "Use a *_sidp model (lenet5_sidp, lenet5_bn_sidp, tutorial_cnn_sidp, resnet18_sidp), bilstm or "
+            "ln_bilstm (or --method=dpsgd)."
         )
 
 

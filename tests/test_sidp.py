@@ -100,7 +100,9 @@ def test_sidp_needs_gaussian_weight_layers(tmp_path):
         noise_multiplier=1.0,
         output_dir=str(tmp_path / "run"),
     )
-    with pytest.raises(UsageError, match="--model=lenet5_sidp, lenet5_bn_sidp or tutorial_cnn_sidp"):
+    with pytest.raises(
+        UsageError, match="lenet5_sidp, lenet5_bn_sidp, tutorial_cnn_sidp, resnet18_sidp\\), bilstm or ln_bilstm"
+    ):
         training.run(config, verbose=0)
     assert os.listdir(tmp_path) == []
 

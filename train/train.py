@@ -56,7 +56,7 @@ flags.DEFINE_enum(
     METHODS,
     "dpsgd; sidp (Davody et al. 2020 as published: Gaussian weight noise of std lr * C * sigma / B, "
     "no update noise, nominal epsilon); sidp_dp (that weight noise plus DP-SGD's update noise, formal). "
-    "sidp methods need a model with Gaussian weight layers (lenet5_sidp, lenet5_bn_sidp, tutorial_cnn_sidp).",
+    "sidp methods need a model with Gaussian weight layers (the *_sidp models, bilstm, ln_bilstm).",
 )
 flags.DEFINE_enum(
     "clipping",
