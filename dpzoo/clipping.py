@@ -63,6 +63,21 @@ def weighted_sum(grads: Sequence[tf.Tensor], weights: tf.Tensor) -> list[tf.Tens
     return [tf.tensordot(weights, g, axes=1) for g in grads]
 
 
-def clipped_sum(grads: Sequence[tf.Tensor], mask: tf.Tensor, l2_norm_clip: float) -> list[tf.Tensor]:
-    """Sum over real (mask 1) examples of their gradients clipped to ``l2_norm_clip``."""
-    return weighted_sum(grads, clip_factors(global_norms(grads), l2_norm_clip) * mask)
+def clipped_sum(
+    grads: Sequence[tf.Tensor], mask: tf.Tensor, l2_norm_clip: float, linf_clip: float | None = None
+) -> list[tf.Tensor]:
+    """Sum over real (mask 1) examples of their gradients clipped to ``l2_norm_clip``.
+
+    With ``linf_clip`` (refined clipping, Xiao et al.) each clipped gradient then has every
+    coordinate clamped to [-linf_clip, linf_clip] before the sum; its L2 norm only shrinks.
+    """
+    factors = clip_factors(global_norms(grads), l2_norm_clip)
+    if linf_clip is None:
+        return weighted_sum(grads, factors * mask)
+    clamped = [tf.clip_by_value(scale_rows(g, factors), -linf_clip, linf_clip) for g in grads]
+    return weighted_sum(clamped, mask)
+
+
+def scale_rows(g: tf.Tensor, factors: tf.Tensor) -> tf.Tensor:
+    """Each example's slice g[i] times factors[i]."""
+    return g * tf.reshape(factors, tf.concat([tf.shape(factors), tf.ones([tf.rank(g) - 1], tf.int32)], 0))

@@ -62,9 +62,18 @@ def _check_public_batch(model: tf.keras.Model, dp_config: DPConfig, public_batch
         )
 
 
-def _ghost_clipper(model: tf.keras.Model, strategy: str) -> "ghost_clipping.GhostClipper | None":
+REFINED_CLIPPING_REASON = (
+    "refined clipping (clipping_norm='l2+linf') clamps the coordinates of each example's clipped gradient, "
+    "so it needs the per-example gradients materialised"
+)
+
+
+def _ghost_clipper(model: tf.keras.Model, dp_config: DPConfig) -> "ghost_clipping.GhostClipper | None":
     """The ghost clipper the strategy asks for, or None for the vectorised path."""
+    strategy = dp_config.clipping
     reasons = ghost_clipping.unsupported_layers(model)
+    if dp_config.clipping_norm == "l2+linf":
+        reasons = [REFINED_CLIPPING_REASON, *reasons]
     if strategy != "vectorized" and not reasons:
         return ghost_clipping.GhostClipper(model)
     if gaussian_layers(model) or aux_batchnorm.aux_batchnorm_layers(model):
@@ -109,7 +118,7 @@ class PrivateModel(tf.keras.Model):
         else:
             self.noise_generator = tf.random.Generator.from_seed(dp_config.seed)
         self._per_example_loss = None
-        self._ghost = _ghost_clipper(model, dp_config.clipping)
+        self._ghost = _ghost_clipper(model, dp_config)
         if dp_config.weight_noise_multiplier > 0 and not gaussian_layers(model):
             raise UsageError(
                 f"weight_noise_multiplier={dp_config.weight_noise_multiplier} but {model.name} has no Gaussian "
@@ -139,7 +148,7 @@ class PrivateModel(tf.keras.Model):
             grads, _, outputs = clipping.per_example_gradients(
                 self.inner, self._per_example_loss, x, y, variables, views=views
             )
-            summed = clipping.clipped_sum(grads, mask, config.l2_norm_clip)
+            summed = clipping.clipped_sum(grads, mask, config.l2_norm_clip, config.linf_clip)
         if config.noise_multiplier > 0:
             summed = [g + self.noise_generator.normal(tf.shape(g), stddev=config.noise_stddev) for g in summed]
         scale = 1.0 / config.expected_batch_size

@@ -91,3 +91,31 @@ def test_augmult_gradient_is_the_mean_over_views_then_clipped(digits):
         np.testing.assert_allclose(outputs.numpy()[i], model(views[i]).numpy().mean(axis=0), rtol=1e-5, atol=1e-6)
     for got, want in zip(clipping.clipped_sum(grads, mask, clip), want_sum, strict=True):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("p", [1.0, 25.0, 400.0])
+def test_refined_clipping_bounds_both_norms_and_equals_a_loop(digits, p):
+    """clipping_norm="l2+linf": each example clipped to L2 norm C, then every coordinate
+    clamped to C/sqrt(p) (Xiao et al.); the clipped gradients keep both bounds."""
+    model = tiny_cnn()
+    x, y = digits_batch(digits, 8)
+    clip = 0.2
+    linf = clip / np.sqrt(p)
+    grads, _, _ = clipping.per_example_gradients(model, SPARSE_CE.call, x, y, model.trainable_variables)
+    expected = brute_force_gradients(model, x, y)
+    want_sum = [np.zeros(v.shape) for v in model.trainable_variables]
+    clamped_any = False
+    for i in range(len(x)):
+        g = [e[i] for e in expected]
+        norm = np.sqrt(sum(np.sum(t**2) for t in g))
+        scaled = [t * min(1.0, clip / norm) for t in g]
+        clamped = [np.clip(t, -linf, linf) for t in scaled]
+        clamped_any |= any(np.any(np.abs(t) > linf) for t in scaled)
+        assert np.sqrt(sum(np.sum(t**2) for t in clamped)) <= clip * (1 + 1e-6)
+        assert max(np.abs(t).max() for t in clamped) <= linf * (1 + 1e-6)
+        want_sum = [s + t for s, t in zip(want_sum, clamped, strict=True)]
+    mask = tf.ones([len(x)])
+    for got, want in zip(clipping.clipped_sum(grads, mask, clip, linf), want_sum, strict=True):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-7)
+    if p == 400.0:
+        assert clamped_any  # the clamp really acted

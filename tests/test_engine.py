@@ -147,10 +147,15 @@ def test_compile_without_loss_is_refused():
         ("noise_multiplier", -1.0, "noise_multiplier=-1.0 >= 0"),
         ("expected_batch_size", 0, "expected_batch_size=0 > 0"),
         ("clipping", "magic", "clipping='magic'"),
+        ("clipping_norm", "linf", "clipping_norm='linf'"),
+        ("linf_p", 100.0, "only used with clipping_norm='l2\\+linf'"),
+        ({"clipping_norm": "l2+linf"}, None, "linf_p=None >= 1"),
+        ({"clipping_norm": "l2+linf", "linf_p": 0.5}, None, "linf_p=0.5 >= 1"),
     ],
 )
 def test_dp_config_validates(field, value, message):
-    kwargs = dict(l2_norm_clip=1.0, noise_multiplier=1.0, expected_batch_size=8) | {field: value}
+    fields = field if isinstance(field, dict) else {field: value}
+    kwargs = dict(l2_norm_clip=1.0, noise_multiplier=1.0, expected_batch_size=8) | fields
     with pytest.raises(UsageError, match=message):
         dpzoo.DPConfig(**kwargs)
 
@@ -197,6 +202,28 @@ def mixed_model(seed=0):
     x = tf.keras.layers.Conv2D(3, 3, strides=2)(inputs)
     x = tf.keras.layers.PReLU(alpha_initializer=tf.keras.initializers.Constant(0.3))(x)  # no norm function
     return tf.keras.Model(inputs, tf.keras.layers.Dense(10)(tf.keras.layers.Flatten()(x)))
+
+
+def test_refined_clipping_runs_vectorised_and_its_update_is_the_clamped_sum(digits):
+    """clipping_norm="l2+linf" needs per-example gradients: ghost is refused, auto picks the
+    vectorised path, and the SGD(lr=1) update is -(sum of L2-clipped, then clamped gradients) / B."""
+    from tests.test_clipping import brute_force_gradients
+
+    config = dpzoo.DPConfig(
+        l2_norm_clip=0.05, noise_multiplier=0.0, expected_batch_size=8, clipping_norm="l2+linf", linf_p=400.0
+    )
+    with pytest.raises(UsageError, match="refined clipping.*materialised"):
+        dpzoo.make_private(tiny_cnn(), dataclasses.replace(config, clipping="ghost"))
+    assert dpzoo.make_private(tiny_cnn(), config)._ghost is None
+    x, y = digits_batch(digits, 6)
+    update = one_step_update(tiny_cnn, x, y, np.ones(6, np.float32), config)
+    grads = brute_force_gradients(tiny_cnn(), x, y)
+    norms = np.sqrt(sum(np.sum(g.reshape(6, -1) ** 2, axis=1) for g in grads))
+    factors = np.minimum(1.0, 0.05 / norms)
+    linf = 0.05 / 20.0
+    for u, g in zip(update, grads, strict=True):
+        clamped = np.clip(g * factors.reshape(-1, *[1] * (g.ndim - 1)), -linf, linf)
+        np.testing.assert_allclose(u, -clamped.sum(axis=0) / 8, rtol=1e-4, atol=1e-7)
 
 
 def test_ghost_refuses_and_auto_falls_back_for_unregistered_layers(digits):
