@@ -1,5 +1,5 @@
 """Keras callbacks of private training: the privacy ledger, stopping at a step budget, and
-(re-exported from dpzoo.averaging) parameter averaging."""
+(re-exported) parameter averaging (dpzoo.averaging) and ModelMix (dpzoo.modelmix)."""
 
 import math
 
@@ -8,8 +8,9 @@ from absl import logging
 
 from dpzoo.accounting import PrivacyLedger
 from dpzoo.averaging import ParameterAveraging
+from dpzoo.modelmix import ModelMix
 
-__all__ = ["ParameterAveraging", "PrivacyLedgerCallback", "StopAtStep"]
+__all__ = ["ModelMix", "ParameterAveraging", "PrivacyLedgerCallback", "StopAtStep"]
 
 
 class PrivacyLedgerCallback(tf.keras.callbacks.Callback):

@@ -22,6 +22,7 @@ from dpzoo.config import DPConfig
 from dpzoo.errors import UsageError
 from dpzoo.gaussian_layers import gaussian_layers, set_weight_noise_stddev
 from dpzoo.guards import refuse_activity_regularizers, refuse_batch_statistics
+from dpzoo.learning_rate import upcoming_learning_rate
 
 
 def make_private(model: tf.keras.Model, dp_config: DPConfig, *, public_batch=None) -> "PrivateModel":
@@ -157,13 +158,12 @@ class PrivateModel(tf.keras.Model):
     def _set_weight_noise(self) -> None:
         """s = lr_t * C * sigma_w / B in every Gaussian weight layer, before this step's forward pass."""
         config = self.dp_config
-        # a schedule's value at this step; Keras' ``learning_rate`` would give the previous step's
-        schedule = getattr(self.optimizer, "_learning_rate", None)
-        if isinstance(schedule, tf.keras.optimizers.schedules.LearningRateSchedule):
-            learning_rate = schedule(self.optimizer.iterations)
-        else:
-            learning_rate = self.optimizer.learning_rate
-        stddev = learning_rate * config.l2_norm_clip * config.weight_noise_multiplier / config.expected_batch_size
+        stddev = (
+            upcoming_learning_rate(self.optimizer)
+            * config.l2_norm_clip
+            * config.weight_noise_multiplier
+            / config.expected_batch_size
+        )
         set_weight_noise_stddev(self.inner, stddev)
 
     def _with_public_rows(self, x, y, mask):
