@@ -25,13 +25,13 @@ from dp_accounting import pld, rdp
 
 from dpzoo import _validate
 from dpzoo.errors import UsageError
-from dpzoo.modelmix_accounting import modelmix_epsilon  # noqa: F401  (part of this module's API)
+from dpzoo.modelmix_accounting import ModelMixTerms, modelmix_epsilon  # noqa: F401  (part of this module's API)
 
 ACCOUNTANTS = ("pld", "rdp")
 SAMPLINGS = ("poisson", "shuffle")
 RDP_ORDERS = tuple([1 + x / 10.0 for x in range(1, 100)] + list(range(11, 64)) + [128, 256, 512])
 MAX_NOISE_MULTIPLIER = 1000.0
-ACCOUNTANT_NAMES = {"pld": "PLD", "rdp": "RDP"}
+ACCOUNTANT_NAMES = {"pld": "PLD", "rdp": "RDP", "modelmix": "ModelMix RDP"}
 SAMPLING_NAMES = {
     "poisson": "Poisson sampling",
     "shuffle": "shuffled fixed-size batches, no amplification",
@@ -242,6 +242,7 @@ class PrivacyStatement:
     batch_size: int
     guarantee: str  # "formal", "nominal" or "none"
     reason: str = ""
+    modelmix: dict | None = None  # both epsilons of a ModelMix run and its tau/eta, p (see PrivacyLedger)
 
     def text(self) -> str:
         """One line a person can quote: epsilon, delta, accountant, sampling, guarantee."""
@@ -257,6 +258,13 @@ class PrivacyStatement:
             f"(q={self.batch_size / self.n:.4g}, batch {self.batch_size} of {self.n}), "
             f"noise multiplier {self.noise_multiplier:.4g}, {self.steps} steps"
         )
+        if self.modelmix:
+            m = self.modelmix
+            line += (
+                f"; the smaller of ModelMix's epsilon {m['modelmix_epsilon']:.3g} (tau/eta {m['tau_over_lr']:g}, "
+                f"refined clipping p {m['linf_p']:g}) and DP-SGD's {m['dpsgd_epsilon']:.3g} "
+                f"({ACCOUNTANT_NAMES[m['dpsgd_accountant']]})"
+            )
         return f"{line}. {self.reason}".strip() if self.reason else line
 
     def to_dict(self) -> dict:
@@ -283,7 +291,11 @@ class PrivacyLedger:
         step_counter: Callable[[], int],
         guarantee: str = "formal",
         reason: str = "",
+        modelmix: ModelMixTerms | None = None,
     ) -> None:
+        """``modelmix``: the run mixes states with ModelMix and meets its assumptions; the statement
+        then gives the smaller of ModelMix's epsilon and DP-SGD's (mixing with fresh randomness
+        is post-processing, so DP-SGD's bound holds too)."""
         _check_run(n, batch_size, delta)
         _validate.one_of("accountant", accountant, ACCOUNTANTS)
         _validate.one_of("sampling", sampling, SAMPLINGS)
@@ -299,6 +311,7 @@ class PrivacyLedger:
         self._step_counter = step_counter
         self._guarantee = "none" if noise_multiplier == 0 else guarantee
         self._reason = reason
+        self._modelmix = modelmix
 
     @property
     def steps(self) -> int:
@@ -306,11 +319,30 @@ class PrivacyLedger:
 
     def statement(self) -> PrivacyStatement:
         steps = self.steps
+        fixed = dict(self._fixed)
+        eps = epsilon(steps=steps, **fixed)
+        mixing = None
+        if self._modelmix is not None and fixed["noise_multiplier"] > 0:
+            mixed_eps = self._modelmix.epsilon(
+                n=fixed["n"],
+                batch_size=fixed["batch_size"],
+                noise_multiplier=fixed["noise_multiplier"],
+                steps=steps,
+                delta=fixed["delta"],
+            )
+            mixing = dataclasses.asdict(self._modelmix) | {
+                "modelmix_epsilon": mixed_eps,
+                "dpsgd_epsilon": eps,
+                "dpsgd_accountant": fixed["accountant"],
+            }
+            if mixed_eps < eps:
+                eps, fixed["accountant"] = mixed_eps, "modelmix"
         return PrivacyStatement(
-            epsilon=epsilon(steps=steps, **self._fixed),
+            epsilon=eps,
             l2_norm_clip=self._l2_norm_clip,
             steps=steps,
             guarantee=self._guarantee,
             reason=self._reason,
-            **{k: v for k, v in self._fixed.items()},
+            modelmix=mixing,
+            **fixed,
         )

@@ -12,8 +12,12 @@ Everything is computed in log space on a fine grid: the ratio P1 / P0 is astrono
 where P0's Gaussian edge decays, and that edge decides the result.
 """
 
+import dataclasses
+
 import numpy as np
 from scipy import special
+
+from dpzoo import _validate
 
 
 def _log_density(x: np.ndarray, sigma: float, width: float) -> np.ndarray:
@@ -71,3 +75,71 @@ def modelmix_epsilon(
         )
         best = min(best, (steps * special.logsumexp(terms) + np.log(1 / delta)) / (alpha - 1))
     return float(best)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ModelMixTerms:
+    """What ModelMix adds to a DP-SGD run's accounting: the clip norm C, refined clipping's p and
+    the uniform width tau / eta. Give a ``PrivacyLedger`` these only when the run meets the
+    guarantee's assumptions (plain SGD, every parameter mixed, Poisson sampling, refined clipping)."""
+
+    l2_norm_clip: float
+    linf_p: float
+    tau_over_lr: float
+
+    def __post_init__(self) -> None:
+        _validate.positive("l2_norm_clip", self.l2_norm_clip)
+        _validate.positive("linf_p", self.linf_p)
+        _validate.positive("tau_over_lr", self.tau_over_lr)
+
+    def epsilon(self, *, n: int, batch_size: int, noise_multiplier: float, steps: int, delta: float) -> float:
+        """ModelMix's epsilon after ``steps`` (0 before any step)."""
+        if steps <= 0:
+            return 0.0
+        return modelmix_epsilon(
+            n=n,
+            batch_size=batch_size,
+            l2_norm_clip=self.l2_norm_clip,
+            linf_p=self.linf_p,
+            steps=steps,
+            noise_multiplier=noise_multiplier,
+            tau_over_lr=self.tau_over_lr,
+            delta=delta,
+        )
+
+    def describe(self) -> str:
+        return f"ModelMix, tau/eta {self.tau_over_lr:g}, p {self.linf_p:g}"
+
+
+def calibrate_modelmix_noise(
+    terms: ModelMixTerms,
+    *,
+    target_epsilon: float,
+    delta: float,
+    n: int,
+    batch_size: int,
+    steps: int,
+    dpsgd_noise_multiplier: float,
+    relative_tolerance: float = 1e-3,
+) -> float:
+    """The smallest sigma whose released epsilon, min(ModelMix's, DP-SGD's), meets the target.
+
+    Both epsilons fall as sigma grows, so the answer is the smaller of DP-SGD's calibrated sigma
+    (``dpsgd_noise_multiplier``) and ModelMix's, found by bisection in log sigma below it. The
+    search stops at 1% of DP-SGD's sigma, where the grid of the moments would grow too fine.
+    """
+
+    def meets(sigma: float) -> bool:
+        eps = terms.epsilon(n=n, batch_size=batch_size, noise_multiplier=sigma, steps=steps, delta=delta)
+        return eps <= target_epsilon
+
+    high = dpsgd_noise_multiplier
+    if not meets(high):
+        return high
+    low = high / 100
+    if meets(low):
+        return low
+    while high / low > 1 + relative_tolerance:  # invariant: meets(high), not meets(low)
+        middle = float(np.sqrt(low * high))
+        low, high = (low, middle) if meets(middle) else (middle, high)
+    return high

@@ -6,7 +6,7 @@ import pytest
 from scipy import integrate, stats
 
 from dpzoo import accounting
-from dpzoo.modelmix_accounting import log_moments
+from dpzoo.modelmix_accounting import calibrate_modelmix_noise, log_moments
 
 REFERENCE = dict(
     n=50_000,
@@ -54,3 +54,52 @@ def test_below_dp_sgds_epsilon_on_the_reference_run():
         accountant="rdp",
     )
     assert accounting.modelmix_epsilon(**REFERENCE) < dp_sgd
+
+
+TERMS = accounting.ModelMixTerms(
+    l2_norm_clip=REFERENCE["l2_norm_clip"], linf_p=REFERENCE["linf_p"], tau_over_lr=REFERENCE["tau_over_lr"]
+)
+RUN = dict(n=REFERENCE["n"], batch_size=REFERENCE["batch_size"], delta=REFERENCE["delta"])
+
+
+def _ledger(terms, noise_multiplier=REFERENCE["noise_multiplier"]):
+    return accounting.PrivacyLedger(
+        noise_multiplier=noise_multiplier,
+        l2_norm_clip=REFERENCE["l2_norm_clip"],
+        sampling="poisson",
+        accountant="rdp",
+        step_counter=lambda: REFERENCE["steps"],
+        modelmix=terms,
+        **RUN,
+    )
+
+
+def test_a_modelmix_ledger_states_the_smaller_epsilon_and_names_both():
+    statement = _ledger(TERMS).statement()
+    dpsgd = accounting.epsilon(
+        noise_multiplier=REFERENCE["noise_multiplier"], steps=REFERENCE["steps"], accountant="rdp", **RUN
+    )
+    assert statement.epsilon == pytest.approx(accounting.modelmix_epsilon(**REFERENCE))
+    assert statement.accountant == "modelmix"
+    assert statement.modelmix["dpsgd_epsilon"] == pytest.approx(dpsgd)
+    text = statement.text()
+    assert "ModelMix RDP accountant" in text and "tau/eta 0.15" in text and f"DP-SGD's {dpsgd:.3g} (RDP)" in text
+
+
+def test_a_modelmix_ledger_falls_back_to_dp_sgd_where_that_is_smaller():
+    """A negligible gap adds almost no uniform noise; then DP-SGD's epsilon is the one stated."""
+    tiny_gap = accounting.ModelMixTerms(l2_norm_clip=20.0, linf_p=100, tau_over_lr=1e-9)
+    statement = _ledger(tiny_gap, noise_multiplier=2.0).statement()
+    assert statement.accountant == "rdp"
+    assert statement.epsilon == pytest.approx(statement.modelmix["dpsgd_epsilon"])
+    assert statement.modelmix["modelmix_epsilon"] >= statement.epsilon
+
+
+def test_calibration_recovers_the_reference_noise_multiplier():
+    """Target 8.00 on the reference run: sigma 0.335 (the paper's), to the search's tolerance."""
+    sigma = calibrate_modelmix_noise(
+        TERMS, target_epsilon=8.0, steps=REFERENCE["steps"], dpsgd_noise_multiplier=1.5, **RUN
+    )
+    assert sigma == pytest.approx(0.335, rel=2e-3)
+    at = lambda s: TERMS.epsilon(noise_multiplier=s, steps=REFERENCE["steps"], **RUN)
+    assert at(sigma) <= 8.0 < at(sigma * 0.995)
