@@ -86,6 +86,45 @@ def test_privacy_steps_within_a_budget():
     assert 850 < statement["steps"] < 950 and statement["epsilon"] <= 1.0  # the paper trains 875 steps
 
 
+MODELMIX_REFERENCE = [
+    "--method=modelmix",
+    "--N=50000",
+    "--batch_size=1500",
+    "--epochs=103.0303",  # 3400 steps of 33 per epoch
+    "--l2_norm_clip=20",
+    "--linf_p=100",
+    "--tau_over_lr=0.15",
+    "--accountant=rdp",
+    "--format=json",
+]
+
+
+def test_privacy_modelmix_states_its_epsilon_beside_dp_sgds():
+    """The paper's reference run: ModelMix 8.00 is stated, DP-SGD's far larger one beside it."""
+    result = run("dpzoo-privacy", *MODELMIX_REFERENCE, "--noise_multiplier=0.335")
+    assert result.returncode == 0, result.stderr
+    statement = json.loads(result.stdout.strip().splitlines()[-1])
+    assert statement["steps"] == 3400 and statement["accountant"] == "modelmix"
+    assert round(statement["epsilon"], 2) == 8.00
+    assert statement["modelmix"]["dpsgd_epsilon"] > 100
+    assert "ModelMix" in statement["statement"] and "DP-SGD's" in statement["statement"]
+    calibrated = run("dpzoo-privacy", *MODELMIX_REFERENCE, "--target_epsilon=8")
+    assert calibrated.returncode == 0, calibrated.stderr
+    assert json.loads(calibrated.stdout.strip().splitlines()[-1])["noise_multiplier"] == pytest.approx(0.335, rel=2e-3)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--method=modelmix", "--l2_norm_clip=1"], "needs --linf_p, --tau_over_lr"),
+        ([*MODELMIX_REFERENCE[:-1], "--sampling=shuffle"], "assumes Poisson sampling"),
+    ],
+)
+def test_privacy_modelmix_bad_input_exits_2(args, message):
+    result = run("dpzoo-privacy", "--N=50000", "--batch_size=1500", "--epochs=1", "--noise_multiplier=1", *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr[-1000:]
+
+
 def test_export_of_a_missing_run_exits_2(tmp_path):
     result = run("dpzoo-export", f"--run_dir={tmp_path}/none", f"--export_dir={tmp_path}/out")
     assert result.returncode == 2 and "model_card.json" in result.stderr
