@@ -12,11 +12,12 @@ from typing import Any
 from dpzoo import _validate
 from dpzoo.accounting import ACCOUNTANTS, SAMPLINGS
 from dpzoo.averaging import EVAL_WEIGHTS
-from dpzoo.config import CLIPPING_STRATEGIES
+from dpzoo.config import CLIPPING_NORMS, CLIPPING_STRATEGIES, check_linf_p
 from dpzoo.errors import UsageError
 
 ENGINES = ("dpzoo", "tf_privacy", "nonprivate")
-METHODS = ("dpsgd", "sidp", "sidp_dp")  # DP-SGD; Davody et al. 2020 as published (nominal); with update noise
+# DP-SGD; Davody et al. 2020 as published (nominal), and with update noise; ModelMix (Xiao et al.)
+METHODS = ("dpsgd", "sidp", "sidp_dp", "modelmix")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 JIT_MODES = ("auto", "true", "false")
 
@@ -27,7 +28,11 @@ class TrainConfig:
 
     ``method``: "dpsgd" (DP-SGD), "sidp" (Davody et al. 2020 as published: Gaussian weight layers
     with s = lr_t * C * sigma / B and no update noise; its epsilon is nominal) or "sidp_dp" (the
-    same weight noise plus DP-SGD's update noise: a formal guarantee).
+    same weight noise plus DP-SGD's update noise: a formal guarantee) or "modelmix" (DP-SGD with
+    the two latest states mixed around each step, gap tau = modelmix_tau_ratio * lr; its epsilon,
+    where its assumptions hold, is the smaller of ModelMix's and DP-SGD's, and sigma is calibrated
+    to that). ``clipping_norm="l2+linf"`` with ``linf_p`` is refined clipping (needed for
+    ModelMix's epsilon).
 
     A private engine needs exactly one of noise_multiplier / target_epsilon (sigma is then
     calibrated to reach the target after ``epochs``), or, with ``stop_at_epsilon``, a
@@ -54,6 +59,9 @@ class TrainConfig:
     engine: str = "dpzoo"
     method: str = "dpsgd"
     clipping: str = "auto"
+    clipping_norm: str = "l2"
+    linf_p: float | None = None
+    modelmix_tau_ratio: float = 0.15
     jit_compile: str = "auto"
     standardize: bool = True
     augment: bool = False
@@ -79,8 +87,17 @@ class TrainConfig:
         _validate.one_of("engine", self.engine, ENGINES)
         _validate.one_of("method", self.method, METHODS)
         if self.method != "dpsgd" and self.engine != "dpzoo":
-            raise UsageError(f"method={self.method!r} needs engine='dpzoo' (Gaussian weight layers, ghost clipping).")
+            raise UsageError(f"method={self.method!r} needs engine='dpzoo'.")
         _validate.one_of("clipping", self.clipping, CLIPPING_STRATEGIES)
+        _validate.one_of("clipping_norm", self.clipping_norm, CLIPPING_NORMS)
+        check_linf_p(self.clipping_norm, self.linf_p)
+        if self.clipping_norm != "l2" and self.engine != "dpzoo":
+            raise UsageError(f"clipping_norm={self.clipping_norm!r} needs engine='dpzoo'.")
+        _validate.positive("modelmix_tau_ratio", self.modelmix_tau_ratio)
+        if self.method == "modelmix" and self.stop_at_epsilon:
+            raise UsageError(
+                "stop_at_epsilon is not supported with method='modelmix'; give --epochs and a target_epsilon."
+            )
         _validate.one_of("jit_compile", self.jit_compile, JIT_MODES)
         if self.max_train_examples is not None:
             _validate.positive("max_train_examples", self.max_train_examples)

@@ -21,6 +21,8 @@ from dpzoo.config import DPConfig
 from dpzoo.engine import make_private
 from dpzoo.errors import UsageError
 from dpzoo.gaussian_layers import gaussian_layers
+from dpzoo.modelmix import ModelMix
+from dpzoo.modelmix_accounting import ModelMixTerms, calibrate_modelmix_noise
 from dpzoo.restore import CHECKPOINT, SAVED_MODEL
 from dpzoo.train_config import TrainConfig
 from dpzoo.version import __version__
@@ -53,12 +55,52 @@ def make_optimizer(config: TrainConfig) -> tf.keras.optimizers.Optimizer:
     return tf.keras.optimizers.SGD(config.learning_rate, momentum=momentum)
 
 
+def modelmix_guarantee(config: TrainConfig) -> tuple[ModelMixTerms | None, list[str]]:
+    """(ModelMix's accounting terms, []) for a modelmix run that meets the assumptions of its
+    guarantee (METHODS.md section 3), else (None, what breaks them); (None, []) for other methods."""
+    if config.method != "modelmix":
+        return None, []
+    reasons = []
+    if config.optimizer != "sgd":
+        reasons.append(f"the optimizer is {config.optimizer}, not plain SGD: it re-injects unmixed past gradients")
+    if config.sampling != "poisson":
+        reasons.append(f"batches are {config.sampling}d, not Poisson samples: the accountant's subsampling fails")
+    if config.clipping_norm != "l2+linf":
+        reasons.append("plain L2 clipping gives no per-coordinate bound (use clipping_norm='l2+linf', linf_p)")
+    if reasons:
+        return None, reasons
+    return ModelMixTerms(
+        l2_norm_clip=config.l2_norm_clip, linf_p=config.linf_p, tau_over_lr=config.modelmix_tau_ratio
+    ), []
+
+
+def modelmix_not_reported(reasons: list[str]) -> str:
+    return f"ModelMix's epsilon is not reported: {'; '.join(reasons)}. The epsilon is DP-SGD's for the same run."
+
+
 def resolve_noise(config: TrainConfig, n: int) -> float:
-    """The noise multiplier: given, or calibrated to target_epsilon over the configured epochs."""
+    """The noise multiplier: given, or calibrated to target_epsilon over the configured epochs
+    (for a ModelMix run meeting its assumptions, to the smaller of its and DP-SGD's epsilon)."""
     if config.engine == "nonprivate":
         return 0.0
     if config.noise_multiplier is not None:
         return config.noise_multiplier
+    sigma = _calibrate_dpsgd(config, n)
+    terms, _ = modelmix_guarantee(config)
+    if terms is None:
+        return sigma
+    return calibrate_modelmix_noise(
+        terms,
+        target_epsilon=config.target_epsilon,
+        delta=config.delta,
+        n=n,
+        batch_size=config.batch_size,
+        steps=config.epochs * accounting.steps_per_epoch(n, config.batch_size, config.sampling),
+        dpsgd_noise_multiplier=sigma,
+    )
+
+
+def _calibrate_dpsgd(config: TrainConfig, n: int) -> float:
     return accounting.calibrate_noise(
         target_epsilon=config.target_epsilon,
         delta=config.delta,
@@ -129,8 +171,10 @@ def dp_config(config: TrainConfig, noise_multiplier: float) -> DPConfig:
         expected_batch_size=config.batch_size,
         augmult=config.augmult,
         clipping=config.clipping,
+        clipping_norm=config.clipping_norm,
+        linf_p=config.linf_p,
         seed=config.seed,
-        weight_noise_multiplier=0.0 if config.method == "dpsgd" else noise_multiplier,
+        weight_noise_multiplier=noise_multiplier if config.method in ("sidp", "sidp_dp") else 0.0,
         private_batch_statistics=config.method == "sidp",  # nominal already: the paper's BatchNorm is allowed
     )
 
@@ -176,12 +220,21 @@ def _compile(config, model, sampler, noise_multiplier, jit, public_images=None):
 
 def _check_method_model(config: TrainConfig, model: tf.keras.Model) -> None:
     """The sidp methods sample weights in Gaussian weight layers: refuse models without them."""
-    if config.method != "dpsgd" and not gaussian_layers(model):
+    if config.method in ("sidp", "sidp_dp") and not gaussian_layers(model):
         raise UsageError(
             f"--method={config.method} needs a model with Gaussian weight layers; {config.model} has none. "
             "Use a *_sidp model (lenet5_sidp, lenet5_bn_sidp, tutorial_cnn_sidp, resnet18_sidp), bilstm or "
             "ln_bilstm (or --method=dpsgd)."
         )
+
+
+def _privacy_reason(config: TrainConfig, noise_multiplier: float, modelmix_broken: list[str]) -> str:
+    """Why the card's epsilon is no (or not the method's) formal guarantee; empty when it is."""
+    if noise_multiplier == 0:
+        return NO_NOISE_REASON
+    if config.method == "sidp":
+        return SIDP_NOMINAL_REASON
+    return modelmix_not_reported(modelmix_broken) if modelmix_broken else ""
 
 
 def _check_output_dir(output_dir: str, overwrite: bool) -> None:
@@ -215,6 +268,12 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
     preprocess = pipeline.Preprocessor.for_dataset(dataset, standardize_channels=config.standardize)
     public_images, public_source = public_batch(config, model, dataset, preprocess)
     trainable, step_counter = _compile(config, model, sampler, noise_multiplier, jit, public_images)
+    mixing = ModelMix(tau_ratio=config.modelmix_tau_ratio, seed=config.seed) if config.method == "modelmix" else None
+    modelmix_terms, broken = modelmix_guarantee(config)
+    if mixing is not None and not broken:  # what the built model adds (the config's reasons cover the optimizer)
+        mixing.set_model(trainable)
+        broken = mixing.violations()
+        modelmix_terms = None if broken else modelmix_terms
     ledger = accounting.PrivacyLedger(
         n=n,
         batch_size=config.batch_size,
@@ -225,7 +284,8 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
         accountant=config.accountant,
         step_counter=step_counter,
         guarantee="nominal" if config.method == "sidp" else "formal",
-        reason=NO_NOISE_REASON if noise_multiplier == 0 else SIDP_NOMINAL_REASON if config.method == "sidp" else "",
+        reason=_privacy_reason(config, noise_multiplier, broken),
+        modelmix=modelmix_terms,
     )
     steps = planned_steps(config, n, noise_multiplier, sampler.steps_per_epoch)
     epochs = -(-steps // sampler.steps_per_epoch)
@@ -244,6 +304,7 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
     try:
         averaging = ParameterAveraging(config.ema_decay, config.eval_weights)
         callbacks = [
+            *([mixing] if mixing is not None else []),  # first: later callbacks read the mixed weights
             averaging,
             StopAtStep(steps, step_counter),
             PrivacyLedgerCallback(ledger),
@@ -262,7 +323,8 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
             with averaging.swapped_in(which):
                 by_weights[which] = trainable.evaluate(test_ds, verbose=0)
         averaging.use(config.eval_weights)  # the checkpoint and the export hold these weights
-        tf.train.Checkpoint(model=model).write(os.path.join(staging, CHECKPOINT))
+        mixing_state = {"modelmix": mixing.state} if mixing is not None else {}
+        tf.train.Checkpoint(model=model, **mixing_state).write(os.path.join(staging, CHECKPOINT))
         export.saved_model(
             model,
             os.path.join(staging, SAVED_MODEL),
@@ -329,6 +391,9 @@ def _card(config, dataset, model, sampler, ledger, history, by_weights, jit, com
             "engine": config.engine,
             "method": config.method,
             "clipping": config.clipping,
+            "clipping_norm": config.clipping_norm,
+            **({"linf_p": config.linf_p} if config.linf_p is not None else {}),
+            **({"modelmix_tau_ratio": config.modelmix_tau_ratio} if config.method == "modelmix" else {}),
             "epochs": config.epochs,
             "batch_size": config.batch_size,
             **({"physical_batch_size": sampler.pad_to} if sampler.pad_to else {}),

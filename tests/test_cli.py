@@ -38,6 +38,8 @@ def run(tool, *args, cwd=None):
         (["--noise_multiplier=1", "--stop_at_epsilon"], "stop_at_epsilon needs"),
         (["--noise_multiplier=1", "--eval_weights=median"], "eval_weights"),
         (["--noise_multiplier=1", "--clipping=sometimes"], "clipping"),
+        (["--noise_multiplier=1", "--clipping_norm=l2+linf"], "linf_p=None >= 1"),
+        (["--target_epsilon=1", "--method=modelmix", "--stop_at_epsilon"], "not supported with method='modelmix'"),
         (["stray"], "unexpected arguments"),
     ],
 )

@@ -18,7 +18,7 @@ from absl import flags
 
 from dpzoo import cli, model_card, training
 from dpzoo.averaging import EVAL_WEIGHTS
-from dpzoo.config import CLIPPING_STRATEGIES
+from dpzoo.config import CLIPPING_NORMS, CLIPPING_STRATEGIES
 from dpzoo.errors import UsageError
 from dpzoo.train_config import ACCOUNTANTS, ENGINES, JIT_MODES, METHODS, OPTIMIZERS, SAMPLINGS, TrainConfig
 
@@ -56,7 +56,9 @@ flags.DEFINE_enum(
     METHODS,
     "dpsgd; sidp (Davody et al. 2020 as published: Gaussian weight noise of std lr * C * sigma / B, "
     "no update noise, nominal epsilon); sidp_dp (that weight noise plus DP-SGD's update noise, formal). "
-    "sidp methods need a model with Gaussian weight layers (the *_sidp models, bilstm, ln_bilstm).",
+    "sidp methods need a model with Gaussian weight layers (the *_sidp models, bilstm, ln_bilstm); "
+    "modelmix (Xiao et al.: the two latest states mixed around each step; plain SGD, Poisson sampling and "
+    "--clipping_norm=l2+linf for its epsilon, else DP-SGD's is reported).",
 )
 flags.DEFINE_enum(
     "clipping",
@@ -66,6 +68,14 @@ flags.DEFINE_enum(
     "ghost (per-example norms from layer inputs and output gradients) or vectorized (per-example "
     "gradients materialised). All give the same update.",
 )
+flags.DEFINE_enum(
+    "clipping_norm",
+    D.clipping_norm,
+    CLIPPING_NORMS,
+    "l2, or l2+linf (refined clipping: then every coordinate clamped to C/sqrt(--linf_p); vectorised path).",
+)
+flags.DEFINE_float("linf_p", None, "p of refined clipping (the paper: 100 for ResNet-20).")
+flags.DEFINE_float("modelmix_tau_ratio", D.modelmix_tau_ratio, "modelmix: the minimum gap tau over the learning rate.")
 flags.DEFINE_enum("jit_compile", D.jit_compile, JIT_MODES, "XLA compilation; auto = on when a GPU/TPU is present.")
 flags.DEFINE_boolean("standardize", D.standardize, "Standardise inputs per channel with published dataset statistics.")
 flags.DEFINE_boolean("augment", D.augment, "Reflect-pad, random crop and random flip augmentation.")
