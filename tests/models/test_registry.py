@@ -20,6 +20,7 @@ NORMALIZABLE = (  # take normalization=...
         "lenet5_sidp",
         "resnet18",
         "resnet18_sidp",
+        "resnet20",
         "tutorial_cnn",
         "tutorial_cnn_gnws",
         "tutorial_cnn_sidp",
@@ -105,6 +106,14 @@ def test_resnet18_size():
     sidp = models.get("resnet18_sidp")
     assert sum(int(tf.size(v)) for v in sidp.trainable_variables) == 11_173_962 - 9_600
     assert all(isinstance(layer, GAUSSIAN_LAYERS) for layer in sidp.layers if layer.trainable_weights)
+
+
+def test_resnet20_size():
+    """He et al.'s CIFAR ResNet-20, parameter-free shortcuts: convs 432 (stem) + 13,824 + 50,688 +
+    202,752 (stages of 16, 32, 64 channels), normalisation scale and offset 2 x 688, head 650."""
+    model = models.get("resnet20")
+    assert model.count_params() == 432 + 13_824 + 50_688 + 202_752 + 1_376 + 650 == 269_722
+    assert sum(isinstance(layer, tf.keras.layers.GroupNormalization) for layer in model.layers) == 19
 
 
 def test_layer_names_are_deterministic():
