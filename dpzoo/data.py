@@ -3,7 +3,8 @@
 Sources, in order:
 1. ``data_dir`` given by the user: the dataset's standard file format (IDX files, optionally
    gzipped, for MNIST and Fashion-MNIST; the python pickle batches of ``cifar-10-batches-py``
-   for CIFAR-10) or an ``<name>.npz`` with x_train, y_train, x_test, y_test.
+   for CIFAR-10; ``train_32x32.mat`` and ``test_32x32.mat`` for SVHN's cropped digits) or an
+   ``<name>.npz`` with x_train, y_train, x_test, y_test.
 2. Files installed by the system: Debian's ``dataset-fashion-mnist`` package puts the
    Fashion-MNIST IDX files under /usr/share/datasets/fashion-mnist.
 3. tensorflow-datasets, when its download servers can be reached (or the data was prepared).
@@ -37,11 +38,13 @@ CHANNEL_STATS = {
     "mnist": ((0.1307,), (0.3081,)),
     "fashion_mnist": ((0.2860,), (0.3530,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "svhn": ((0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970)),
     "digits": ((0.3050,), (0.3760,)),
     "imagenet2012": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 TEXT_DATASETS = ("debian_descriptions", "ag_news")  # token ids [N, length] (dpzoo.text_data)
-DATASETS = ("fashion_mnist", "mnist", "cifar10", "digits", "imagenet2012", *TEXT_DATASETS)
+DATASETS = ("fashion_mnist", "mnist", "cifar10", "svhn", "digits", "imagenet2012", *TEXT_DATASETS)
+TFDS_NAMES = {"svhn": "svhn_cropped"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +60,7 @@ SPECS = {
     "fashion_mnist": DatasetSpec((28, 28, 1), 10, 60_000),
     "mnist": DatasetSpec((28, 28, 1), 10, 60_000),
     "cifar10": DatasetSpec((32, 32, 3), 10, 50_000),
+    "svhn": DatasetSpec((32, 32, 3), 10, 73_257),  # the cropped digits' train split (no "extra")
     "digits": DatasetSpec((8, 8, 1), 10, 1_347),
     "imagenet2012": DatasetSpec((224, 224, 3), 1000, 1_281_167),
     "debian_descriptions": DatasetSpec((16,), 6, 6_259),  # bookworm's lists; the count follows the mirror
@@ -67,6 +71,7 @@ HOW_TO_GET = {
     "fashion_mnist": "install Debian's package (apt-get install dataset-fashion-mnist)",
     "mnist": "put the four MNIST IDX files (train-images-idx3-ubyte.gz, ...) in --data_dir",
     "cifar10": "unpack cifar-10-python.tar.gz into --data_dir (cifar-10-batches-py/)",
+    "svhn": "put SVHN's train_32x32.mat and test_32x32.mat (cropped digits) in --data_dir",
     "ag_news": "go online once (tensorflow-datasets downloads ag_news_subset), or use --dataset=debian_descriptions",
 }
 
@@ -165,11 +170,10 @@ def synthetic(name: str, n_train: int, n_test: int, seed: int = 0) -> Dataset:
 
 
 def _formats(name: str) -> str:
-    native = (
-        "cifar-10-batches-py/ (data_batch_1..5, test_batch)"
-        if name == "cifar10"
-        else "the IDX files " + ", ".join(f + "[.gz]" for f in IDX_FILES.values())
-    )
+    native = {
+        "cifar10": "cifar-10-batches-py/ (data_batch_1..5, test_batch)",
+        "svhn": f"{SVHN_FILES['train']} and {SVHN_FILES['test']}",
+    }.get(name, "the IDX files " + ", ".join(f + "[.gz]" for f in IDX_FILES.values()))
     return f"{native}, or {name}.npz with x_train, y_train, x_test, y_test"
 
 
@@ -194,6 +198,8 @@ def _load_local(name: str, directory: str) -> dict | None:
             return {k: f[k] for k in IDX_FILES}
     if name == "cifar10":
         return _load_cifar_pickles(os.path.join(directory, "cifar-10-batches-py"))
+    if name == "svhn":
+        return _load_svhn_mat(directory)
     paths = {k: _find(directory, f) for k, f in IDX_FILES.items()}
     if all(paths.values()):
         return {k: read_idx(p) for k, p in paths.items()}
@@ -241,6 +247,25 @@ def _load_cifar_pickles(directory: str) -> dict | None:
     }
 
 
+SVHN_FILES = {"train": "train_32x32.mat", "test": "test_32x32.mat"}
+
+
+def _load_svhn_mat(directory: str) -> dict | None:
+    """SVHN's cropped digits from its MATLAB files: X [32, 32, 3, N] and y [N, 1] with label 10
+    for the digit 0 (mapped to 0)."""
+    paths = {split: os.path.join(directory, f) for split, f in SVHN_FILES.items()}
+    if not all(os.path.isfile(p) for p in paths.values()):
+        return None
+    from scipy import io
+
+    arrays = {}
+    for split, path in paths.items():
+        mat = io.loadmat(path)
+        arrays[f"x_{split}"] = np.transpose(mat["X"], (3, 0, 1, 2))
+        arrays[f"y_{split}"] = np.asarray(mat["y"]).reshape(-1) % 10
+    return arrays
+
+
 def _tfds_reachable(host: str = "storage.googleapis.com", timeout: float = 3.0) -> bool:
     try:
         socket.create_connection((host, 443), timeout=timeout).close()
@@ -252,7 +277,9 @@ def _tfds_reachable(host: str = "storage.googleapis.com", timeout: float = 3.0) 
 def _load_tfds(name: str) -> dict:
     import tensorflow_datasets as tfds  # heavy; only when this source is used
 
-    train, test = tfds.as_numpy(tfds.load(name, split=["train", "test"], batch_size=-1, as_supervised=True))
+    train, test = tfds.as_numpy(
+        tfds.load(TFDS_NAMES.get(name, name), split=["train", "test"], batch_size=-1, as_supervised=True)
+    )
     return {"x_train": train[0], "y_train": train[1], "x_test": test[0], "y_test": test[1]}
 
 

@@ -50,6 +50,22 @@ def test_cifar_pickles_in_data_dir(tmp_path):
     np.testing.assert_array_equal(ds.x_test[0, 0, 0], first[[0, 1024, 2048]])  # channels-last
 
 
+def test_svhn_mat_files_in_data_dir(tmp_path):
+    """SVHN's MATLAB layout: X [32, 32, 3, N], y [N, 1] with 10 standing for the digit 0."""
+    from scipy import io
+
+    rng = np.random.default_rng(0)
+    images = {split: rng.integers(0, 256, (32, 32, 3, n)).astype(np.uint8) for split, n in (("train", 6), ("test", 3))}
+    labels = {"train": np.array([[10], [1], [2], [3], [9], [10]]), "test": np.array([[5], [10], [7]])}
+    for split in ("train", "test"):
+        io.savemat(tmp_path / data.SVHN_FILES[split], {"X": images[split], "y": labels[split]})
+    ds = data.load("svhn", str(tmp_path))
+    assert ds.x_train.shape == (6, 32, 32, 3) and ds.x_test.shape == (3, 32, 32, 3) and ds.num_classes == 10
+    np.testing.assert_array_equal(ds.x_train[4], images["train"][..., 4])
+    np.testing.assert_array_equal(ds.y_train, [0, 1, 2, 3, 9, 0])
+    np.testing.assert_array_equal(ds.y_test, [5, 0, 7])
+
+
 def test_npz_in_data_dir(tmp_path):
     np.savez(
         tmp_path / "fashion_mnist.npz",

@@ -29,9 +29,13 @@ _CONFIG = flags.DEFINE_string("config", None, "Python config file defining get_c
 flags.DEFINE_string("model", D.model, "Registered model name (see dpzoo.models.names()).")
 flags.DEFINE_string("model_kwargs", "{}", 'JSON keyword arguments of the model, e.g. \'{"normalization": "group"}\'.')
 flags.DEFINE_string(
-    "dataset", D.dataset, "fashion_mnist, mnist, cifar10, digits (imagenet2012: synthetic checks only)."
+    "dataset",
+    D.dataset,
+    "fashion_mnist, mnist, cifar10, svhn, digits, debian_descriptions, ag_news (imagenet2012: synthetic checks only).",
 )
-flags.DEFINE_string("data_dir", None, "Folder with the dataset's files (IDX, CIFAR pickles or <name>.npz).")
+flags.DEFINE_string(
+    "data_dir", None, "Folder with the dataset's files (IDX, CIFAR pickles, SVHN .mat files or <name>.npz)."
+)
 flags.DEFINE_integer("max_train_examples", None, "Train on the first N training examples only.")
 flags.DEFINE_integer("epochs", D.epochs, "Training epochs (N / batch_size steps each).")
 flags.DEFINE_integer("batch_size", D.batch_size, "Expected (Poisson) or exact (shuffle) batch size B.")
