@@ -27,6 +27,7 @@ setup(
         "dpzoo.train.configs.fashion_mnist",
         "dpzoo.train.configs.de22",
         "dpzoo.train.configs.sidp",
+        "dpzoo.train.configs.modelmix",
     ],
     package_dir={
         "dpzoo": "dpzoo",
@@ -36,6 +37,7 @@ setup(
         "dpzoo.train.configs.fashion_mnist": "train/configs/fashion_mnist",
         "dpzoo.train.configs.de22": "train/configs/de22",
         "dpzoo.train.configs.sidp": "train/configs/sidp",
+        "dpzoo.train.configs.modelmix": "train/configs/modelmix",
     },
     install_requires=[
         "tensorflow==2.15.1",

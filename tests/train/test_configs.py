@@ -23,12 +23,12 @@ CONFIG_IDS = [os.path.relpath(p, ROOT) for p in CONFIGS]
 
 
 def _one_per_shape(paths: list[str]) -> list[str]:
-    """One config per (model, model kwargs, dataset, augmult): configs that differ only in budget,
+    """One config per (model, model kwargs, dataset, augmult, method): configs that differ only in budget,
     schedule or seed train the same graph, so one of them covers the others' end-to-end path."""
     seen, chosen = set(), []
     for path in paths:
         c = load_config(path)
-        key = (c.model, tuple(sorted(c.model_kwargs.items())), c.dataset, c.augmult)
+        key = (c.model, tuple(sorted(c.model_kwargs.items())), c.dataset, c.augmult, c.method)
         if key not in seen:
             seen.add(key)
             chosen.append(path)
@@ -43,11 +43,19 @@ def test_there_are_configs():
 
 
 def _privacy(config: TrainConfig, n: int) -> tuple[float, int, float]:
-    """(noise multiplier, steps, epsilon) of the full run as training.run plans it."""
+    """(noise multiplier, steps, epsilon) of the full run as training.run plans it; a ModelMix run
+    states the smaller of ModelMix's and DP-SGD's epsilon."""
     sigma = training.resolve_noise(config, n)
     steps = training.planned_steps(config, n, sigma, accounting.steps_per_epoch(n, config.batch_size, config.sampling))
     run = dict(n=n, batch_size=config.batch_size, delta=config.delta, sampling=config.sampling)
-    return sigma, steps, accounting.epsilon(noise_multiplier=sigma, steps=steps, accountant=config.accountant, **run)
+    eps = accounting.epsilon(noise_multiplier=sigma, steps=steps, accountant=config.accountant, **run)
+    terms, _ = training.modelmix_guarantee(config)
+    if terms is not None:
+        eps = min(
+            eps,
+            terms.epsilon(n=n, batch_size=config.batch_size, noise_multiplier=sigma, steps=steps, delta=config.delta),
+        )
+    return sigma, steps, eps
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=CONFIG_IDS)

@@ -1,0 +1,14 @@
+"""CIFAR-10, ResNet-20 (GroupNorm), DP-SGD + ModelMix, Xiao et al. (ModelMix) settings at epsilon 5, delta 1e-5; guarantee formal.
+
+Expected batch 1500, C 20, plain SGD, lr 0.15, gap tau = 0.15 lr, refined clipping p 100; see _paper.py.
+Published: 64.6% test accuracy (Xiao et al., DP-SGD + ModelMix, ResNet-20 GroupNorm, median of 5).
+Command: dpzoo-train --config=train/configs/modelmix/cifar10_resnet20_modelmix_eps5.py --data_dir=DIR_WITH_cifar-10-batches-py
+Hardware: not run here (CIFAR-10 is not installed): 3,498 steps of expected batch 1500.
+"""
+
+from dpzoo.train.configs.modelmix._paper import paper_config
+from dpzoo.train_config import TrainConfig
+
+
+def get_config() -> TrainConfig:
+    return paper_config(dataset="cifar10", method="modelmix", target_epsilon=5)
