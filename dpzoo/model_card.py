@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import shutil
 
 CARD_JSON = "model_card.json"
 CARD_MARKDOWN = "model_card.md"
@@ -104,6 +105,23 @@ def write(card: dict, directory: str) -> None:
 def read(directory: str) -> dict:
     with open(os.path.join(directory, CARD_JSON)) as f:
         return json.load(f)
+
+
+def read_all(runs_dir: str) -> dict[str, dict]:
+    """The card of every run folder directly under ``runs_dir``, by folder name (sorted)."""
+    cards = {}
+    for name in sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []:
+        if os.path.isfile(os.path.join(runs_dir, name, CARD_JSON)):
+            cards[name] = read(os.path.join(runs_dir, name))
+    return cards
+
+
+def copy_all(runs_dir: str, names, destination: str) -> None:
+    """Copies the named runs' cards (JSON and Markdown) into ``destination`` as NAME.json / NAME.md."""
+    os.makedirs(destination, exist_ok=True)
+    for name in names:
+        for card_file, suffix in ((CARD_JSON, "json"), (CARD_MARKDOWN, "md")):
+            shutil.copy(os.path.join(runs_dir, name, card_file), os.path.join(destination, f"{name}.{suffix}"))
 
 
 def _json_default(value):

@@ -4,10 +4,7 @@ scripts/sidp_table.sh and scripts/sidp_audit.sh.
   .venv/bin/python scripts/sidp_results.py [--runs=runs/sidp] [--audits=runs/sidp_mi]
 """
 
-import glob
-import json
 import os
-import shutil
 import sys
 
 from absl import app, flags
@@ -25,14 +22,6 @@ MODELS = {
 }
 METHODS = ("sidp", "sidp_dp", "dpsgd")
 EPSILONS = (0.1, 1.0, 3.0, 8.0)
-
-
-def _cards(pattern: str) -> dict[str, dict]:
-    cards = {}
-    for path in sorted(glob.glob(os.path.join(pattern, "*", model_card.CARD_JSON))):
-        with open(path) as f:
-            cards[os.path.basename(os.path.dirname(path))] = json.load(f)
-    return cards
 
 
 def _normalisation(card: dict) -> str:
@@ -89,20 +78,13 @@ def _audit_table(cards: dict[str, dict]) -> list[str]:
     return lines
 
 
-def _copy_cards(runs: str, cards: dict[str, dict], folder: str) -> None:
-    os.makedirs(folder, exist_ok=True)
-    for name in cards:
-        for suffix in ("json", "md"):
-            shutil.copy(os.path.join(runs, name, f"model_card.{suffix}"), os.path.join(folder, f"{name}.{suffix}"))
-
-
 def main(argv: list[str]) -> None:
     del argv
-    table, audits = _cards(_RUNS.value), _cards(_AUDITS.value)
+    table, audits = model_card.read_all(_RUNS.value), model_card.read_all(_AUDITS.value)
     if not table:
         sys.exit(f"No model cards under {_RUNS.value}; run scripts/sidp_table.sh first.")
-    _copy_cards(_RUNS.value, table, _OUTPUT.value)
-    _copy_cards(_AUDITS.value, audits, _OUTPUT.value + "_membership")
+    model_card.copy_all(_RUNS.value, table, _OUTPUT.value)
+    model_card.copy_all(_AUDITS.value, audits, _OUTPUT.value + "_membership")
     lines = {
         f"{MODELS[m]} {method} ({'nominal' if method == 'sidp' else 'formal'})": [
             c for c in table.values() if c["model"]["name"] == m and c["training"]["method"] == method
