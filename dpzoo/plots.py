@@ -36,3 +36,32 @@ def accuracy_vs_epsilon(
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+def training_curves(card: dict, path: str) -> str:
+    """Test accuracy (and train accuracy) and epsilon after each epoch of one run, from its card:
+    what privacy each epoch spent against what it bought."""
+    rows = card["history"]
+    epochs = [row["epoch"] for row in rows]
+    figure, accuracy_axes = plt.subplots(figsize=(6, 3.5))
+    for key, label in (("val_accuracy", "test accuracy"), ("accuracy", "train accuracy")):
+        if all(key in row for row in rows):
+            accuracy_axes.plot(epochs, [100 * row[key] for row in rows], marker="o", label=label)
+    accuracy_axes.set_xlabel("epoch")
+    accuracy_axes.set_ylabel("accuracy (%)")
+    accuracy_axes.grid(True, alpha=0.3)
+    epsilon_axes = accuracy_axes.twinx()
+    if all("epsilon" in row for row in rows):
+        epsilon_axes.plot(epochs, [row["epsilon"] for row in rows], color="black", linestyle="--", label="epsilon")
+    privacy = card["privacy"]
+    epsilon_axes.set_ylabel(f"epsilon (delta = {privacy['delta']:g}, {privacy['accountant']})")
+    handles = accuracy_axes.get_legend_handles_labels()
+    extra = epsilon_axes.get_legend_handles_labels()
+    accuracy_axes.legend(handles[0] + extra[0], handles[1] + extra[1], loc="lower right", fontsize=8)
+    method = card["training"].get("method", "dpsgd")  # cards before --method existed
+    accuracy_axes.set_title(f"{card['model']['name']}, {method}, {privacy['guarantee']}")
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

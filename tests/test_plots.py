@@ -20,3 +20,12 @@ def test_accuracy_vs_epsilon_writes_a_png_from_committed_cards(tmp_path):
     with open(out, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.getsize(out) > 10_000
+
+
+def test_training_curves_of_a_committed_card(tmp_path):
+    with open(os.path.join(ROOT, "results", "fashion_mnist", "tutorial_cnn_eps3.json")) as f:
+        card = json.load(f)
+    out = plots.training_curves(card, str(tmp_path / "curves.png"))
+    with open(out, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.getsize(out) > 10_000
