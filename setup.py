@@ -39,6 +39,7 @@ setup(
         "dpzoo.train.configs.sidp": "train/configs/sidp",
         "dpzoo.train.configs.modelmix": "train/configs/modelmix",
     },
+    package_data={"dpzoo": ["checkpoints/index.json", "checkpoints/*/*", "checkpoints/*/checkpoint/*"]},
     install_requires=[
         "tensorflow==2.15.1",
         "tensorflow-privacy==0.9.0",
@@ -61,6 +62,7 @@ setup(
             "dpzoo-export=dpzoo.train.export:run",
             "dpzoo-bench=dpzoo.train.bench:run",
             "dpzoo-audit=dpzoo.train.audit:run",
+            "dpzoo-zoo=dpzoo.train.zoo:run",
         ]
     },
 )

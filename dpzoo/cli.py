@@ -23,14 +23,15 @@ def _parse_flags(argv: list[str]) -> list[str]:
         _fail(str(e))
 
 
-def run(main: Callable[[list[str]], None]) -> None:
-    """Runs ``main`` under absl; flag errors and UsageError exit with code 2."""
+def run(main: Callable[[list[str]], None], *, positional: bool = False) -> None:
+    """Runs ``main`` under absl; flag errors and UsageError exit with code 2. Arguments that are
+    not flags are refused unless ``positional`` (then ``main`` gets and checks them)."""
 
     def guarded(argv: list[str]) -> None:
         import tensorflow as tf
 
         tf.get_logger().setLevel("ERROR")  # TensorFlow's own INFO chatter; dpzoo's progress stays
-        if len(argv) > 1:
+        if len(argv) > 1 and not positional:
             _fail(f"unexpected arguments {' '.join(argv[1:])!r} (flags look like --name=value)")
         try:
             main(argv)
