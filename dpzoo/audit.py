@@ -16,6 +16,7 @@ on the other half (Clopper-Pearson), which keeps the 95%.
 import contextlib
 import dataclasses
 import logging
+import os
 import warnings
 
 import numpy as np
@@ -184,6 +185,21 @@ def audit_run(run_dir: str, *, max_examples: int = 5000, data_dir: str | None = 
     }
     model_card.write(card, run_dir)
     return card
+
+
+def audit_checkpoint(name: str, *, max_examples: int = 5000, data_dir: str | None = None, seed: int = 0) -> dict:
+    """Attacks the zoo checkpoint ``name`` (its verified files, copied aside: the shipped card is
+    never rewritten) as ``audit_run`` does; returns its card with this audit."""
+    import shutil
+    import tempfile
+
+    from dpzoo import zoo
+
+    folder = zoo.fetch(zoo.entry(name))
+    with tempfile.TemporaryDirectory(prefix="dpzoo-audit-") as scratch:
+        copy = os.path.join(scratch, name)
+        shutil.copytree(folder, copy)
+        return audit_run(copy, max_examples=max_examples, data_dir=data_dir, seed=seed)
 
 
 def _positive_count(max_examples: int) -> None:
