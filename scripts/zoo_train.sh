@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the runs of the zoo's shipped checkpoints (dpzoo/zoo/) in runs/zoo/NAME: trains the DP-SGD
+# and De et al. 2022 rows at epsilon 1, 3 and 8 from their configs, takes the ModelMix and SIDP runs
+# of the result tables (scripts/modelmix_table.sh, scripts/sidp_table.sh), then audits every run
+# (dpzoo-audit). Runs that have a model card are kept; a second copy started beside the first shares
+# the training (each run is claimed by a lock file). Training takes 8 to 15 minutes per run on a
+# 2-core CPU. Then: .venv/bin/python scripts/zoo_package.py
+#   bash scripts/zoo_train.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=runs/zoo
+mkdir -p "$runs"
+export TF_CPP_MIN_LOG_LEVEL=3
+
+train() {  # NAME CONFIG
+  local out="$runs/$1"
+  [ -f "$out/model_card.json" ] && return 0
+  (set -C; : >"$out.lock") 2>/dev/null || return 0  # another copy of the script has it
+  echo "== $out"
+  .venv/bin/dpzoo-train --config="$2" --output_dir="$out" --overwrite >"$out.log" 2>&1 \
+    || { echo "failed: $out (see $out.log)"; rm -f "$out.lock"; exit 1; }
+  rm -f "$out.lock"
+  grep -m1 "Test accuracy" "$out/model_card.md"
+}
+
+take() {  # NAME RUN_DIR: a run of a result table
+  local out="$runs/$1"
+  [ -f "$out/model_card.json" ] && return 0
+  [ -f "$2/model_card.json" ] || { echo "missing $2: run its table script first"; exit 1; }
+  cp -r "$2" "$out"
+}
+
+for eps in 1 3 8; do
+  train "tutorial_cnn.fmnist_eps${eps}_dpsgd" "train/configs/fashion_mnist/tutorial_cnn_eps${eps}.py"
+  train "tutorial_cnn_ws.fmnist_eps${eps}_de22" "train/configs/de22/fashion_mnist_tutorial_cnn_ws_eps${eps}.py"
+done
+[ -n "$(ls "$runs"/*.lock 2>/dev/null)" ] && { echo "other runs still training; audit after they finish"; exit 0; }
+for eps in 1 3 8; do
+  take "tutorial_cnn_gn.fmnist_eps${eps}_modelmix" "runs/modelmix/modelmix_0.002_eps${eps}"
+  take "lenet5_sidp.fmnist_eps${eps}_sidp_dp" "runs/sidp/lenet5_sidp_sidp_dp_eps${eps}"
+done
+take "lenet5_sidp.fmnist_eps1_sidp_nominal" "runs/sidp/lenet5_sidp_sidp_eps1"
+for out in "$runs"/*/; do
+  grep -q '"audit"' "$out/model_card.json" && continue
+  echo "== audit $out"
+  .venv/bin/dpzoo-audit --run_dir="$out" | tail -3 || [ $? -eq 1 ]  # exit 1: an audit failure, kept in the card
+done
