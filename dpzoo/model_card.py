@@ -108,10 +108,11 @@ def read(directory: str) -> dict:
 
 
 def read_all(runs_dir: str) -> dict[str, dict]:
-    """The card of every run folder directly under ``runs_dir``, by folder name (sorted)."""
+    """The card of every finished run folder directly under ``runs_dir``, by folder name (sorted);
+    hidden folders (a run's staging folder) are skipped."""
     cards = {}
     for name in sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []:
-        if os.path.isfile(os.path.join(runs_dir, name, CARD_JSON)):
+        if not name.startswith(".") and os.path.isfile(os.path.join(runs_dir, name, CARD_JSON)):
             cards[name] = read(os.path.join(runs_dir, name))
     return cards
 
