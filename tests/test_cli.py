@@ -17,6 +17,7 @@ def run(tool, *args, cwd=None):
         "dpzoo-export": "dpzoo.train.export",
         "dpzoo-bench": "dpzoo.train.bench",
         "dpzoo-audit": "dpzoo.train.audit",
+        "dpzoo-zoo": "dpzoo.train.zoo",
     }[tool]
     return subprocess.run(
         [sys.executable, "-m", module, *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=300
