@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from dpzoo import accounting, zoo
+from dpzoo import accounting, model_card, zoo
 from dpzoo.errors import UsageError
 from tests.test_cli import run
 
@@ -49,8 +49,7 @@ def test_every_checkpoint_recomputes_its_epsilon_and_carries_its_audit(name):
     """The stated epsilon from the card's run (sigma, batch, steps, sampling, accountant) by the
     accountant, and the audit's implied lower bounds below it for a formal checkpoint."""
     entry = zoo.entry(name)
-    card = zoo.load(name)[1]
-    privacy = card["privacy"]
+    privacy = model_card.read(zoo.fetch(entry))["privacy"]
     mixing = privacy.get("modelmix")  # cards written before ModelMix have no such field
     terms = None
     if mixing:

@@ -23,12 +23,13 @@ CONFIG_IDS = [os.path.relpath(p, ROOT) for p in CONFIGS]
 
 
 def _one_per_shape(paths: list[str]) -> list[str]:
-    """One config per (model, model kwargs, dataset, augmult, method): configs that differ only in budget,
+    """One config per (model, model kwargs, input shape, classes, augmult, method): configs that differ only in budget,
     schedule or seed train the same graph, so one of them covers the others' end-to-end path."""
     seen, chosen = set(), []
     for path in paths:
         c = load_config(path)
-        key = (c.model, tuple(sorted(c.model_kwargs.items())), c.dataset, c.augmult, c.method)
+        spec = data.SPECS[c.dataset]
+        key = (c.model, tuple(sorted(c.model_kwargs.items())), spec.input_shape, spec.num_classes, c.augmult, c.method)
         if key not in seen:
             seen.add(key)
             chosen.append(path)
