@@ -18,6 +18,7 @@ from dpzoo.errors import UsageError
 ENGINES = ("dpzoo", "tf_privacy", "nonprivate")
 # DP-SGD; Davody et al. 2020 as published (nominal), and with update noise; ModelMix (Xiao et al.)
 METHODS = ("dpsgd", "sidp", "sidp_dp", "modelmix")
+SIDP_METHODS = ("sidp", "sidp_dp")  # Gaussian weight layers sampled with s = lr_t * C * sigma / B
 OPTIMIZERS = ("sgd", "momentum", "adam")
 JIT_MODES = ("auto", "true", "false")
 

@@ -24,7 +24,7 @@ from dpzoo.gaussian_layers import gaussian_layers
 from dpzoo.modelmix import ModelMix
 from dpzoo.modelmix_accounting import ModelMixTerms, calibrate_modelmix_noise
 from dpzoo.restore import CHECKPOINT, SAVED_MODEL
-from dpzoo.train_config import TrainConfig
+from dpzoo.train_config import SIDP_METHODS, TrainConfig
 from dpzoo.version import __version__
 
 NO_NOISE_REASON = "No noise: no differential privacy guarantee."
@@ -72,6 +72,20 @@ def modelmix_guarantee(config: TrainConfig) -> tuple[ModelMixTerms | None, list[
     return ModelMixTerms(
         l2_norm_clip=config.l2_norm_clip, linf_p=config.linf_p, tau_over_lr=config.modelmix_tau_ratio
     ), []
+
+
+def _modelmix(config: TrainConfig, trainable: tf.keras.Model) -> tuple[ModelMix | None, ModelMixTerms | None, list]:
+    """(the ModelMix callback, its accounting terms or None, what breaks its guarantee) of a
+    modelmix run; (None, None, []) otherwise. The callback's own check covers the built model
+    (unmixed variables); the config's reasons cover the optimizer, sampling and clipping."""
+    if config.method != "modelmix":
+        return None, None, []
+    mixing = ModelMix(tau_ratio=config.modelmix_tau_ratio, seed=config.seed)
+    terms, broken = modelmix_guarantee(config)
+    if not broken:
+        mixing.set_model(trainable)
+        broken = mixing.violations()
+    return mixing, None if broken else terms, broken
 
 
 def modelmix_not_reported(reasons: list[str]) -> str:
@@ -174,7 +188,7 @@ def dp_config(config: TrainConfig, noise_multiplier: float) -> DPConfig:
         clipping_norm=config.clipping_norm,
         linf_p=config.linf_p,
         seed=config.seed,
-        weight_noise_multiplier=noise_multiplier if config.method in ("sidp", "sidp_dp") else 0.0,
+        weight_noise_multiplier=noise_multiplier if config.method in SIDP_METHODS else 0.0,
         private_batch_statistics=config.method == "sidp",  # nominal already: the paper's BatchNorm is allowed
     )
 
@@ -220,7 +234,7 @@ def _compile(config, model, sampler, noise_multiplier, jit, public_images=None):
 
 def _check_method_model(config: TrainConfig, model: tf.keras.Model) -> None:
     """The sidp methods sample weights in Gaussian weight layers: refuse models without them."""
-    if config.method in ("sidp", "sidp_dp") and not gaussian_layers(model):
+    if config.method in SIDP_METHODS and not gaussian_layers(model):
         raise UsageError(
             f"--method={config.method} needs a model with Gaussian weight layers; {config.model} has none. "
             "Use a *_sidp model (lenet5_sidp, lenet5_bn_sidp, tutorial_cnn_sidp, resnet18_sidp), bilstm or "
@@ -268,12 +282,7 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
     preprocess = pipeline.Preprocessor.for_dataset(dataset, standardize_channels=config.standardize)
     public_images, public_source = public_batch(config, model, dataset, preprocess)
     trainable, step_counter = _compile(config, model, sampler, noise_multiplier, jit, public_images)
-    mixing = ModelMix(tau_ratio=config.modelmix_tau_ratio, seed=config.seed) if config.method == "modelmix" else None
-    modelmix_terms, broken = modelmix_guarantee(config)
-    if mixing is not None and not broken:  # what the built model adds (the config's reasons cover the optimizer)
-        mixing.set_model(trainable)
-        broken = mixing.violations()
-        modelmix_terms = None if broken else modelmix_terms
+    mixing, modelmix_terms, broken = _modelmix(config, trainable)
     ledger = accounting.PrivacyLedger(
         n=n,
         batch_size=config.batch_size,
