@@ -17,6 +17,8 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
+import tempfile
 import warnings
 
 import numpy as np
@@ -190,10 +192,7 @@ def audit_run(run_dir: str, *, max_examples: int = 5000, data_dir: str | None = 
 def audit_checkpoint(name: str, *, max_examples: int = 5000, data_dir: str | None = None, seed: int = 0) -> dict:
     """Attacks the zoo checkpoint ``name`` (its verified files, copied aside: the shipped card is
     never rewritten) as ``audit_run`` does; returns its card with this audit."""
-    import shutil
-    import tempfile
-
-    from dpzoo import zoo
+    from dpzoo import zoo  # loaded when used, as audit_run loads its modules
 
     folder = zoo.fetch(zoo.entry(name))
     with tempfile.TemporaryDirectory(prefix="dpzoo-audit-") as scratch:

@@ -16,8 +16,8 @@ plain SGD: a momentum buffer would re-inject past, unmixed gradients (and Adam r
 guarantee also needs every trainable variable mixed and Poisson-sampled batches; ``violations``
 names what breaks it, and a run that breaks it reports DP-SGD's epsilon instead.
 
-The per-step work is one compiled function over all variables (elementwise ops, one uniform draw
-per variable). Its state, w'_{k-2} and the generator of a, is a ``tf.Module`` (``state``) to be
+The per-step work is two compiled functions over all variables (before the step: keep w_{k-1} and
+the gap; after it: elementwise ops and one uniform draw per variable). Its state, w'_{k-2} and the generator of a, is a ``tf.Module`` (``state``) to be
 saved with the model's checkpoint, so a resumed run continues the same mixing.
 """
 
@@ -40,13 +40,11 @@ class MixingState(tf.Module):
     def __init__(self, variables: list[tf.Variable], seed: int | None) -> None:
         super().__init__(name="modelmix")
         self.older = [tf.Variable(v, trainable=False, name=f"older/{_short_name(v)}") for v in variables]
-        self.newer = [tf.Variable(v, trainable=False, name=f"newer/{_short_name(v)}") for v in variables]
         if seed is None:
             self.generator = tf.random.Generator.from_non_deterministic_state()
         else:
             self.generator = tf.random.Generator.from_seed(seed)
         self.started = tf.Variable(False, trainable=False, name="started")
-        self.gap = tf.Variable(0.0, trainable=False, name="gap")
 
 
 def enforce_gap(newer: tf.Tensor, older: tf.Tensor, tau: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -79,12 +77,21 @@ class ModelMix(tf.keras.callbacks.Callback):
         self.seed = seed
         self.state: MixingState | None = None
         self._variables: list[tf.Variable] = []
+        # within one step only, so not checkpointed: w_{k-1} before the step and the step's gap
+        self._newer: list[tf.Variable] = []
+        self._gap = tf.Variable(0.0, trainable=False, name="modelmix_gap")
 
     def set_model(self, model: tf.keras.Model) -> None:
         super().set_model(model)
         if self.state is None:
             self._variables = list(model.trainable_variables)
             self.state = MixingState(self._variables, self.seed)
+            self._newer = [tf.Variable(v, trainable=False, name=f"newer/{_short_name(v)}") for v in self._variables]
+
+    @property
+    def gap(self) -> float:
+        """The minimum gap tau of the latest step."""
+        return float(self._gap.numpy())
 
     def unmixed_variables(self) -> list[str]:
         """Names of the model's trainable variables this callback does not mix (made trainable
@@ -130,31 +137,28 @@ class ModelMix(tf.keras.callbacks.Callback):
         self.state.started.assign(True)
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        self._remember(self._gap())
+        self._remember()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self._mix()
 
-    def _gap(self) -> tf.Tensor:
-        if self.tau is not None:
-            return tf.constant(self.tau, tf.float32)
-        return self.tau_ratio * upcoming_learning_rate(self.model.optimizer)
-
     @tf.function
-    def _remember(self, gap: tf.Tensor) -> None:
-        """Before the step: keep w_{k-1} and this step's gap tau."""
-        for variable, newer in zip(self._variables, self.state.newer, strict=True):
+    def _remember(self) -> None:
+        """Before the step: keep w_{k-1} and this step's gap tau (tau, or tau_ratio * eta_k)."""
+        for variable, newer in zip(self._variables, self._newer, strict=True):
             newer.assign(variable)
-        self.state.gap.assign(gap)
+        if self.tau is not None:
+            self._gap.assign(self.tau)
+        else:
+            self._gap.assign(self.tau_ratio * upcoming_learning_rate(self.model.optimizer))
 
     @tf.function
     def _mix(self) -> None:
         """After the step: w_k = a w'_{k-1} + (1 - a) w'_{k-2} + (w_k^SGD - w_{k-1}); w'_{k-1} becomes
         the next step's w_{k-2}."""
-        state = self.state
-        for variable, newer, older in zip(self._variables, state.newer, state.older, strict=True):
+        for variable, newer, older in zip(self._variables, self._newer, self.state.older, strict=True):
             update = variable - newer  # -eta * g, the optimizer's step
-            newer_gapped, older_gapped = enforce_gap(newer, older, state.gap)
-            a = state.generator.uniform(tf.shape(variable), dtype=variable.dtype)
+            newer_gapped, older_gapped = enforce_gap(newer, older, self._gap)
+            a = self.state.generator.uniform(tf.shape(variable), dtype=variable.dtype)
             variable.assign(a * newer_gapped + (1.0 - a) * older_gapped + update)
             older.assign(newer_gapped)

@@ -134,12 +134,10 @@ def fetch(zoo_entry: ZooEntry) -> str:
         verify(folder, zoo_entry)
         return folder
     folder = os.path.join(cache_dir(), zoo_entry.name)
-    for relative, expected in zoo_entry.files.items():
+    for relative, expected in zoo_entry.files.items():  # each file hashed once: cached, or as downloaded
         path = os.path.join(folder, relative)
-        if os.path.isfile(path) and sha256_of(path) == expected:
-            continue
-        _download(f"{zoo_entry.url.rstrip('/')}/{relative}", path, expected, zoo_entry.name)
-    verify(folder, zoo_entry)
+        if not (os.path.isfile(path) and sha256_of(path) == expected):
+            _download(f"{zoo_entry.url.rstrip('/')}/{relative}", path, expected, zoo_entry.name)
     return folder
 
 
