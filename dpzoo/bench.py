@@ -9,14 +9,19 @@ Methods:
   nonprivate      Keras ``fit``-style training of the same model (with K views: B * K images).
   dpzoo[_<clip>]  dpzoo's engine with ``DPConfig(clipping=<clip>)`` (default: auto), timed on a
                   padded Poisson batch of the rows training uses (``dpzoo_sampler``: bucketed
-                  padding without XLA, the fixed pad M with it), so padding is part of its cost.
+                  padding without XLA, the fixed pad M with it), so padding is part of its cost;
+                  each padded size runs in a graph of its own, traced in the warm-up, as the
+                  common sizes of a long run do (``dpzoo.sized_steps``).
   tf_privacy      TF Privacy's DPKerasSGDOptimizer, one microbatch per example.
   tf_privacy_dpmodel  TF Privacy's DPModel: fast (ghost) clipping when its layer registry covers
                   every trainable layer, its vectorised per-example path otherwise.
 TF Privacy has no augmentation multiplicity, so its methods are measured at K = 1 only.
 
-Memory: the device allocator's peak during one step above what was allocated before it (the
-step's working memory), plus the bytes of the model's variables and optimizer state.
+Memory: the device allocator's peak during a step above what was allocated before it (the
+step's working memory; the largest of ``MEMORY_STEPS`` steps, as the order in which the runtime
+schedules ops varies it), plus the bytes of the model's variables and optimizer state. dpzoo's
+peak is taken on its largest Poisson batch, and again on a batch of exactly B rows, to compare
+with non-private training at equal rows.
 """
 
 import dataclasses
@@ -26,7 +31,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from dpzoo import models, sampling, tf_privacy_engine
+from dpzoo import models, sampling, sized_steps, tf_privacy_engine
 from dpzoo.config import DPConfig
 from dpzoo.engine import make_private
 
@@ -34,6 +39,7 @@ CLIPPING = {"dpzoo": "auto", "dpzoo_vectorized": "vectorized", "dpzoo_ghost": "g
 TF_PRIVACY = ("tf_privacy", "tf_privacy_dpmodel")
 METHODS = ("nonprivate", *CLIPPING, *TF_PRIVACY)
 POISSON_N = 60_000  # dataset size that sets dpzoo's Poisson pad (Fashion-MNIST's training set)
+MEMORY_STEPS = 3  # steps whose largest allocator peak is reported
 _LOSS = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
@@ -46,10 +52,17 @@ class Measurement:
     physical_batch_size: float  # mean physical rows per step (real + padding)
     step_memory_bytes: int | None  # allocator peak during a step above the memory in use before it
     state_bytes: int  # model variables + optimizer state
+    memory_rows: int  # physical rows of the batch step_memory_bytes was measured on (the largest)
+    step_memory_at_batch_size_bytes: int | None  # the same on a batch of B rows (B * K images non-private)
 
     @property
     def memory_bytes(self) -> int | None:
         return None if self.step_memory_bytes is None else self.step_memory_bytes + self.state_bytes
+
+    @property
+    def memory_at_batch_size_bytes(self) -> int | None:
+        step = self.step_memory_at_batch_size_bytes
+        return None if step is None else step + self.state_bytes
 
 
 def dpzoo_sampler(batch_size: int, jit: bool) -> sampling.PoissonSampler:
@@ -89,6 +102,9 @@ def _compiled(method: str, model: tf.keras.Model, batch_size: int, augmult: int,
         )
         private = make_private(model, config)
         private.compile(tf.keras.optimizers.SGD(0.1), loss=_LOSS, jit_compile=jit)
+        function = private.make_train_function()
+        if isinstance(function, sized_steps.SizedTrainFunction):
+            function.patience = 0.0  # the steady state of a long run: each size its own graph
         return private
     if method == "tf_privacy_dpmodel":
         return _tf_privacy_dpmodel(model, jit)
@@ -152,6 +168,23 @@ def step_memory(step) -> int | None:
     return max(0, peak - before) if peak else None
 
 
+def batch_memory(model: tf.keras.Model, batch: "_Batch") -> int | None:
+    """The largest ``step_memory`` of ``MEMORY_STEPS`` training steps on ``batch``."""
+
+    def step():
+        model.train_on_batch(batch.x, batch.y, sample_weight=batch.mask)
+
+    peaks = [step_memory(step) for _ in range(MEMORY_STEPS)]
+    return None if None in peaks else max(peaks)
+
+
+def _batch_of_b_rows(batches: list["_Batch"], batch_size: int, rng) -> "_Batch":
+    """A batch of exactly B physical rows, all real, in the layout of ``batches``."""
+    like = batches[0]
+    x = rng.standard_normal((batch_size, *like.x.shape[1:])).astype(np.float32)
+    return _Batch(x, rng.integers(0, int(like.y.max()) + 1, batch_size), np.ones(batch_size, np.float32), batch_size)
+
+
 def state_bytes(model: tf.keras.Model) -> int:
     """Bytes of the model's variables and its optimizer's slots (each variable counted once)."""
     slots = model.optimizer.variables
@@ -204,9 +237,12 @@ def measure(
         for batch in batches:  # warm-up: trace (a relaxed batch axis after the second size), compile
             model.train_on_batch(batch.x, batch.y, sample_weight=batch.mask)
         largest = max(batches, key=lambda b: len(b.mask))
-        memory = step_memory(lambda m=model, b=largest: m.train_on_batch(b.x, b.y, sample_weight=b.mask))
+        memory = batch_memory(model, largest)
+        at_b = memory
+        if method in CLIPPING and len(largest.mask) != batch_size:  # padded Poisson batches: also at B rows
+            at_b = batch_memory(model, _batch_of_b_rows(batches, batch_size, rng))
         rows = float(np.mean([len(b.mask) for b in batches]))
-        runners[method, augmult] = (model, batches, rows, memory, state_bytes(model))
+        runners[method, augmult] = (model, batches, rows, (memory, len(largest.mask), at_b), state_bytes(model))
     timings = {key: [] for key in runners}
     for r in range(rounds):
         if progress:
@@ -215,10 +251,10 @@ def measure(
             timings[key].append(_timed_round(model, batches, seconds_per_round))
     results = []
     for (method, augmult), rounds_measured in timings.items():
-        _, _, rows, memory, state = runners[method, augmult]
+        _, _, rows, (memory, memory_rows, at_b), state = runners[method, augmult]
         seconds = statistics.median(t for t, _ in rounds_measured)
         speed = statistics.median(e for _, e in rounds_measured)
-        results.append(Measurement(method, augmult, speed, seconds, rows, memory, state))
+        results.append(Measurement(method, augmult, speed, seconds, rows, memory, state, memory_rows, at_b))
     return results
 
 
@@ -226,28 +262,32 @@ def _mib(n: int | None) -> str:
     return "-" if n is None else f"{n / 2**20:.1f}"
 
 
+def _ratio(value: float | None, base: float | None) -> str:
+    return f"{value / base:.3g}x" if value and base else "-"
+
+
 def markdown_table(title: str, results: list[Measurement]) -> str:
-    """One row per (method, K): throughput and memory, each as a ratio to non-private at that K,
-    and the time per step relative to the same method at K = 1."""
+    """One row per (method, K): throughput and memory (on the largest batch, and at B rows), each
+    as a ratio to non-private at that K, and the time per step relative to the same method at K = 1."""
     by_key = {(r.method, r.augmult): r for r in results}
     lines = [
         f"### {title}",
         "",
         "| method | K | rows/step | s/step | examples/s | speed vs non-private | "
-        "memory MiB (step + state) | memory vs non-private | time vs K=1 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "peak memory MiB (step + state) on the largest batch | memory vs non-private | "
+        "memory at B rows vs non-private | time vs K=1 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         base = by_key.get(("nonprivate", r.augmult))
-        speed = f"{r.examples_per_second / base.examples_per_second:.3g}x" if base else "-"
-        memory = "-"
-        if base and r.memory_bytes and base.memory_bytes:
-            memory = f"{r.memory_bytes / base.memory_bytes:.3g}x"
+        speed = _ratio(r.examples_per_second, base and base.examples_per_second)
+        memory = _ratio(r.memory_bytes, base and base.memory_bytes)
+        at_b = _ratio(r.memory_at_batch_size_bytes, base and base.memory_bytes)
         k1 = by_key.get((r.method, 1))
-        cost = f"{r.seconds_per_step / k1.seconds_per_step:.3g}x" if k1 and r.augmult > 1 else "-"
+        cost = _ratio(r.seconds_per_step, k1.seconds_per_step) if k1 and r.augmult > 1 else "-"
         lines.append(
             f"| {r.method} | {r.augmult} | {r.physical_batch_size:.4g} | {r.seconds_per_step:.4f} | "
             f"{r.examples_per_second:.0f} | {speed} | {_mib(r.memory_bytes)} ({_mib(r.step_memory_bytes)} + "
-            f"{_mib(r.state_bytes)}) | {memory} | {cost} |"
+            f"{_mib(r.state_bytes)}) [{r.memory_rows} rows] | {memory} | {at_b} | {cost} |"
         )
     return "\n".join(lines) + "\n"

@@ -26,6 +26,13 @@ def test_measure_reports_each_method_and_k_with_rows_and_memory():
     assert rows["nonprivate", 2] == 128  # the B * K augmented images, without privacy
     for r in results:  # the CPU allocator keeps statistics; the state is the model's weights
         assert r.step_memory_bytes > 0 and r.state_bytes >= 4 * 26_010  # tutorial CNN parameters
+        assert r.step_memory_at_batch_size_bytes > 0
+    memory_rows = {run: r.memory_rows for run, r in zip(runs, results, strict=True)}
+    assert memory_rows["dpzoo", 1] > rows["dpzoo", 1]  # dpzoo's peak: its largest padded batch ...
+    assert memory_rows["nonprivate", 2] == 128
+    for r in results:  # ... and again at B rows; the others run B rows (B * K images) anyway
+        if r.method != "dpzoo":
+            assert r.step_memory_at_batch_size_bytes == r.step_memory_bytes
     table = bench.markdown_table("t", results)
     assert "| dpzoo | 2 |" in table and "tf_privacy_dpmodel" in table and "| 1x |" in table
 
