@@ -178,11 +178,10 @@ def batch_memory(model: tf.keras.Model, batch: "_Batch") -> int | None:
     return None if None in peaks else max(peaks)
 
 
-def _batch_of_b_rows(batches: list["_Batch"], batch_size: int, rng) -> "_Batch":
+def _batch_of_b_rows(batches: list["_Batch"], batch_size: int, num_classes: int, rng) -> "_Batch":
     """A batch of exactly B physical rows, all real, in the layout of ``batches``."""
-    like = batches[0]
-    x = rng.standard_normal((batch_size, *like.x.shape[1:])).astype(np.float32)
-    return _Batch(x, rng.integers(0, int(like.y.max()) + 1, batch_size), np.ones(batch_size, np.float32), batch_size)
+    x = rng.standard_normal((batch_size, *batches[0].x.shape[1:])).astype(np.float32)
+    return _Batch(x, rng.integers(0, num_classes, batch_size), np.ones(batch_size, np.float32), batch_size)
 
 
 def state_bytes(model: tf.keras.Model) -> int:
@@ -240,7 +239,7 @@ def measure(
         memory = batch_memory(model, largest)
         at_b = memory
         if method in CLIPPING and len(largest.mask) != batch_size:  # padded Poisson batches: also at B rows
-            at_b = batch_memory(model, _batch_of_b_rows(batches, batch_size, rng))
+            at_b = batch_memory(model, _batch_of_b_rows(batches, batch_size, num_classes, rng))
         rows = float(np.mean([len(b.mask) for b in batches]))
         runners[method, augmult] = (model, batches, rows, (memory, len(largest.mask), at_b), state_bytes(model))
     timings = {key: [] for key in runners}
