@@ -16,9 +16,10 @@ plain SGD: a momentum buffer would re-inject past, unmixed gradients (and Adam r
 guarantee also needs every trainable variable mixed and Poisson-sampled batches; ``violations``
 names what breaks it, and a run that breaks it reports DP-SGD's epsilon instead.
 
-The per-step work is two compiled functions over all variables (before the step: keep w_{k-1} and
-the gap; after it: elementwise ops and one uniform draw per variable). Its state, w'_{k-2} and the generator of a, is a ``tf.Module`` (``state``) to be
-saved with the model's checkpoint, so a resumed run continues the same mixing.
+The per-step work is two compiled functions over all variables (before the step: keep w_{k-1}
+and the gap; after it: elementwise ops and one uniform draw per variable). Its state, w'_{k-2}
+and the generator of a, is a ``tf.Module`` (``state``) to be saved with the model's checkpoint,
+so a resumed run continues the same mixing.
 """
 
 import tensorflow as tf
