@@ -61,10 +61,13 @@ CONV_CASES = {
 }
 
 
-# 2 input channels: one-hot-conv patches; 20: per-tap slices (stride 1, groups) or extract_patches
-@pytest.mark.parametrize("channels", [2, 20], ids=["one-hot", "taps-or-extract"])
+# 1 input channel: a grouped filter gradient; 2: one-hot-conv patches; 20: per-tap slices (stride 1,
+# groups) or extract_patches
+@pytest.mark.parametrize("channels", [1, 2, 20], ids=["grayscale", "one-hot", "taps-or-extract"])
 @pytest.mark.parametrize("kwargs", CONV_CASES.values(), ids=CONV_CASES.keys())
 def test_conv2d_norms_equal_brute_force(kwargs, channels):
+    if channels % kwargs.get("groups", 1):
+        pytest.skip("Keras needs the groups to divide the input channels")
     assert ghost_norms.IDENTITY_CONV_MAX_CHANNELS >= 2 and ghost_norms.IDENTITY_CONV_MAX_PATCH >= 8 * 8 * 2
     x = tf.random.stateless_normal((5, 11, 10, channels), seed=[5, 6])
     layer = tf.keras.layers.Conv2D(bias_initializer="random_normal", **kwargs)
@@ -116,6 +119,7 @@ def test_ghost_and_instantiated_forms_agree():
 
 
 WS_CASES = {  # (input shape, filters, kwargs): each form of the WSConv2D norm
+    "grayscale-kept": ((4, 9, 9, 1), 5, dict(kernel_size=3, padding="same")),
     "one-hot-kept": ((4, 9, 9, 3), 5, dict(kernel_size=3, padding="same")),
     "strided-patches": ((4, 9, 9, 3), 5, dict(kernel_size=4, strides=2)),
     "taps-not-kept": ((4, 9, 9, 20), 5, dict(kernel_size=3, padding="same")),
