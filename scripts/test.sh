@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist): tests spend much of their time in single-threaded Python (tracing),
+# so two halve the wall time on a 2-core machine; a module's tests share a worker (conftest.py).
+TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"

@@ -11,6 +11,15 @@ import tensorflow as tf  # noqa: E402
 from dpzoo import data  # noqa: E402
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """For pytest-xdist's ``--dist=loadgroup`` (scripts/test.sh): a module's tests run on one
+    worker, so its module-scoped fixtures (training runs) are built once, unless the module
+    declares ``SPREAD_OVER_WORKERS = True`` (independent tests, such as one per config)."""
+    for item in items:
+        if not getattr(item.module, "SPREAD_OVER_WORKERS", False):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 @pytest.fixture(scope="session")
 def digits() -> data.Dataset:
     return data.load("digits")

@@ -20,6 +20,7 @@ CONFIGS = sorted(
     if not os.path.basename(p).startswith("_")
 )
 CONFIG_IDS = [os.path.relpath(p, ROOT) for p in CONFIGS]
+SPREAD_OVER_WORKERS = True  # no shared fixtures; the slowest tests of the suite (conftest.py)
 
 
 def _one_per_shape(paths: list[str]) -> list[str]:
