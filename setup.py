@@ -1,13 +1,14 @@
 """dpzoo: a TensorFlow/Keras model zoo for differentially private deep learning.
 
-The top-level folders models/ and train/ install as dpzoo.models and dpzoo.train, so no
-generic top-level names land in site-packages.
+The paper configs under the top-level folder train/ install as dpzoo.train.configs, so no generic
+top-level name lands in site-packages, and the paths in their commands (train/configs/...) are the
+repository's.
 """
 
 import pathlib
 import re
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 ROOT = pathlib.Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (ROOT / "dpzoo" / "version.py").read_text()).group(1)
@@ -20,8 +21,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
     packages=[
-        "dpzoo",
-        "dpzoo.models",
+        *find_packages(include=["dpzoo", "dpzoo.*"]),
         "dpzoo.train",
         "dpzoo.train.configs",
         "dpzoo.train.configs.fashion_mnist",
@@ -31,7 +31,6 @@ setup(
     ],
     package_dir={
         "dpzoo": "dpzoo",
-        "dpzoo.models": "models",
         "dpzoo.train": "train",
         "dpzoo.train.configs": "train/configs",
         "dpzoo.train.configs.fashion_mnist": "train/configs/fashion_mnist",
@@ -39,7 +38,7 @@ setup(
         "dpzoo.train.configs.sidp": "train/configs/sidp",
         "dpzoo.train.configs.modelmix": "train/configs/modelmix",
     },
-    package_data={"dpzoo": ["checkpoints/index.json", "checkpoints/*/*", "checkpoints/*/checkpoint/*"]},
+    package_data={"dpzoo.zoo": ["checkpoints/index.json", "checkpoints/*/*", "checkpoints/*/checkpoint/*"]},
     install_requires=[
         "tensorflow==2.15.1",
         "tensorflow-privacy==0.9.0",
@@ -52,17 +51,17 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "test": ["pytest", "ruff"],
+        "test": ["pytest", "ruff", "import-linter"],
         "gpu": ["tensorflow[and-cuda]==2.15.1"],
     },
     entry_points={
         "console_scripts": [
-            "dpzoo-train=dpzoo.train.train:run",
-            "dpzoo-privacy=dpzoo.train.privacy:run",
-            "dpzoo-export=dpzoo.train.export:run",
-            "dpzoo-bench=dpzoo.train.bench:run",
-            "dpzoo-audit=dpzoo.train.audit:run",
-            "dpzoo-zoo=dpzoo.train.zoo:run",
+            "dpzoo-train=dpzoo.cli.train:run",
+            "dpzoo-privacy=dpzoo.cli.privacy:run",
+            "dpzoo-export=dpzoo.cli.export:run",
+            "dpzoo-bench=dpzoo.cli.bench:run",
+            "dpzoo-audit=dpzoo.cli.audit:run",
+            "dpzoo-zoo=dpzoo.cli.zoo:run",
         ]
     },
 )

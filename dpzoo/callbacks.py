@@ -1,45 +1,9 @@
-"""Keras callbacks of private training: the privacy ledger, stopping at a step budget, and
-(re-exported) parameter averaging (dpzoo.averaging) and ModelMix (dpzoo.modelmix)."""
+"""Keras callbacks of private training, in one place: ModelMix (dpzoo.methods.modelmix), parameter
+averaging (dpzoo.training.averaging), the privacy ledger and the step budget
+(dpzoo.training.callbacks)."""
 
-import math
-
-import tensorflow as tf
-from absl import logging
-
-from dpzoo.accounting import PrivacyLedger
-from dpzoo.averaging import ParameterAveraging
-from dpzoo.modelmix import ModelMix
+from dpzoo.methods.modelmix import ModelMix
+from dpzoo.training.averaging import ParameterAveraging
+from dpzoo.training.callbacks import PrivacyLedgerCallback, StopAtStep
 
 __all__ = ["ModelMix", "ParameterAveraging", "PrivacyLedgerCallback", "StopAtStep"]
-
-
-class PrivacyLedgerCallback(tf.keras.callbacks.Callback):
-    """After each epoch, puts the run's epsilon so far into the logs (so History and
-    TensorBoard record it) and logs the full statement (accountant, sampling, delta)."""
-
-    def __init__(self, ledger: PrivacyLedger) -> None:
-        super().__init__()
-        self.ledger = ledger
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        statement = self.ledger.statement()
-        if logs is not None:
-            logs["epsilon"] = statement.epsilon if math.isfinite(statement.epsilon) else float("nan")
-        logging.info("epoch %d: %s", epoch + 1, statement.text())
-
-
-class StopAtStep(tf.keras.callbacks.Callback):
-    """Stops ``fit`` right after the step that brings ``step_counter()`` to ``max_steps``.
-
-    With ``max_steps`` from ``accounting.max_steps`` this is "train until the budget": the last
-    step taken keeps epsilon within the target and the next one would exceed it.
-    """
-
-    def __init__(self, max_steps: int, step_counter) -> None:
-        super().__init__()
-        self.max_steps = max_steps
-        self.step_counter = step_counter
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.step_counter() >= self.max_steps:
-            self.model.stop_training = True

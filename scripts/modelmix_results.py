@@ -9,7 +9,8 @@ import sys
 
 from absl import app, flags
 
-from dpzoo import model_card, plots
+from dpzoo.artifacts import model_card
+from dpzoo.zoo import plots
 
 _RUNS = flags.DEFINE_string("runs", "runs/modelmix", "Runs of scripts/modelmix_table.sh.")
 _OUTPUT = flags.DEFINE_string(

@@ -9,7 +9,8 @@ import sys
 
 from absl import app, flags
 
-from dpzoo import model_card, plots
+from dpzoo.artifacts import model_card
+from dpzoo.zoo import plots
 
 _RUNS = flags.DEFINE_string("runs", "runs/sidp", "Runs of scripts/sidp_table.sh.")
 _AUDITS = flags.DEFINE_string("audits", "runs/sidp_mi", "Runs of scripts/sidp_audit.sh.")
@@ -136,7 +137,7 @@ and `sidp_dp` at the same epsilon; each attacked with TF Privacy's membership-in
 (`dpzoo-audit`: threshold attack on the loss, logistic regression on the logits; 5,000 members
 against 5,000 unseen test images). AUC 0.5 and advantage 0 mean nothing leaks; the epsilon lower
 bound is what the attack proves about the model at 95% confidence (threshold chosen on half of the
-scores, Clopper-Pearson bound on the other half: `dpzoo.audit.held_out_epsilon_bound`). Commands:
+scores, Clopper-Pearson bound on the other half: `dpzoo.zoo.audit.held_out_epsilon_bound`). Commands:
 `bash scripts/sidp_audit.sh`; cards in [{cards}_membership/]({cards}_membership/).
 
 {audit}

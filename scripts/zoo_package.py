@@ -1,5 +1,5 @@
-"""Packs the runs of scripts/zoo_train.sh into the zoo: dpzoo/checkpoints/NAME/ (card, checkpoint,
-training curves) and dpzoo/checkpoints/index.json (one ZooEntry per run, sha256 of every file), plus
+"""Packs the runs of scripts/zoo_train.sh into the zoo: dpzoo/zoo/checkpoints/NAME/ (card, checkpoint,
+training curves) and dpzoo/zoo/checkpoints/index.json (one ZooEntry per run, sha256 of every file), plus
 the zoo's accuracy-against-epsilon plot, results/zoo.png.
 
   .venv/bin/python scripts/zoo_package.py [--runs=runs/zoo]
@@ -15,7 +15,9 @@ import sys
 
 from absl import app, flags
 
-from dpzoo import model_card, plots, zoo
+from dpzoo import zoo
+from dpzoo.artifacts import model_card
+from dpzoo.zoo import plots
 
 _RUNS = flags.DEFINE_string("runs", "runs/zoo", "Runs of scripts/zoo_train.sh, one folder per checkpoint name.")
 _PLOT = flags.DEFINE_string("plot", "results/zoo.png", "The zoo's accuracy-against-epsilon plot.")

@@ -10,6 +10,8 @@ import tensorflow as tf  # noqa: E402
 
 from dpzoo import data  # noqa: E402
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
+
 
 def pytest_collection_modifyitems(items) -> None:
     """For pytest-xdist's ``--dist=loadgroup`` (scripts/test.sh): a module's tests run on one

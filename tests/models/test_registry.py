@@ -5,10 +5,10 @@ import pytest
 import tensorflow as tf
 
 from dpzoo import models
-from dpzoo.errors import UsageError
-from dpzoo.gaussian_layers import GAUSSIAN_LAYERS
-from dpzoo.guards import BATCH_STATISTICS_LAYERS
+from dpzoo.common.errors import UsageError
+from dpzoo.layers import GAUSSIAN_LAYERS
 from dpzoo.models.registry import ModelRegistry
+from dpzoo.privacy.guards import BATCH_STATISTICS_LAYERS
 
 NORMALIZATIONS = ("none", "group", "layer", "aux_batch")  # public_batch needs the engine's public rows
 

@@ -8,12 +8,12 @@ import os
 
 import pytest
 
-from dpzoo import accounting, data, models, training
-from dpzoo.errors import UsageError
-from dpzoo.train.train import load_config
-from dpzoo.train_config import TrainConfig
+from dpzoo import accounting, data, methods, models, training
+from dpzoo.cli.train import load_config
+from dpzoo.common.errors import UsageError
+from dpzoo.training import TrainConfig, privacy_plan
+from tests.conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 CONFIGS = sorted(
     p
     for p in glob.glob(os.path.join(ROOT, "train", "configs", "**", "*.py"), recursive=True)
@@ -47,11 +47,13 @@ def test_there_are_configs():
 def _privacy(config: TrainConfig, n: int) -> tuple[float, int, float]:
     """(noise multiplier, steps, epsilon) of the full run as training.run plans it; a ModelMix run
     states the smaller of ModelMix's and DP-SGD's epsilon."""
-    sigma = training.resolve_noise(config, n)
-    steps = training.planned_steps(config, n, sigma, accounting.steps_per_epoch(n, config.batch_size, config.sampling))
+    sigma = privacy_plan.resolve_noise(config, n)
+    steps = privacy_plan.planned_steps(
+        config, n, sigma, accounting.steps_per_epoch(n, config.batch_size, config.sampling)
+    )
     run = dict(n=n, batch_size=config.batch_size, delta=config.delta, sampling=config.sampling)
     eps = accounting.epsilon(noise_multiplier=sigma, steps=steps, accountant=config.accountant, **run)
-    terms, _ = training.modelmix_guarantee(config)
+    terms = methods.get(config.method).extra_accountant(config)
     if terms is not None:
         eps = min(
             eps,

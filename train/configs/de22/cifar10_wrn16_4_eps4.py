@@ -10,7 +10,7 @@ Hardware: needs a GPU (16 x 4096 forward and backward passes of WRN-16-4 per ste
 """
 
 from dpzoo.train.configs.de22._recipe import cifar10_config
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

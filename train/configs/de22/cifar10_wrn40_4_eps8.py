@@ -10,7 +10,7 @@ Hardware: needs a GPU; not run here.
 import dataclasses
 
 from dpzoo.train.configs.de22 import cifar10_wrn16_4_eps8
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

@@ -8,7 +8,7 @@ Hardware: 2-core CPU, about 10 minutes. Result: see results/fashion_mnist.md.
 import dataclasses
 
 from dpzoo.train.configs.de22 import fashion_mnist_tutorial_cnn_ws_eps3
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

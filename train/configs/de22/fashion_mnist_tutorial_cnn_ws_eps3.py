@@ -14,7 +14,7 @@ end to end, 89.7% with ScatterNet features.
 """
 
 from dpzoo.train.configs.de22._recipe import de22_config
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

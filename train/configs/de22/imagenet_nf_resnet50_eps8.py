@@ -14,7 +14,7 @@ yet, so this config builds and steps on synthetic data of the right shape only (
 import dataclasses
 
 from dpzoo.train.configs.de22._recipe import de22_config
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

@@ -9,7 +9,7 @@ Hardware: 2-core CPU, about 15 minutes. Result: see results/fashion_mnist.md.
 import dataclasses
 
 from dpzoo.train.configs.fashion_mnist import tutorial_cnn_eps3
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

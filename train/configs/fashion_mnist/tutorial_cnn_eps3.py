@@ -8,7 +8,7 @@ Command: dpzoo-train --config=train/configs/fashion_mnist/tutorial_cnn_eps3.py -
 Hardware: 2-core CPU, about 15 minutes. Result: 86.49% (results/fashion_mnist.md).
 """
 
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

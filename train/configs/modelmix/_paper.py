@@ -11,7 +11,7 @@ epochs: 106 x 33 = 3,498 on CIFAR-10 and 71 x 49 = 3,479 on SVHN (73,257 trainin
 here is PLD (tighter), so the DP-SGD baselines get slightly less noise than the paper's.
 """
 
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 EPOCHS = {"cifar10": 106, "svhn": 71}
 

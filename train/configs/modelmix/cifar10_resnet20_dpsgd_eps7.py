@@ -7,7 +7,7 @@ Hardware: not run here (CIFAR-10 is not installed): 3,498 steps of expected batc
 """
 
 from dpzoo.train.configs.modelmix._paper import paper_config
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

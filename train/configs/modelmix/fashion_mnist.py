@@ -11,7 +11,7 @@ Command: dpzoo-train --config=train/configs/modelmix/fashion_mnist.py --target_e
 Hardware: 2-core CPU, a few minutes per run.
 """
 
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

@@ -7,7 +7,7 @@ Hardware: not run here (SVHN is not installed): 3,479 steps of expected batch 15
 """
 
 from dpzoo.train.configs.modelmix._paper import paper_config
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

@@ -9,7 +9,7 @@ lr * C * sigma / B. Not expressible here: the MNIST runs' learning-rate decay of
 use the same ones.
 """
 
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def paper_config(*, dataset: str, model: str, method: str, target_epsilon: float, **fields) -> TrainConfig:

@@ -10,7 +10,7 @@ Hardware: not run here (AG News is not available offline): 4,800 steps of batch 
 """
 
 from dpzoo.train.configs.sidp._paper import paper_config
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

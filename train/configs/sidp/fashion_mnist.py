@@ -9,7 +9,7 @@ Command: dpzoo-train --config=train/configs/sidp/fashion_mnist.py --model=lenet5
 Hardware: 2-core CPU, about a minute per run.
 """
 
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

@@ -13,7 +13,7 @@ Hardware: 2-core CPU, about a minute per run.
 import dataclasses
 
 from dpzoo.train.configs.sidp import fashion_mnist
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

@@ -8,7 +8,7 @@ Hardware: not run here (MNIST is not installed): 18,750 steps of batch 32.
 """
 
 from dpzoo.train.configs.sidp._paper import paper_config
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:

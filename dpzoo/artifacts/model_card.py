@@ -1,0 +1,151 @@
+"""Model cards: what was trained, on what, how private, how accurate (JSON + Markdown)."""
+
+import json
+import math
+import os
+import shutil
+
+CARD_JSON = "model_card.json"
+CARD_MARKDOWN = "model_card.md"
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:.4g}"
+    return str(value)
+
+
+WEIGHT_NAMES = {"raw": "final", "ema": "EMA", "polyak": "Polyak"}
+
+
+def _by_weights(results: dict) -> str:
+    accuracies = results["test_accuracy_by_weights"]
+    return ", ".join(f"{WEIGHT_NAMES[k]} {100 * v:.2f}%" for k, v in accuracies.items())
+
+
+def to_markdown(card: dict) -> str:
+    """A human-readable card: privacy first, then results, data and hyper-parameters."""
+    privacy, results = card["privacy"], card["results"]
+    lines = [
+        f"# Model card: {card['model']['name']} on {card['dataset']['name']}",
+        "",
+        f"**Test accuracy: {100 * results['test_accuracy']:.2f}%** ({card['dataset']['n_test']} test examples, "
+        f"{results['eval_weights']} weights; {_by_weights(results)})",
+        "",
+        "## Privacy",
+        "",
+        f"- Guarantee: **{privacy['guarantee']}**",
+        f"- Epsilon: **{_fmt(privacy['epsilon'])}** at delta = {privacy['delta']:g}",
+        f"- Accountant: {privacy['accountant']}; sampling: {privacy['sampling']}",
+        f"- Noise multiplier {_fmt(privacy['noise_multiplier'])}, clip norm "
+        f"{_fmt(privacy['l2_norm_clip'])}, {privacy['steps']} steps, batch {privacy['batch_size']} "
+        f"of {privacy['n']}",
+        f"- Statement: {privacy['statement']}",
+        "",
+        "## Data",
+        "",
+    ]
+    lines += [f"- {k}: {_fmt(v)}" for k, v in card["dataset"].items()]
+    lines += ["", "## Training", ""]
+    lines += [f"- {k}: {_fmt(v)}" for k, v in card["training"].items()]
+    lines += ["", "## Per epoch", "", "| epoch | train acc | test acc | epsilon |", "|---|---|---|---|"]
+    for row in card["history"]:
+        lines.append(
+            f"| {row['epoch']} | {_fmt(row.get('accuracy', float('nan')))} | "
+            f"{_fmt(row.get('val_accuracy', float('nan')))} | {_fmt(row.get('epsilon', float('inf')))} |"
+        )
+    lines += _audit_lines(card.get("audit"))
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        f"```\n{card['command']}\n```",
+        "",
+        f"dpzoo {card['dpzoo_version']}, TensorFlow {card['tensorflow_version']}, "
+        f"trained in {card['wall_time_s']:.0f} s.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _audit_lines(audit: dict | None) -> list[str]:
+    """The membership-inference section (dpzoo.zoo.audit), if the card has one."""
+    if not audit:
+        return []
+    lines = [
+        "",
+        "## Membership-inference audit",
+        "",
+        f"{audit['members']} training examples against {audit['non_members']} test examples, "
+        f"TF Privacy's attack library ({audit['source']}).",
+        "",
+        "| attack | AUC | attacker advantage | implied epsilon lower bound |",
+        "|---|---|---|---|",
+    ]
+    for attack in audit["attacks"]:
+        lines.append(
+            f"| {attack['attack']} | {attack['auc']:.3f} | {attack['advantage']:.3f} "
+            f"| {attack['epsilon_lower_bound']:.3f} |"
+        )
+    return lines
+
+
+def write(card: dict, directory: str) -> None:
+    """Writes the card as JSON and Markdown; each file is replaced whole (never half-written)."""
+    for name, text in (
+        (CARD_JSON, json.dumps(card, indent=2, default=_json_default) + "\n"),
+        (CARD_MARKDOWN, to_markdown(card)),
+    ):
+        partial = os.path.join(directory, f".{name}.partial")
+        with open(partial, "w") as f:
+            f.write(text)
+        os.replace(partial, os.path.join(directory, name))
+
+
+def read(directory: str) -> dict:
+    with open(os.path.join(directory, CARD_JSON)) as f:
+        return json.load(f)
+
+
+def read_all(runs_dir: str) -> dict[str, dict]:
+    """The card of every finished run folder directly under ``runs_dir``, by folder name (sorted);
+    hidden folders (a run's staging folder) are skipped."""
+    cards = {}
+    for name in sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []:
+        if not name.startswith(".") and os.path.isfile(os.path.join(runs_dir, name, CARD_JSON)):
+            cards[name] = read(os.path.join(runs_dir, name))
+    return cards
+
+
+def copy_all(runs_dir: str, names, destination: str) -> None:
+    """Copies the named runs' cards (JSON and Markdown) into ``destination`` as NAME.json / NAME.md."""
+    os.makedirs(destination, exist_ok=True)
+    for name in names:
+        for card_file, suffix in ((CARD_JSON, "json"), (CARD_MARKDOWN, "md")):
+            shutil.copy(os.path.join(runs_dir, name, card_file), os.path.join(destination, f"{name}.{suffix}"))
+
+
+def _json_default(value):
+    if hasattr(value, "items"):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def results_table(cards: list[dict]) -> str:
+    """A Markdown table with one row per run: accuracy, privacy (all of it), and the exact command."""
+    lines = [
+        "| model | method | test accuracy | weights | K | epsilon | delta | guarantee | accountant | sampling "
+        "| noise multiplier | steps | batch | command |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for card in sorted(cards, key=lambda c: (c["privacy"]["epsilon"], c["model"]["name"])):
+        privacy, training, results = card["privacy"], card["training"], card["results"]
+        lines.append(
+            f"| {card['model']['name']} {card['model']['kwargs'] or ''} | {training.get('method', 'dpsgd')} "
+            f"| {100 * results['test_accuracy']:.2f}% | {WEIGHT_NAMES[results['eval_weights']]} "
+            f"| {card['dataset']['augmult']} | {_fmt(privacy['epsilon'])} | {privacy['delta']:g} "
+            f"| {privacy['guarantee']} | {privacy['accountant']} | {privacy['sampling']} "
+            f"| {_fmt(privacy['noise_multiplier'])} | {privacy['steps']} | {training['batch_size']} "
+            f"| `{card['command']}` |"
+        )
+    return "\n".join(lines) + "\n"

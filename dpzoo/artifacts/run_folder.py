@@ -1,0 +1,63 @@
+"""Rebuilding a trained model from a run folder (model card + checkpoint), checked on load."""
+
+import os
+
+import tensorflow as tf
+
+from dpzoo import models as model_registry
+from dpzoo.artifacts import export, model_card
+from dpzoo.common.errors import UsageError
+from dpzoo.data.pipeline import Preprocessor, TokenInputs
+
+CHECKPOINT = "checkpoint/weights"
+SAVED_MODEL = "saved_model"
+
+
+def load_run(run_dir: str) -> tuple[tf.keras.Model, dict]:
+    """The Keras model of a dpzoo-train run with its weights restored, and its card."""
+    try:
+        card = model_card.read(run_dir)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{run_dir} has no readable {model_card.CARD_JSON}: {e}") from e
+    try:
+        model = model_registry.get(
+            card["model"]["name"],
+            input_shape=tuple(card["dataset"]["input_shape"]),
+            num_classes=card["dataset"]["num_classes"],
+            **card["model"]["kwargs"],
+        )
+    except KeyError as e:
+        raise UsageError(f"{run_dir}/{model_card.CARD_JSON} lacks field {e}.") from e
+    path = os.path.join(run_dir, CHECKPOINT)
+    if not tf.io.gfile.exists(path + ".index"):
+        raise UsageError(f"{run_dir} has no checkpoint at {CHECKPOINT}.")
+    try:
+        tf.train.Checkpoint(model=model).read(path).assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+        raise UsageError(f"The checkpoint in {run_dir} does not match its model card's model: {e}") from e
+    return model, card
+
+
+def preprocessor_from_card(card: dict) -> Preprocessor | TokenInputs:
+    """The preprocessing the run trained with; its from_unit_range maps [0, 1] pixels (or token
+    ids, for text) to model inputs."""
+    dataset = card["dataset"]
+    if dataset.get("channel_mean") is None:
+        return TokenInputs()
+    return Preprocessor(dataset["channel_mean"], dataset["channel_std"], standardize_channels=dataset["standardize"])
+
+
+def export_run(run_dir: str, export_dir: str) -> str:
+    """Writes the run's model as a SavedModel with the serving signature."""
+    model, card = load_run(run_dir)
+    preprocess = preprocessor_from_card(card)
+    return export.saved_model(
+        model,
+        export_dir,
+        input_shape=tuple(card["dataset"]["input_shape"]),
+        preprocess=preprocess.from_unit_range,
+        input_dtype=preprocess.dtype,
+    )
+
+
+__all__ = ["load_run", "export_run"]

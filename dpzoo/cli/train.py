@@ -1,0 +1,139 @@
+"""dpzoo-train: train a (differentially private) model and write its model card and SavedModel.
+
+  dpzoo-train --model=tutorial_cnn --dataset=fashion_mnist --target_epsilon=3 --epochs=20
+  dpzoo-train --config=train/configs/fashion_mnist/tutorial_cnn_eps3.py --output_dir=runs/eps3
+
+A --config file defines get_config() returning a dpzoo.training.TrainConfig; flags given on
+the command line override its fields.
+"""
+
+import dataclasses
+import importlib.util
+import json
+import shlex
+import sys
+import types
+
+from absl import flags
+
+from dpzoo import methods, training
+from dpzoo.artifacts import model_card
+from dpzoo.cli import app
+from dpzoo.common.errors import UsageError
+from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES
+from dpzoo.training.averaging import EVAL_WEIGHTS
+from dpzoo.training.train_config import ACCOUNTANTS, ENGINES, JIT_MODES, OPTIMIZERS, SAMPLINGS, TrainConfig
+
+D = types.SimpleNamespace(
+    **{f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+)
+_CONFIG = flags.DEFINE_string("config", None, "Python config file defining get_config() -> TrainConfig.")
+flags.DEFINE_string("model", D.model, "Registered model name (see dpzoo.models.names()).")
+flags.DEFINE_string("model_kwargs", "{}", 'JSON keyword arguments of the model, e.g. \'{"normalization": "group"}\'.')
+flags.DEFINE_string(
+    "dataset",
+    D.dataset,
+    "fashion_mnist, mnist, cifar10, svhn, digits, debian_descriptions, ag_news (imagenet2012: synthetic checks only).",
+)
+flags.DEFINE_string(
+    "data_dir", None, "Folder with the dataset's files (IDX, CIFAR pickles, SVHN .mat files or <name>.npz)."
+)
+flags.DEFINE_integer("max_train_examples", None, "Train on the first N training examples only.")
+flags.DEFINE_integer("epochs", D.epochs, "Training epochs (N / batch_size steps each).")
+flags.DEFINE_integer("batch_size", D.batch_size, "Expected (Poisson) or exact (shuffle) batch size B.")
+flags.DEFINE_float("learning_rate", D.learning_rate, "Learning rate of the optimizer.")
+flags.DEFINE_enum("optimizer", D.optimizer, OPTIMIZERS, "Keras optimizer applied to the private gradient.")
+flags.DEFINE_float("momentum", D.momentum, "Momentum, used when --optimizer=momentum.")
+flags.DEFINE_float("l2_norm_clip", D.l2_norm_clip, "Per-example gradient clip norm C.")
+flags.DEFINE_float("noise_multiplier", None, "Noise multiplier sigma (or give --target_epsilon).")
+flags.DEFINE_float("target_epsilon", None, "Calibrate sigma to reach this epsilon after --epochs.")
+flags.DEFINE_float("delta", D.delta, "Target delta of the (epsilon, delta) guarantee.")
+flags.DEFINE_enum("sampling", D.sampling, SAMPLINGS, "poisson (amplified accounting) or shuffle (no amplification).")
+flags.DEFINE_enum("accountant", D.accountant, ACCOUNTANTS, "Privacy accountant: pld (tight) or rdp.")
+flags.DEFINE_enum(
+    "engine",
+    D.engine,
+    ENGINES,
+    "dpzoo (fast vectorised DP-SGD), tf_privacy (stock optimizers) or nonprivate.",
+)
+flags.DEFINE_enum(
+    "method",
+    D.method,
+    methods.names(),
+    "; ".join(f"{name} ({methods.get(name).summary})" for name in methods.names()) + ".",
+)
+flags.DEFINE_enum(
+    "clipping",
+    D.clipping,
+    CLIPPING_STRATEGIES,
+    "dpzoo engine: auto (ghost where every trainable layer has a norm function, else vectorized), "
+    "ghost (per-example norms from layer inputs and output gradients) or vectorized (per-example "
+    "gradients materialised). All give the same update.",
+)
+flags.DEFINE_enum(
+    "clipping_norm",
+    D.clipping_norm,
+    CLIPPING_NORMS,
+    "l2, or l2+linf (refined clipping: then every coordinate clamped to C/sqrt(--linf_p); vectorised path).",
+)
+flags.DEFINE_float("linf_p", None, "p of refined clipping (the paper: 100 for ResNet-20).")
+flags.DEFINE_float("modelmix_tau_ratio", D.modelmix_tau_ratio, "modelmix: the minimum gap tau over the learning rate.")
+flags.DEFINE_enum("jit_compile", D.jit_compile, JIT_MODES, "XLA compilation; auto = on when a GPU/TPU is present.")
+flags.DEFINE_boolean("standardize", D.standardize, "Standardise inputs per channel with published dataset statistics.")
+flags.DEFINE_boolean("augment", D.augment, "Reflect-pad, random crop and random flip augmentation.")
+flags.DEFINE_integer("crop_padding", D.crop_padding, "Reflect padding before the random crop (0: flips only).")
+flags.DEFINE_integer(
+    "augmult", D.augmult, "Augmentation multiplicity K: augmented views per example (needs --augment)."
+)
+flags.DEFINE_float("ema_decay", D.ema_decay, "mu of the parameter EMA, decay min(mu, (1+t)/(10+t)).")
+flags.DEFINE_enum("eval_weights", D.eval_weights, EVAL_WEIGHTS, "Weights to evaluate and export: raw, ema or polyak.")
+flags.DEFINE_boolean("stop_at_epsilon", D.stop_at_epsilon, "Stop before the step that would exceed --target_epsilon.")
+flags.DEFINE_integer("seed", D.seed, "Seed of sampling, initialisation and noise.")
+flags.DEFINE_string("output_dir", D.output_dir, "Where the checkpoint, SavedModel and model card go.")
+flags.DEFINE_boolean("overwrite", D.overwrite, "Replace a non-empty --output_dir.")
+
+FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def load_config(path: str) -> TrainConfig:
+    """Imports a config file and returns its get_config(); UsageError if it is not one."""
+    spec = importlib.util.spec_from_file_location("dpzoo_user_config", path)
+    if spec is None:
+        raise UsageError(f"--config={path}: not a Python file.")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except FileNotFoundError as e:
+        raise UsageError(f"--config={path}: file not found.") from e
+    config = getattr(module, "get_config", lambda: None)()
+    if not isinstance(config, TrainConfig):
+        raise UsageError(f"--config={path}: get_config() must return a dpzoo TrainConfig.")
+    return config
+
+
+def config_from_flags() -> TrainConfig:
+    """The config file's TrainConfig (or the defaults) with every flag given on the command line."""
+    overrides = {name: flags.FLAGS[name].value for name in FIELDS if flags.FLAGS[name].present}
+    if "model_kwargs" in overrides:
+        try:
+            overrides["model_kwargs"] = json.loads(overrides["model_kwargs"])
+        except json.JSONDecodeError as e:
+            raise UsageError(f"--model_kwargs is not JSON: {e}") from e
+    if _CONFIG.value:
+        return dataclasses.replace(load_config(_CONFIG.value), **overrides)
+    return TrainConfig(**overrides)
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    result = training.run(config_from_flags(), command=shlex.join(["dpzoo-train", *sys.argv[1:]]))
+    print(model_card.to_markdown(result.card))
+    print(f"Wrote checkpoint, SavedModel and model card to {result.output_dir}")
+
+
+def run() -> None:
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

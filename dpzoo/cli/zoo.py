@@ -1,0 +1,57 @@
+"""dpzoo-zoo: the pretrained private checkpoints of the zoo.
+
+dpzoo-zoo list                                   # a table: name, method, epsilon, guarantee, accuracy, audit
+dpzoo-zoo show tutorial_cnn.fmnist_eps3_dpsgd    # its model card in Markdown
+"""
+
+import json
+import os
+
+from absl import flags
+
+from dpzoo import zoo
+from dpzoo.cli import app
+from dpzoo.common.errors import UsageError
+
+_FORMAT = flags.DEFINE_enum("format", "markdown", ["markdown", "json"], "list: a Markdown table or JSON.")
+COMMANDS = "list | show NAME"
+
+
+def table(entries: list[zoo.ZooEntry]) -> str:
+    """A Markdown table, one row per checkpoint, with every fact needed to read its epsilon."""
+    lines = [
+        "| name | method | epsilon | delta | accountant | sampling | guarantee | test accuracy | audit: epsilon >= |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in entries:
+        audit = max(e.audit.values(), default=float("nan"))
+        lines.append(
+            f"| {e.name} | {e.method} | {e.epsilon:.3g} | {e.delta:g} | {e.accountant} | {e.sampling} "
+            f"| {e.guarantee} | {100 * e.test_accuracy:.2f}% | {audit:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    args = argv[1:]
+    if args == ["list"]:
+        entries = zoo.list()
+        if _FORMAT.value == "json":
+            print(json.dumps([e.to_dict() for e in entries], indent=1))
+        else:
+            print(table(entries))
+        return
+    if len(args) == 2 and args[0] == "show":
+        folder = zoo.fetch(zoo.entry(args[1]))  # verified before its card is shown
+        with open(os.path.join(folder, "model_card.md")) as f:
+            print(f.read())
+        return
+    raise UsageError(f"Expected a command: {COMMANDS}; got {' '.join(args) or 'none'}.")
+
+
+def run() -> None:
+    app.run(main, positional=True)
+
+
+if __name__ == "__main__":
+    run()

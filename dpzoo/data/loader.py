@@ -1,0 +1,122 @@
+"""Datasets as in-memory arrays, from local files first and tensorflow-datasets second.
+
+Sources, in order:
+1. ``data_dir`` given by the user: the dataset's standard file format (IDX files, optionally
+   gzipped, for MNIST and Fashion-MNIST; the python pickle batches of ``cifar-10-batches-py``
+   for CIFAR-10; ``train_32x32.mat`` and ``test_32x32.mat`` for SVHN's cropped digits) or an
+   ``<name>.npz`` with x_train, y_train, x_test, y_test.
+2. Files installed by the system: Debian's ``dataset-fashion-mnist`` package puts the
+   Fashion-MNIST IDX files under /usr/share/datasets/fashion-mnist.
+3. tensorflow-datasets, when its download servers can be reached (or the data was prepared).
+When none works, ``DataNotFoundError`` says how to get the data.
+
+``digits`` is scikit-learn's bundled 8x8 digits set (1,797 images, no download), split
+75/25 with a fixed seed: a second small real image set for tests.
+"""
+
+import socket
+
+import numpy as np
+
+from dpzoo.common.errors import DataNotFoundError, UsageError
+from dpzoo.data import file_formats, text_corpora
+from dpzoo.data.dataset import DATASETS, SPECS, TEXT_DATASETS, Dataset
+
+SYSTEM_DIRS = {"fashion_mnist": ("/usr/share/datasets/fashion-mnist",)}
+TFDS_NAMES = {"svhn": "svhn_cropped"}
+IN_MEMORY_LIMIT_BYTES = 32 * 2**30
+HOW_TO_GET = {
+    "fashion_mnist": "install Debian's package (apt-get install dataset-fashion-mnist)",
+    "mnist": "put the four MNIST IDX files (train-images-idx3-ubyte.gz, ...) in --data_dir",
+    "cifar10": "unpack cifar-10-python.tar.gz into --data_dir (cifar-10-batches-py/)",
+    "svhn": "put SVHN's train_32x32.mat and test_32x32.mat (cropped digits) in --data_dir",
+    "ag_news": "go online once (tensorflow-datasets downloads ag_news_subset), or use --dataset=debian_descriptions",
+}
+
+
+def load(name: str, data_dir: str | None = None) -> Dataset:
+    """Loads dataset ``name`` from the first source that has it (see the module docstring)."""
+    if name not in DATASETS:
+        raise UsageError(f"Unknown dataset {name!r}; known: {', '.join(DATASETS)}.")
+    if name == "digits":
+        return _load_digits()
+    if name in TEXT_DATASETS:
+        return _load_text(name)
+    spec = SPECS[name]
+    if spec.n_train * int(np.prod(spec.input_shape)) > IN_MEMORY_LIMIT_BYTES:
+        raise DataNotFoundError(
+            f"{name} ({spec.n_train:,} training images of shape {spec.input_shape}) does not fit dpzoo's "
+            "in-memory loader, and a streaming loader for it is not built yet. Its configs build and run "
+            "on synthetic data of the right shape (tests/train/test_configs.py)."
+        )
+    dirs = ([data_dir] if data_dir else []) + list(SYSTEM_DIRS.get(name, ()))
+    for directory in dirs:
+        arrays = file_formats.read_local(name, directory)
+        if arrays is not None:
+            return _make(name, arrays, source=directory)
+    if data_dir:
+        raise DataNotFoundError(
+            f"--data_dir={data_dir} has no {name} files in a known format: {file_formats.describe_formats(name)}."
+        )
+    if _tfds_reachable():
+        return _make(name, _load_tfds(name), source="tensorflow-datasets")
+    raise DataNotFoundError(
+        f"No {name} data found offline and tensorflow-datasets cannot reach the internet. "
+        f"To get it: {HOW_TO_GET[name]}, or pass --data_dir with {file_formats.describe_formats(name)}."
+    )
+
+
+def _make(name: str, arrays: dict, source: str) -> Dataset:
+    x_train, x_test = (_as_nhwc(arrays[k]) for k in ("x_train", "x_test"))
+    y_train, y_test = (np.asarray(arrays[k], dtype=np.int64).reshape(-1) for k in ("y_train", "y_test"))
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise UsageError(f"{name} from {source}: images and labels differ in count.")
+    num_classes = int(max(y_train.max(), y_test.max())) + 1
+    return Dataset(name, x_train, y_train, x_test, y_test, num_classes, source)
+
+
+def _as_nhwc(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    return (x[..., None] if x.ndim == 3 else x).astype(np.uint8)
+
+
+def _tfds_reachable(host: str = "storage.googleapis.com", timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _load_tfds(name: str) -> dict:
+    import tensorflow_datasets as tfds  # heavy; only when this source is used
+
+    train, test = tfds.as_numpy(
+        tfds.load(TFDS_NAMES.get(name, name), split=["train", "test"], batch_size=-1, as_supervised=True)
+    )
+    return {"x_train": train[0], "y_train": train[1], "x_test": test[0], "y_test": test[1]}
+
+
+def _load_text(name: str) -> Dataset:
+    if name == "debian_descriptions":
+        return text_corpora.load_debian_descriptions()
+    if not _tfds_reachable():
+        raise DataNotFoundError(f"No {name} data offline. To get it: {HOW_TO_GET[name]}.")
+    return text_corpora.load_ag_news(SPECS[name].input_shape[0])
+
+
+def _load_digits() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
+    order = np.random.default_rng(0).permutation(len(images))
+    split = int(0.75 * len(images))
+    train, test = order[:split], order[split:]
+    arrays = {
+        "x_train": images[train],
+        "y_train": digits.target[train],
+        "x_test": images[test],
+        "y_test": digits.target[test],
+    }
+    return _make("digits", arrays, source="scikit-learn load_digits")

@@ -1,0 +1,130 @@
+"""tf.data pipelines: samplers' batches with masks, scaling, standardisation, augmentation.
+
+Training batches come as (images, labels, mask); Keras passes the mask on as sample weights,
+so padding rows of a Poisson batch weigh 0 in the loss and in every metric.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from dpzoo.common.errors import UsageError
+from dpzoo.data.dataset import Dataset
+
+
+def scale(images: tf.Tensor) -> tf.Tensor:
+    """uint8 pixels -> float32 in [0, 1]."""
+    return tf.cast(images, tf.float32) / 255.0
+
+
+def pad_crop_flip(images: tf.Tensor, pad: int = 4) -> tf.Tensor:
+    """Per image: reflect-pad by ``pad``, random crop back to size, random horizontal flip
+    (``pad`` 0: flips only).
+
+    Vectorised over the batch (one gather per axis), so K views of a large batch stay cheap.
+    """
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+    top = tf.random.uniform([batch], 0, 2 * pad + 1, dtype=tf.int32)
+    left = tf.random.uniform([batch], 0, 2 * pad + 1, dtype=tf.int32)
+    rows = top[:, None] + tf.range(height)[None, :]
+    cols = left[:, None] + tf.range(width)[None, :]
+    flip = tf.random.uniform([batch]) < 0.5
+    cols = tf.where(flip[:, None], tf.reverse(cols, axis=[1]), cols)
+    crops = tf.gather(padded, rows, axis=1, batch_dims=1)
+    return tf.gather(crops, cols, axis=2, batch_dims=1)
+
+
+def augmented_views(images: tf.Tensor, augmult: int, pad: int = 4) -> tf.Tensor:
+    """[b, H, W, C] -> [b, augmult, H, W, C]: ``augmult`` independent pad-crop-flip views of
+    each image (augmentation multiplicity, De et al. 2022)."""
+    tiled = tf.repeat(images, augmult, axis=0)
+    views = pad_crop_flip(tiled, pad)
+    return tf.reshape(views, tf.concat([[-1, augmult], tf.shape(images)[1:]], axis=0))
+
+
+class Preprocessor:
+    """Turns uint8 images into model inputs: scale to [0, 1], then optionally standardise."""
+
+    dtype = tf.float32  # of the serving signature's input: pixels in [0, 1]
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], *, standardize_channels: bool = True) -> None:
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.standardize_channels = standardize_channels
+
+    @classmethod
+    def for_dataset(cls, dataset: Dataset, *, standardize_channels: bool = True) -> "Preprocessor | TokenInputs":
+        """With the dataset's published channel statistics; token ids pass through."""
+        if dataset.is_text:
+            return TokenInputs()
+        return cls(*dataset.channel_stats, standardize_channels=standardize_channels)
+
+    def from_unit_range(self, images: tf.Tensor) -> tf.Tensor:
+        """[0, 1] float pixels -> model input (used by the serving signature too)."""
+        images = tf.cast(images, tf.float32)
+        if not self.standardize_channels:
+            return images
+        return (images - tf.constant(self.mean, tf.float32)) / tf.constant(self.std, tf.float32)
+
+    def __call__(self, images: tf.Tensor) -> tf.Tensor:
+        return self.from_unit_range(scale(images))
+
+
+class TokenInputs:
+    """Text: token ids are the model's inputs as they are (int32), in training and in serving."""
+
+    dtype = tf.int32
+
+    def from_unit_range(self, tokens: tf.Tensor) -> tf.Tensor:
+        return tf.cast(tokens, tf.int32)
+
+    __call__ = from_unit_range
+
+
+def train_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    sampler,
+    preprocess: Preprocessor,
+    *,
+    steps: int,
+    augment: bool = False,
+    augmult: int = 1,
+    crop_padding: int = 4,
+) -> tf.data.Dataset:
+    """``steps`` batches drawn by ``sampler``, each (inputs, labels, mask).
+
+    With ``augmult`` K > 1 (needs ``augment``) the inputs are [b, K, H, W, C]: K augmented views
+    per example, which the private engine averages inside each example's loss.
+    """
+    if augmult > 1 and not augment:
+        raise UsageError(f"augmult={augmult} needs augment=True: un-augmented views are identical copies.")
+
+    def batches():
+        for _ in range(steps):
+            indices, mask = sampler.sample()
+            yield x[indices], y[indices], mask
+
+    spec = (
+        tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)),
+        tf.TensorSpec((None,), tf.int64),
+        tf.TensorSpec((None,), tf.float32),
+    )
+
+    def prepare(images, labels, mask):
+        images = preprocess(images)
+        if augmult > 1:
+            images = augmented_views(images, augmult, crop_padding)
+        elif augment:
+            images = pad_crop_flip(images, crop_padding)
+        return images, labels, mask
+
+    ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
+    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(2)
+
+
+def eval_dataset(x: np.ndarray, y: np.ndarray, preprocess: Preprocessor, batch_size: int = 1000) -> tf.data.Dataset:
+    """The whole set in order, in batches, as (inputs, labels)."""
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+    return ds.map(lambda a, b: (preprocess(a), b)).prefetch(2)

@@ -1,0 +1,14 @@
+"""dpzoo.privacy: the private step and what it refuses.
+
+``make_private(model, DPConfig(...))`` wraps a Keras model into a ``PrivateModel`` whose
+``train_step`` is one DP-SGD step (METHODS.md section 0): per-example gradients clipped to C
+(``clipping``: vectorised, or ghost norms from the ``clipping.norms`` layer registry), summed,
+noised once, divided by B; ``guards`` refuse layers that mix examples; ``sized_steps`` traces a
+graph per padded batch size; ``tf_privacy_optimizers`` is the thin adapter to TF Privacy's
+optimizers (the stock path).
+"""
+
+from dpzoo.privacy.dp_config import DPConfig
+from dpzoo.privacy.private_model import PrivateModel, make_private
+
+__all__ = ["DPConfig", "PrivateModel", "make_private"]

@@ -1,0 +1,39 @@
+"""Checks that refuse layers and settings which break a formal DP guarantee."""
+
+import tensorflow as tf
+
+from dpzoo.common.errors import UsageError
+
+BATCH_STATISTICS_LAYERS = (tf.keras.layers.BatchNormalization,)
+
+
+def refuse_batch_statistics(model: tf.keras.Model) -> None:
+    """Raises UsageError if a layer normalises with statistics of the training batch.
+
+    BatchNormalization in training mode normalises each example with the batch's mean and
+    variance, so one example's gradient depends on every other example in the batch and the
+    per-example sensitivity bound of DP-SGD no longer holds. A frozen BatchNormalization
+    (trainable=False, which Keras runs in inference mode on its moving statistics) is allowed.
+    """
+    offending = [
+        layer.name for layer in model.submodules if isinstance(layer, BATCH_STATISTICS_LAYERS) and layer.trainable
+    ]
+    if offending:
+        raise UsageError(
+            f"Layers {', '.join(offending)} are BatchNormalization in training mode: they mix "
+            "examples through batch statistics, which breaks DP-SGD's per-example sensitivity "
+            "and so its formal guarantee. Use GroupNormalization or LayerNormalization "
+            "(normalization='group' or 'layer' for the zoo's models), or freeze the layer "
+            "(layer.trainable = False) so it uses fixed statistics."
+        )
+
+
+def refuse_activity_regularizers(model: tf.keras.Model) -> None:
+    """Raises UsageError for activity regularisers: they add a data-dependent loss term whose
+    gradient would escape per-example clipping. Weight regularisers are fine (data-independent)."""
+    offending = [layer.name for layer in model.submodules if getattr(layer, "activity_regularizer", None)]
+    if offending:
+        raise UsageError(
+            f"Layers {', '.join(offending)} have activity regularisers, whose data-dependent "
+            "loss would bypass per-example clipping. Remove them or use weight regularisers."
+        )

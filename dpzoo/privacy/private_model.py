@@ -1,0 +1,241 @@
+"""The private training engine: ``make_private(model, DPConfig(...))``.
+
+``PrivateModel`` is a Keras model whose ``train_step`` is one DP-SGD step (METHODS.md
+section 0): per-example gradients, each clipped to C over all trainable variables, summed over
+the real (unmasked) examples, Gaussian noise N(0, sigma^2 C^2) added once, the result divided
+by the expected batch size B, and any Keras optimizer applied (post-processing).
+Weight regularisation losses are data-independent, so their gradient is added after the noise.
+With ``DPConfig(augmult=K)`` each example comes as K augmented views and its gradient is that of
+its mean loss over the views (De et al. 2022), still clipped once.
+
+The step counter ``dp_steps`` and the noise generator live in the model and are saved with
+it, so a privacy ledger can count every step and a resumed run never repeats noise.
+"""
+
+import contextlib
+from collections.abc import Mapping
+
+import tensorflow as tf
+from absl import logging
+
+from dpzoo.common.errors import UsageError
+from dpzoo.common.learning_rate import upcoming_learning_rate
+from dpzoo.layers import aux_batchnorm, gaussian_layers, set_weight_noise_stddev
+from dpzoo.privacy import sized_steps
+from dpzoo.privacy.clipping import ghost, vectorized
+from dpzoo.privacy.clipping.norms import NORM_FUNCTIONS, NormFunction
+from dpzoo.privacy.dp_config import DPConfig
+from dpzoo.privacy.guards import refuse_activity_regularizers, refuse_batch_statistics
+
+
+def make_private(
+    model: tf.keras.Model,
+    dp_config: DPConfig,
+    *,
+    public_batch=None,
+    norm_functions: Mapping[type, NormFunction] = NORM_FUNCTIONS,
+) -> "PrivateModel":
+    """Wraps ``model`` for DP-SGD training; compile and fit the result like any Keras model.
+
+    ``public_batch``: preprocessed public images appended to every batch for the model's
+    AuxBatchNorm layers (dpzoo.layers.aux_batchnorm); required by such models, refused by others.
+    ``norm_functions``: ghost clipping's layer registry (dpzoo.privacy.clipping.norms).
+    Refuses models with layers that mix examples (see dpzoo.privacy.guards).
+    """
+    refuse_batch_statistics(model)
+    refuse_activity_regularizers(model)
+    _check_public_batch(model, dp_config, public_batch)
+    return PrivateModel(model, dp_config, public_batch=public_batch, norm_functions=norm_functions)
+
+
+def _check_public_batch(model: tf.keras.Model, dp_config: DPConfig, public_batch) -> None:
+    """AuxBatchNorm needs a public batch, refuses augmult, and private statistics need a nominal run."""
+    layers = aux_batchnorm.aux_batchnorm_layers(model)
+    if not layers:
+        if public_batch is not None:
+            raise UsageError(f"A public_batch was given but {model.name} has no AuxBatchNorm layer to use it.")
+        return
+    names = ", ".join(layer.name for layer in layers)
+    if public_batch is None:
+        raise UsageError(
+            f"{model.name} has AuxBatchNorm layers ({names}): pass make_private(..., public_batch=images), "
+            "public images (dpzoo.data.public_auxiliary_batch) preprocessed like the training data."
+        )
+    if dp_config.augmult > 1:
+        raise UsageError(f"augmult={dp_config.augmult} is not supported with AuxBatchNorm layers ({names}).")
+    private = aux_batchnorm.private_statistics_layers(model)
+    if private and not dp_config.private_batch_statistics:
+        raise UsageError(
+            f"Layers {', '.join(layer.name for layer in private)} are AuxBatchNorm(statistics='batch'): they "
+            "normalise each example with statistics of the private batch, which breaks DP-SGD's per-example "
+            "sensitivity and so any formal guarantee. Use statistics='public' (model_kwargs "
+            '\'{"normalization": "public_batch"}\'), or --method=sidp, whose guarantee is nominal.'
+        )
+
+
+REFINED_CLIPPING_REASON = (
+    "refined clipping (clipping_norm='l2+linf') clamps the coordinates of each example's clipped gradient, "
+    "so it needs the per-example gradients materialised"
+)
+
+
+def _ghost_clipper(
+    model: tf.keras.Model, dp_config: DPConfig, norm_functions: Mapping[type, NormFunction]
+) -> "ghost.GhostClipper | None":
+    """The ghost clipper the strategy asks for, or None for the vectorised path."""
+    strategy = dp_config.clipping
+    reasons = ghost.unsupported_layers(model, norm_functions)
+    if dp_config.clipping_norm == "l2+linf":
+        reasons = [REFINED_CLIPPING_REASON, *reasons]
+    if strategy != "vectorized" and not reasons:
+        return ghost.GhostClipper(model, norm_functions)
+    if gaussian_layers(model) or aux_batchnorm.aux_batchnorm_layers(model):
+        why = f" ({'; '.join(reasons)})" if reasons else ""
+        raise UsageError(
+            f"{model.name} has Gaussian weight layers or AuxBatchNorm layers, which act on the whole batch (one "
+            "draw of noisy weights, one set of statistics per forward pass); vectorised clipping would run them "
+            f"once per example. Use clipping='ghost'{why}."
+        )
+    if strategy == "vectorized":
+        return None
+    if strategy == "ghost":
+        raise UsageError(
+            f"clipping='ghost' cannot run {model.name}: {'; '.join(reasons)}. "
+            "Use clipping='auto' (falls back to 'vectorized') or 'vectorized'."
+        )
+    logging.info("clipping='auto': vectorised clipping for %s (%s).", model.name, "; ".join(reasons))
+    return None
+
+
+def per_example_loss_fn(loss) -> vectorized.PerExampleLoss:
+    """The unreduced (one value per example) form of a Keras loss given to ``compile``."""
+    loss = tf.keras.losses.get(loss)
+    if isinstance(loss, tf.keras.losses.Loss):
+        return loss.call  # Loss.call returns per-example values, before any reduction
+    if callable(loss):
+        return loss
+    raise UsageError(f"compile() needs a loss for private training; got {loss!r}.")
+
+
+class PrivateModel(tf.keras.Model):
+    """A Keras model trained with DP-SGD. Build it with ``make_private``."""
+
+    def __init__(
+        self,
+        model: tf.keras.Model,
+        dp_config: DPConfig,
+        *,
+        public_batch=None,
+        norm_functions: Mapping[type, NormFunction] = NORM_FUNCTIONS,
+        **kwargs,
+    ) -> None:
+        super().__init__(name=f"private_{model.name}", **kwargs)
+        self.inner = model
+        self.dp_config = dp_config
+        self.public_batch = None if public_batch is None else tf.constant(public_batch, tf.float32)
+        self.dp_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="dp_steps")
+        if dp_config.seed is None:
+            self.noise_generator = tf.random.Generator.from_non_deterministic_state()
+        else:
+            self.noise_generator = tf.random.Generator.from_seed(dp_config.seed)
+        self._per_example_loss = None
+        self._ghost = _ghost_clipper(model, dp_config, norm_functions)
+        if dp_config.weight_noise_multiplier > 0 and not gaussian_layers(model):
+            raise UsageError(
+                f"weight_noise_multiplier={dp_config.weight_noise_multiplier} but {model.name} has no Gaussian "
+                "weight layers (dpzoo.layers.gaussian_weights) to apply it to. Set it to 0 or use GaussianDense / "
+                "GaussianConv2D."
+            )
+
+    def call(self, inputs, training=None):
+        return self.inner(inputs, training=training)
+
+    def compile(self, optimizer="rmsprop", loss=None, **kwargs):
+        if loss is None:
+            raise UsageError("A PrivateModel needs compile(loss=...): DP-SGD clips per-example losses' gradients.")
+        self._per_example_loss = per_example_loss_fn(loss)
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def make_train_function(self, force: bool = False):
+        """Keras' train function, but with a graph traced per padded batch size where Keras
+        would build its plain one-step function (dpzoo.privacy.sized_steps: faster, less memory)."""
+        if self.train_function is not None and not force:
+            return self.train_function
+        if not sized_steps.runs_one_step_per_call(self):
+            return super().make_train_function(force=force)
+        self.train_function = sized_steps.SizedTrainFunction(self)
+        return self.train_function
+
+    def private_gradients(self, x, y, mask):
+        """The DP-SGD gradient of one batch: (noisy clipped sum) / B, plus per-example outputs."""
+        config = self.dp_config
+        variables = self.inner.trainable_variables
+        views = config.augmult > 1
+        if self._ghost is not None:
+            summed, _, outputs = self._ghost.clipped_sum(
+                self._per_example_loss, x, y, mask, config.l2_norm_clip, variables, views=views
+            )
+        else:
+            grads, _, outputs = vectorized.per_example_gradients(
+                self.inner, self._per_example_loss, x, y, variables, views=views
+            )
+            summed = vectorized.clipped_sum(grads, mask, config.l2_norm_clip, config.linf_clip)
+        if config.noise_multiplier > 0:
+            summed = [g + self.noise_generator.normal(tf.shape(g), stddev=config.noise_stddev) for g in summed]
+        scale = 1.0 / config.expected_batch_size
+        return [g * scale for g in summed], outputs
+
+    def _set_weight_noise(self) -> None:
+        """s = lr_t * C * sigma_w / B in every Gaussian weight layer, before this step's forward pass."""
+        config = self.dp_config
+        stddev = (
+            upcoming_learning_rate(self.optimizer)
+            * config.l2_norm_clip
+            * config.weight_noise_multiplier
+            / config.expected_batch_size
+        )
+        set_weight_noise_stddev(self.inner, stddev)
+
+    def _with_public_rows(self, x, y, mask):
+        """(x, y, mask) with the public batch appended, and the context that marks its rows for
+        AuxBatchNorm; unchanged and a null context without a public batch."""
+        if self.public_batch is None:
+            return x, y, mask, contextlib.nullcontext()
+        x, y, private, public = aux_batchnorm.append_public(x, y, mask, self.public_batch)
+        return x, y, private, aux_batchnorm.marked_rows(self.inner, private, public)
+
+    def train_step(self, data):
+        x, y, mask = tf.keras.utils.unpack_x_y_sample_weight(data)
+        if mask is None:
+            mask = tf.ones(tf.shape(y)[:1], tf.float32)
+        mask = tf.cast(mask, tf.float32)
+        variables = self.inner.trainable_variables
+        if self.dp_config.weight_noise_multiplier > 0:
+            self._set_weight_noise()
+        with_public_x, with_public_y, with_public_mask, marked = self._with_public_rows(x, y, mask)
+        with marked:
+            grads, outputs = self.private_gradients(with_public_x, with_public_y, with_public_mask)
+        if self.public_batch is not None:
+            outputs = outputs[: tf.shape(y)[0]]  # the private rows
+        if self.inner.losses:  # data-independent regularisers: post-processing
+            with tf.GradientTape() as tape:
+                regularization = tf.add_n(self.inner.losses)
+            reg_grads = tape.gradient(regularization, variables, unconnected_gradients="zero")
+            grads = [g + r for g, r in zip(grads, reg_grads, strict=True)]
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        self.dp_steps.assign_add(1)
+        self.compute_loss(x, y, outputs, mask)
+        return self.compute_metrics(x, y, outputs, mask)
+
+    def test_step(self, data):
+        """Keras' test step; with a public batch, it is appended for AuxBatchNorm's statistics
+        (Davody et al. 2020 append it at evaluation too) and its rows dropped from the outputs."""
+        if self.public_batch is None:
+            return super().test_step(data)
+        x, y, sample_weight = tf.keras.utils.unpack_x_y_sample_weight(data)
+        ones = tf.ones(tf.shape(y)[:1], tf.float32)
+        with_public_x, _, _, marked = self._with_public_rows(x, y, ones)
+        with marked:
+            outputs = self.inner(with_public_x, training=False)[: tf.shape(y)[0]]
+        self.compute_loss(x, y, outputs, sample_weight)
+        return self.compute_metrics(x, y, outputs, sample_weight)

@@ -1,0 +1,92 @@
+"""The run's model compiled for its engine: dpzoo's DP-SGD (``make_private`` with the method's
+DPConfig), TF Privacy's DP optimizers, or non-private Keras training."""
+
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from dpzoo import data, methods
+from dpzoo.common.errors import UsageError
+from dpzoo.data.sampling import PoissonSampler, ShuffleSampler
+from dpzoo.layers import aux_batchnorm_layers
+from dpzoo.privacy import DPConfig, make_private, tf_privacy_optimizers
+from dpzoo.training.train_config import TrainConfig
+
+StepCounter = Callable[[], int]
+
+
+def jit_enabled(mode: str) -> bool:
+    """ "auto" compiles with XLA when a GPU or TPU is present (on CPU it costs more than it saves)."""
+    if mode == "auto":
+        return bool(tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU"))
+    return mode == "true"
+
+
+def make_optimizer(config: TrainConfig) -> tf.keras.optimizers.Optimizer:
+    if config.optimizer == "adam":
+        return tf.keras.optimizers.Adam(config.learning_rate)
+    momentum = config.momentum if config.optimizer == "momentum" else 0.0
+    return tf.keras.optimizers.SGD(config.learning_rate, momentum=momentum)
+
+
+def dp_config(config: TrainConfig, noise_multiplier: float) -> DPConfig:
+    """The engine's DPConfig: the run's clipping, views and seed, and the fields its method sets
+    (the update noise sigma, weight noise, ...)."""
+    return DPConfig(
+        l2_norm_clip=config.l2_norm_clip,
+        expected_batch_size=config.batch_size,
+        augmult=config.augmult,
+        clipping=config.clipping,
+        clipping_norm=config.clipping_norm,
+        linf_p=config.linf_p,
+        seed=config.seed,
+        **methods.get(config.method).dp_config_fields(config, noise_multiplier),
+    )
+
+
+def public_batch(
+    config: TrainConfig, model: tf.keras.Model, dataset: data.Dataset, preprocess
+) -> tuple[np.ndarray | None, str | None]:
+    """(preprocessed public auxiliary images, their source) for a model with AuxBatchNorm
+    layers on the dpzoo engine; (None, None) otherwise."""
+    if not aux_batchnorm_layers(model):
+        return None, None
+    if config.engine != "dpzoo":
+        raise UsageError(
+            f"{config.model} has AuxBatchNorm layers, which need the public auxiliary batch only engine='dpzoo' "
+            "appends. Use --engine=dpzoo, or another normalization."
+        )
+    images, source = data.public_auxiliary_batch(dataset.input_shape, training_dataset=dataset.name)
+    return preprocess(images).numpy(), source
+
+
+def compile_for_engine(
+    config: TrainConfig,
+    model: tf.keras.Model,
+    sampler: PoissonSampler | ShuffleSampler,
+    noise_multiplier: float,
+    jit: bool,
+    public_images: np.ndarray | None = None,
+) -> tuple[tf.keras.Model, StepCounter]:
+    """(the trainable Keras model, its step counter) for the configured engine."""
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if config.engine == "dpzoo":
+        private = make_private(model, dp_config(config, noise_multiplier), public_batch=public_images)
+        private.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"], jit_compile=jit)
+        return private, lambda: int(private.dp_steps.numpy())
+    if config.engine == "tf_privacy":
+        tf_privacy_optimizers.compile_model(
+            model,
+            optimizer=config.optimizer,
+            learning_rate=config.learning_rate,
+            momentum=config.momentum,
+            l2_norm_clip=config.l2_norm_clip,
+            noise_multiplier=noise_multiplier,
+            rows_per_batch=sampler.pad_to,
+            expected_batch_size=config.batch_size,
+            jit_compile=jit,
+        )
+        return model, lambda: int(model.optimizer.iterations.numpy())
+    model.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"], jit_compile=jit)
+    return model, lambda: int(model.optimizer.iterations.numpy())

@@ -1,0 +1,92 @@
+"""The model card of a training run, as a dict (dpzoo.artifacts.model_card writes it)."""
+
+import tensorflow as tf
+
+from dpzoo import accounting, data, methods
+from dpzoo.training.train_config import TrainConfig
+from dpzoo.version import __version__
+
+
+def build(
+    config: TrainConfig,
+    dataset: data.Dataset,
+    model: tf.keras.Model,
+    sampler,
+    ledger: accounting.PrivacyLedger,
+    history: tf.keras.callbacks.History,
+    by_weights: dict[str, list[float]],
+    jit: bool,
+    command: str,
+    wall: float,
+    public_source: str | None,
+) -> dict:
+    """The card of a finished run: versions, model, data, training settings, the privacy statement,
+    test results by weights, the per-epoch history, the command and the wall time."""
+    statement = ledger.statement()
+    privacy = statement.to_dict()
+    privacy["statement"] = statement.text()
+    epochs = len(history.history.get("loss", []))
+    rows = [
+        {"epoch": i + 1, **{k: float(v[i]) for k, v in history.history.items() if i < len(v)}} for i in range(epochs)
+    ]
+    mean, std = dataset.channel_stats or (None, None)
+    return {
+        "dpzoo_version": __version__,
+        "tensorflow_version": tf.__version__,
+        "model": {
+            "name": config.model,
+            "kwargs": dict(config.model_kwargs),
+            "parameters": model.count_params(),
+        },
+        "dataset": {
+            "name": dataset.name,
+            "source": dataset.source,
+            "n_train": len(dataset.x_train),
+            "n_test": len(dataset.x_test),
+            "input_shape": list(dataset.input_shape),
+            "num_classes": dataset.num_classes,
+            "standardize": config.standardize,
+            "channel_mean": None if mean is None else list(mean),
+            "channel_std": None if std is None else list(std),
+            "augment": config.augment,
+            "crop_padding": config.crop_padding,
+            "augmult": config.augmult,
+            **({"public_auxiliary_batch": public_source} if public_source else {}),
+        },
+        "training": {
+            "engine": config.engine,
+            "method": config.method,
+            "clipping": config.clipping,
+            "clipping_norm": config.clipping_norm,
+            **({"linf_p": config.linf_p} if config.linf_p is not None else {}),
+            **methods.get(config.method).card_fields(config),
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            **({"physical_batch_size": sampler.pad_to} if sampler.pad_to else {}),
+            "padding": sampler.describe_padding(),
+            "mean_physical_rows": round(sampler.expected_rows(), 1),
+            "learning_rate": config.learning_rate,
+            "optimizer": config.optimizer,
+            "momentum": config.momentum if config.optimizer == "momentum" else 0.0,
+            "l2_norm_clip": config.l2_norm_clip,
+            "noise_multiplier": statement.noise_multiplier,
+            "target_epsilon": config.target_epsilon,
+            "stop_at_epsilon": config.stop_at_epsilon,
+            "steps": ledger.steps,
+            "ema_decay": config.ema_decay,
+            "sampling": statement.sampling,
+            "accountant": config.accountant,
+            "seed": config.seed,
+            "jit_compile": jit,
+        },
+        "privacy": privacy,
+        "results": {
+            "eval_weights": config.eval_weights,
+            "test_accuracy": float(by_weights[config.eval_weights][1]),
+            "test_loss": float(by_weights[config.eval_weights][0]),
+            "test_accuracy_by_weights": {which: float(acc) for which, (_, acc) in by_weights.items()},
+        },
+        "history": rows,
+        "command": command,
+        "wall_time_s": wall,
+    }

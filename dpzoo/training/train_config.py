@@ -1,0 +1,118 @@
+"""TrainConfig: everything one training run needs, validated at construction.
+
+Paper configs under train/configs/ return one of these from ``get_config()``; flags given on
+the command line replace single fields with ``dataclasses.replace`` (which validates again).
+"""
+
+import dataclasses
+import types
+from collections.abc import Mapping
+from typing import Any
+
+from dpzoo import methods
+from dpzoo.accounting import ACCOUNTANTS, SAMPLINGS
+from dpzoo.common import validation
+from dpzoo.common.errors import UsageError
+from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES, check_linf_p
+from dpzoo.training.averaging import EVAL_WEIGHTS
+
+ENGINES = ("dpzoo", "tf_privacy", "nonprivate")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+JIT_MODES = ("auto", "true", "false")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """One training run.
+
+    ``method`` names a registered method (``dpzoo.methods.names()``), whose module states what it
+    adds to DP-SGD and what it refuses; ``modelmix_tau_ratio`` is ModelMix's gap tau over the
+    learning rate. ``clipping_norm="l2+linf"`` with ``linf_p`` is refined clipping (needed for
+    ModelMix's epsilon).
+
+    A private engine needs exactly one of noise_multiplier / target_epsilon (sigma is then
+    calibrated to reach the target after ``epochs``), or, with ``stop_at_epsilon``, a
+    target_epsilon and optionally a noise_multiplier: training stops before the step that would
+    exceed the target (De et al. 2022 train until the budget is spent).
+    """
+
+    model: str = "tutorial_cnn"
+    model_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    dataset: str = "fashion_mnist"
+    data_dir: str | None = None
+    max_train_examples: int | None = None
+    epochs: int = 10
+    batch_size: int = 256
+    learning_rate: float = 1.0
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    l2_norm_clip: float = 1.0
+    noise_multiplier: float | None = None
+    target_epsilon: float | None = None
+    delta: float = 1e-5
+    sampling: str = "poisson"
+    accountant: str = "pld"
+    engine: str = "dpzoo"
+    method: str = methods.DEFAULT
+    clipping: str = "auto"
+    clipping_norm: str = "l2"
+    linf_p: float | None = None
+    modelmix_tau_ratio: float = 0.15
+    jit_compile: str = "auto"
+    standardize: bool = True
+    augment: bool = False
+    crop_padding: int = 4
+    augmult: int = 1
+    ema_decay: float = 0.999
+    eval_weights: str = "raw"
+    stop_at_epsilon: bool = False
+    seed: int = 0
+    output_dir: str = "runs/latest"
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model_kwargs", types.MappingProxyType(dict(self.model_kwargs)))
+        validation.positive("epochs", self.epochs)
+        validation.positive("batch_size", self.batch_size)
+        validation.positive("learning_rate", self.learning_rate)
+        validation.positive("l2_norm_clip", self.l2_norm_clip)
+        validation.in_open_unit_interval("delta", self.delta)
+        validation.one_of("optimizer", self.optimizer, OPTIMIZERS)
+        validation.one_of("sampling", self.sampling, SAMPLINGS)
+        validation.one_of("accountant", self.accountant, ACCOUNTANTS)
+        validation.one_of("engine", self.engine, ENGINES)
+        validation.one_of("method", self.method, methods.names())
+        methods.get(self.method).check_config(self)
+        validation.one_of("clipping", self.clipping, CLIPPING_STRATEGIES)
+        validation.one_of("clipping_norm", self.clipping_norm, CLIPPING_NORMS)
+        check_linf_p(self.clipping_norm, self.linf_p)
+        if self.clipping_norm != "l2" and self.engine != "dpzoo":
+            raise UsageError(f"clipping_norm={self.clipping_norm!r} needs engine='dpzoo'.")
+        validation.positive("modelmix_tau_ratio", self.modelmix_tau_ratio)
+        validation.one_of("jit_compile", self.jit_compile, JIT_MODES)
+        if self.max_train_examples is not None:
+            validation.positive("max_train_examples", self.max_train_examples)
+        if self.target_epsilon is not None:
+            validation.positive("target_epsilon", self.target_epsilon)
+        if self.noise_multiplier is not None:
+            validation.non_negative("noise_multiplier", self.noise_multiplier)
+        validation.positive("augmult", self.augmult)
+        validation.non_negative("crop_padding", self.crop_padding)
+        validation.in_open_unit_interval("ema_decay", self.ema_decay)
+        validation.one_of("eval_weights", self.eval_weights, EVAL_WEIGHTS)
+        if self.augmult > 1 and not self.augment:
+            raise UsageError(f"augmult={self.augmult} needs augment=True: un-augmented views are identical copies.")
+        if self.augmult > 1 and self.engine != "dpzoo":
+            raise UsageError(f"augmult={self.augmult} needs engine='dpzoo' (it averages each example's views).")
+        if self.stop_at_epsilon and (self.target_epsilon is None or self.engine == "nonprivate"):
+            raise UsageError("stop_at_epsilon needs a private engine and a target_epsilon to stop at.")
+        if self.engine != "nonprivate" and not self.stop_at_epsilon:
+            given = (self.noise_multiplier is not None) + (self.target_epsilon is not None)
+            if given != 1:
+                raise UsageError(
+                    "Expected exactly one of noise_multiplier or target_epsilon for a private "
+                    f"engine; got noise_multiplier={self.noise_multiplier}, "
+                    f"target_epsilon={self.target_epsilon}."
+                )
+        if not self.output_dir:
+            raise UsageError("Expected a non-empty output_dir.")

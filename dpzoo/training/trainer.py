@@ -1,0 +1,182 @@
+"""One training run from a TrainConfig: data, model, engine, accounting, card, export.
+
+The trainer is generic: what a published method adds (its DPConfig fields, callbacks, refusals
+and privacy statement) it asks of the run's method (dpzoo.methods), never naming one.
+
+Everything is written into a staging folder next to ``output_dir`` and moved into place only
+when the run succeeds; a failed or interrupted run leaves nothing half-written behind.
+"""
+
+import dataclasses
+import os
+import shutil
+import tempfile
+import time
+
+import tensorflow as tf
+
+from dpzoo import accounting, data, methods
+from dpzoo import models as model_registry
+from dpzoo.artifacts import model_card
+from dpzoo.artifacts.export import saved_model
+from dpzoo.artifacts.run_folder import CHECKPOINT, SAVED_MODEL
+from dpzoo.common.errors import UsageError
+from dpzoo.data import pipeline, sampling
+from dpzoo.training import engines, privacy_plan, run_card
+from dpzoo.training.averaging import EVAL_WEIGHTS, ParameterAveraging
+from dpzoo.training.callbacks import PrivacyLedgerCallback, StopAtStep
+from dpzoo.training.train_config import TrainConfig
+
+NO_NOISE_REASON = "No noise: no differential privacy guarantee."
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    card: dict
+    output_dir: str
+
+
+def load_training_data(config: TrainConfig, dataset: data.Dataset | None = None) -> data.Dataset:
+    """The configured dataset (or the given one), cut to max_train_examples; checks the batch fits."""
+    dataset = dataset or data.load(config.dataset, config.data_dir)
+    if config.max_train_examples and config.max_train_examples < len(dataset.x_train):
+        k = config.max_train_examples
+        dataset = dataclasses.replace(dataset, x_train=dataset.x_train[:k], y_train=dataset.y_train[:k])
+    if dataset.is_text and config.augment:
+        raise UsageError(f"augment=True is for images; {dataset.name} is text. Drop --augment.")
+    if config.batch_size > len(dataset.x_train):
+        raise UsageError(f"Expected batch_size={config.batch_size} <= {len(dataset.x_train)} training examples.")
+    return dataset
+
+
+def build_model(config: TrainConfig, dataset: data.Dataset) -> tf.keras.Model:
+    """The registered model for the dataset's input shape and classes; UsageError if it cannot take them."""
+    try:
+        return model_registry.get(
+            config.model,
+            input_shape=dataset.input_shape,
+            num_classes=dataset.num_classes,
+            **dict(config.model_kwargs),
+        )
+    except UsageError:
+        raise
+    except ValueError as e:
+        raise UsageError(
+            f"Model {config.model!r} cannot be built for {dataset.name} inputs of shape "
+            f"{dataset.input_shape}: {str(e).splitlines()[0]}"
+        ) from e
+
+
+def _check_output_dir(output_dir: str, overwrite: bool) -> None:
+    if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
+        raise UsageError(f"output_dir {output_dir} exists and is not empty; pass --overwrite or pick another.")
+
+
+def _staging_dir(output_dir: str) -> str:
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.partial-", dir=parent)
+
+
+def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: data.Dataset | None = None) -> RunResult:
+    """Trains as configured and writes checkpoint, SavedModel and model card to output_dir.
+
+    ``dataset`` replaces loading ``config.dataset`` (your own arrays, or synthetic ones in tests).
+    """
+    started = time.time()
+    _check_output_dir(config.output_dir, config.overwrite)
+    method = methods.get(config.method)
+    dataset = load_training_data(config, dataset)
+    n = len(dataset.x_train)
+    noise_multiplier = privacy_plan.resolve_noise(config, n)
+    sampling_name = "shuffle" if config.engine == "nonprivate" else config.sampling
+    jit = engines.jit_enabled(config.jit_compile)
+    # dpzoo's engine takes any batch size; without XLA, bucketed padding wastes almost no compute
+    bucketed = config.engine == "dpzoo" and not jit
+    sampler = sampling.make_sampler(sampling_name, n, config.batch_size, seed=config.seed, bucketed=bucketed)
+    tf.keras.utils.set_random_seed(config.seed)
+    model = build_model(config, dataset)
+    method.check_model(config, model)
+    preprocess = pipeline.Preprocessor.for_dataset(dataset, standardize_channels=config.standardize)
+    public_images, public_source = engines.public_batch(config, model, dataset, preprocess)
+    trainable, step_counter = engines.compile_for_engine(config, model, sampler, noise_multiplier, jit, public_images)
+    attachment = method.attach(config, trainable)
+    privacy_terms = attachment.privacy
+    if noise_multiplier == 0:
+        privacy_terms = dataclasses.replace(privacy_terms, reason=NO_NOISE_REASON)
+    ledger = accounting.PrivacyLedger(
+        n=n,
+        batch_size=config.batch_size,
+        noise_multiplier=noise_multiplier,
+        l2_norm_clip=None if config.engine == "nonprivate" else config.l2_norm_clip,
+        delta=config.delta,
+        sampling=sampling_name,
+        accountant=config.accountant,
+        step_counter=step_counter,
+        **privacy_terms.ledger_arguments(),
+    )
+    steps = privacy_plan.planned_steps(config, n, noise_multiplier, sampler.steps_per_epoch)
+    epochs = -(-steps // sampler.steps_per_epoch)
+    train_ds = pipeline.train_dataset(
+        dataset.x_train,
+        dataset.y_train,
+        sampler,
+        preprocess,
+        steps=sampler.steps_per_epoch * epochs,
+        augment=config.augment,
+        augmult=config.augmult,
+        crop_padding=config.crop_padding,
+    )
+    test_ds = pipeline.eval_dataset(dataset.x_test, dataset.y_test, preprocess)
+    staging = _staging_dir(config.output_dir)
+    try:
+        averaging = ParameterAveraging(config.ema_decay, config.eval_weights)
+        callbacks = [
+            *attachment.callbacks,  # first: later callbacks read the weights a step leaves
+            averaging,
+            StopAtStep(steps, step_counter),
+            PrivacyLedgerCallback(ledger),
+            tf.keras.callbacks.TensorBoard(os.path.join(staging, "tensorboard"), profile_batch=0),
+        ]
+        history = trainable.fit(
+            train_ds,
+            epochs=epochs,
+            steps_per_epoch=sampler.steps_per_epoch,
+            validation_data=test_ds,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        by_weights = {}
+        for which in EVAL_WEIGHTS:
+            with averaging.swapped_in(which):
+                by_weights[which] = trainable.evaluate(test_ds, verbose=0)
+        averaging.use(config.eval_weights)  # the checkpoint and the export hold these weights
+        tf.train.Checkpoint(model=model, **attachment.checkpoint).write(os.path.join(staging, CHECKPOINT))
+        saved_model(
+            model,
+            os.path.join(staging, SAVED_MODEL),
+            input_shape=dataset.input_shape,
+            preprocess=preprocess.from_unit_range,
+            input_dtype=preprocess.dtype,
+        )
+        card = run_card.build(
+            config,
+            dataset,
+            model,
+            sampler,
+            ledger,
+            history,
+            by_weights,
+            jit,
+            command,
+            time.time() - started,
+            public_source,
+        )
+        model_card.write(card, staging)
+        if os.path.exists(config.output_dir):
+            shutil.rmtree(config.output_dir)
+        os.replace(staging, config.output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return RunResult(card=card, output_dir=config.output_dir)

@@ -1,0 +1,175 @@
+"""The zoo's checkpoint registry: pretrained private checkpoints with their model cards, verified
+before they load.
+
+``dpzoo.zoo.list()`` gives every entry; ``dpzoo.zoo.load(name)`` returns a compiled Keras model
+that takes images with pixels in [0, 1] and returns logits, and its model card:
+
+    from dpzoo import zoo
+    model, card = zoo.load("tutorial_cnn.fmnist_eps3_dpsgd")
+    model.evaluate(test_images / 255.0, test_labels)
+
+Each entry (``ZooEntry``, keyed ``arch.tag`` with the privacy result in the tag) is a frozen record
+of what was trained and what it guarantees: model, method, dataset, epsilon, delta, accountant,
+sampling, guarantee type, test accuracy, membership-inference audit, the exact training command,
+and the sha256 of every file. Small checkpoints ship inside the package (dpzoo/zoo/checkpoints/NAME/);
+an entry with a ``url`` is fetched from it into a local cache (``$DPZOO_CACHE``, default
+~/.cache/dpzoo). Every file is hash-checked before anything is read from it: a missing or altered
+file is refused, never loaded.
+"""
+
+import builtins
+import dataclasses
+import hashlib
+import json
+import os
+import types
+from collections.abc import Mapping
+
+import tensorflow as tf
+
+from dpzoo import methods
+from dpzoo.artifacts import run_folder
+from dpzoo.common.errors import UsageError
+
+CHECKPOINT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints")
+INDEX = "index.json"
+PAPERS = {name: methods.get(name).paper for name in methods.names()}  # a method's paper, by --method
+
+
+class ZooIntegrityError(UsageError):
+    """A checkpoint file is missing, or its sha256 is not the one the zoo's index records."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ZooEntry:
+    """One pretrained checkpoint: what it is, what it guarantees, and how to check its files."""
+
+    name: str
+    model: str
+    method: str
+    paper: str
+    dataset: str
+    epsilon: float
+    delta: float
+    accountant: str
+    sampling: str
+    guarantee: str  # "formal" or "nominal"
+    test_accuracy: float
+    audit: Mapping[str, float]  # attack -> implied epsilon lower bound
+    command: str
+    files: Mapping[str, str]  # path inside the checkpoint folder -> sha256
+    url: str | None = None  # None: shipped inside the package
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "audit", types.MappingProxyType(dict(self.audit)))
+        object.__setattr__(self, "files", types.MappingProxyType(dict(self.files)))
+
+    def to_dict(self) -> dict:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _plain(value):
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def cache_dir() -> str:
+    return os.environ.get("DPZOO_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "dpzoo"))
+
+
+def read_index(directory: str = CHECKPOINT_DIR) -> builtins.list[ZooEntry]:
+    """The entries of the index in ``directory``, in the index's order."""
+    path = os.path.join(directory, INDEX)
+    try:
+        with open(path) as f:
+            records = json.load(f)
+        return [ZooEntry(**record) for record in records]
+    except (OSError, ValueError, TypeError) as e:
+        raise UsageError(f"The zoo's index {path} is unreadable: {e}. Reinstall dpzoo.") from e
+
+
+def list() -> builtins.list[ZooEntry]:  # noqa: A001  (the zoo's public name: dpzoo.zoo.list())
+    """Every checkpoint of the zoo."""
+    return read_index()
+
+
+def entry(name: str) -> ZooEntry:
+    """The entry called ``name``; UsageError naming the known ones otherwise."""
+    entries = {e.name: e for e in read_index()}
+    if name not in entries:
+        raise UsageError(f"No zoo checkpoint {name!r}; known: {', '.join(entries)}.")
+    return entries[name]
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(folder: str, zoo_entry: ZooEntry) -> None:
+    """Raises ZooIntegrityError unless every file of the entry is in ``folder`` with its sha256."""
+    for relative, expected in zoo_entry.files.items():
+        path = os.path.join(folder, relative)
+        if not os.path.isfile(path):
+            raise ZooIntegrityError(f"{zoo_entry.name}: {path} is missing. Reinstall dpzoo or clear {cache_dir()}.")
+        actual = sha256_of(path)
+        if actual != expected:
+            raise ZooIntegrityError(
+                f"{zoo_entry.name}: {path} has sha256 {actual}, the zoo's index records {expected}; the file is "
+                f"altered or corrupt and will not be loaded. Reinstall dpzoo or clear {cache_dir()}."
+            )
+
+
+def fetch(zoo_entry: ZooEntry) -> str:
+    """The verified local folder of the entry's files: the package's own, or the cache, downloading
+    into it from the entry's URL whatever is missing or does not match."""
+    if zoo_entry.url is None:
+        folder = os.path.join(CHECKPOINT_DIR, zoo_entry.name)
+        verify(folder, zoo_entry)
+        return folder
+    folder = os.path.join(cache_dir(), zoo_entry.name)
+    for relative, expected in zoo_entry.files.items():  # each file hashed once: cached, or as downloaded
+        path = os.path.join(folder, relative)
+        if not (os.path.isfile(path) and sha256_of(path) == expected):
+            _download(f"{zoo_entry.url.rstrip('/')}/{relative}", path, expected, zoo_entry.name)
+    return folder
+
+
+def _download(url: str, path: str, expected: str, name: str) -> None:
+    """Fetches ``url`` to ``path`` through a temporary file, kept only if its sha256 matches."""
+    import urllib.error
+    import urllib.request
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = path + ".partial"
+    try:
+        urllib.request.urlretrieve(url, partial)
+    except (urllib.error.URLError, OSError) as e:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise UsageError(f"{name}: cannot download {url} ({e}). Are you offline? Try again when online.") from e
+    actual = sha256_of(partial)
+    if actual != expected:
+        os.remove(partial)
+        raise ZooIntegrityError(
+            f"{name}: {url} has sha256 {actual}, the zoo's index records {expected}; not saved, not loaded."
+        )
+    os.replace(partial, path)
+
+
+def load(name: str) -> tuple[tf.keras.Model, dict]:
+    """(compiled Keras model taking [0, 1] images and returning logits, model card) of a zoo
+    checkpoint, after its files are verified."""
+    zoo_entry = entry(name)
+    inner, card = run_folder.load_run(fetch(zoo_entry))
+    preprocess = run_folder.preprocessor_from_card(card)
+    inputs = tf.keras.Input(tuple(card["dataset"]["input_shape"]), dtype=preprocess.dtype, name="images")
+    outputs = inner(preprocess.from_unit_range(inputs), training=False)
+    model = tf.keras.Model(inputs, outputs, name=name.replace(".", "_"))
+    model.compile(
+        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model, card

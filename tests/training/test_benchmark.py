@@ -1,0 +1,71 @@
+"""The benchmark harness runs every method and reports comparable rows (no timing asserted)."""
+
+import json
+import subprocess
+import sys
+
+from dpzoo.training import benchmark as bench
+
+
+def test_measure_reports_each_method_and_k_with_rows_and_memory():
+    results = bench.measure(
+        model_name="tutorial_cnn",
+        input_shape=(28, 28, 1),
+        batch_size=64,
+        methods=("nonprivate", "dpzoo", "tf_privacy_dpmodel"),
+        augmults=(1, 2),
+        rounds=1,
+        seconds_per_round=0.05,
+    )
+    runs = [(r.method, r.augmult) for r in results]
+    assert runs == [("nonprivate", 1), ("dpzoo", 1), ("tf_privacy_dpmodel", 1), ("nonprivate", 2), ("dpzoo", 2)]
+    assert all(r.examples_per_second > 0 for r in results)
+    rows = {run: r.physical_batch_size for run, r in zip(runs, results, strict=True)}
+    assert rows["nonprivate", 1] == rows["tf_privacy_dpmodel", 1] == 64
+    assert rows["dpzoo", 1] == rows["dpzoo", 2] > 64  # Poisson padding
+    assert rows["nonprivate", 2] == 128  # the B * K augmented images, without privacy
+    for r in results:  # the CPU allocator keeps statistics; the state is the model's weights
+        assert r.step_memory_bytes > 0 and r.state_bytes >= 4 * 26_010  # tutorial CNN parameters
+        assert r.step_memory_at_batch_size_bytes > 0
+    memory_rows = {run: r.memory_rows for run, r in zip(runs, results, strict=True)}
+    assert memory_rows["dpzoo", 1] > rows["dpzoo", 1]  # dpzoo's peak: its largest padded batch ...
+    assert memory_rows["nonprivate", 2] == 128
+    for r in results:  # ... and again at B rows; the others run B rows (B * K images) anyway
+        if r.method != "dpzoo":
+            assert r.step_memory_at_batch_size_bytes == r.step_memory_bytes
+    table = bench.markdown_table("t", results)
+    assert "| dpzoo | 2 |" in table and "tf_privacy_dpmodel" in table and "| 1x |" in table
+
+
+def test_state_bytes_counts_weights_and_optimizer_slots():
+    import tensorflow as tf
+
+    model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+    model.compile(tf.keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+    model.train_on_batch(tf.ones((1, 3)), tf.ones((1, 2)))
+    # kernel 6 + bias 2, their momenta 8, floats; plus the optimizer's int64 iteration counter
+    assert bench.state_bytes(model) == 16 * 4 + 8
+    from dpzoo.privacy import tf_privacy_optimizers  # TF Privacy's (legacy) optimizer lists its slots by a method
+
+    dp = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+    common = dict(optimizer="sgd", learning_rate=0.1, momentum=0.0, l2_norm_clip=1.0, noise_multiplier=1.0)
+    tf_privacy_optimizers.compile_model(dp, rows_per_batch=1, expected_batch_size=1, **common)
+    dp.train_on_batch(tf.ones((1, 3)), tf.zeros((1,)))
+    assert bench.state_bytes(dp) >= 8 * 4
+
+
+def test_cli_writes_json_and_markdown(tmp_path):
+    out = tmp_path / "bench"
+    args = ["--models=lenet5", "--batch_size=16", "--methods=nonprivate,dpzoo"]
+    args += ["--rounds=1", "--seconds_per_round=0.01", f"--output={out}"]
+    done = subprocess.run([sys.executable, "-m", "dpzoo.cli.bench", *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert [r["method"] for r in report["results"]["lenet5"]] == ["nonprivate", "dpzoo"]
+    assert "| dpzoo | 1 |" in (tmp_path / "bench.md").read_text()
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_cli_refuses_bad_augmult():
+    done = subprocess.run([sys.executable, "-m", "dpzoo.cli.bench", "--augmult=1,zero"], capture_output=True, text=True)
+    assert done.returncode == 2 and "--augmult takes positive integers" in done.stderr
