@@ -5,15 +5,17 @@ Plain SGD with a constant learning rate, no momentum, no weight decay; clip norm
 augmentation multiplicity K (reflect-pad 4, random crop, random flip); parameter EMA (mu 0.999)
 used for evaluation; inputs standardised per channel; Poisson sampling; a noise multiplier
 chosen per budget and training until the budget is spent (stop_at_epsilon). The paper accounts
-with RDP, so these configs do too (PLD would allow a few more steps for the same epsilon).
+with RDP, so these configs do too (PLD would allow a few more steps for the same epsilon). The
+configs name the method de22 (dpzoo.methods.de22: DP-SGD's guarantee; their cards say de22).
 """
 
-from dpzoo.train_config import TrainConfig
+from dpzoo.training import TrainConfig
 
 
 def de22_config(**fields) -> TrainConfig:
     """The recipe's fixed choices; each config adds model, data, budget and schedule."""
     recipe = dict(
+        method="de22",
         optimizer="sgd",
         l2_norm_clip=1.0,
         delta=1e-5,
