@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The test command: install if needed, lint, then the whole test suite.
+# The test command: install if needed, lint (ruff, then import-linter's layer contract), then the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports  # the package's layers run one way (pyproject.toml [tool.importlinter])
 # Two workers (pytest-xdist): tests spend much of their time in single-threaded Python (tracing),
 # so two halve the wall time on a 2-core machine; a module's tests share a worker (conftest.py).
 TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
