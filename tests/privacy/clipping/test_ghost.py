@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import dpzoo
 from dpzoo import models
+from dpzoo.common.errors import UsageError
 from dpzoo.models.text import TEXT_MODELS
 from dpzoo.privacy.clipping import vectorized
 from dpzoo.privacy.clipping.ghost import GhostClipper, unsupported_layers
+from dpzoo.privacy.clipping.norms import NORM_FUNCTIONS
 from tests.conftest import SPARSE_CE, tiny_cnn
 
 MODELS = {
@@ -87,3 +90,40 @@ def test_ghost_clipped_sum_of_a_text_model_equals_vectorised():
     np.testing.assert_allclose(ghost_norms.numpy(), norms.numpy(), rtol=1e-4)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(tf.convert_to_tensor(g).numpy(), w.numpy(), rtol=1e-4, atol=1e-5 * clip)
+
+
+class ChannelScale(tf.keras.layers.Layer):
+    """y = x * w, w one trainable value per channel: a layer no norm function covers."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(name="w", shape=(input_shape[-1],), initializer="ones")
+
+    def call(self, inputs):
+        return inputs * self.w
+
+
+def channel_scale_sqnorms(layer, inputs, output_grads, views=1):
+    """Example i's gradient of w is sum over positions of x_i * G_i."""
+    return tf.reduce_sum(tf.square(inputs * output_grads), axis=1)
+
+
+def test_a_users_norm_function_is_passed_in_and_matches_the_vectorised_sum(fashion):
+    tf.keras.utils.set_random_seed(0)
+    inputs = tf.keras.Input((28, 28, 1))
+    x = ChannelScale()(tf.keras.layers.Dense(6)(tf.keras.layers.Flatten()(inputs)))
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(10)(x))
+    registry = {**NORM_FUNCTIONS, ChannelScale: channel_scale_sqnorms}
+    assert any("ChannelScale" in r for r in unsupported_layers(model)) and unsupported_layers(model, registry) == []
+    config = dpzoo.DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0, expected_batch_size=6, clipping="ghost")
+    with pytest.raises(UsageError, match="ChannelScale"):
+        dpzoo.make_private(model, config)
+    assert dpzoo.make_private(model, config, norm_functions=registry)._ghost is not None
+    x, y = fashion.x_train[:6].astype(np.float32) / 255.0, fashion.y_train[:6]
+    mask = tf.ones([6])
+    grads, _, _ = vectorized.per_example_gradients(model, SPARSE_CE.call, x, y, model.trainable_variables)
+    want = vectorized.clipped_sum(grads, mask, 0.5)
+    got, _, _ = GhostClipper(model, registry).clipped_sum(
+        SPARSE_CE.call, tf.constant(x), tf.constant(y), mask, 0.5, model.trainable_variables
+    )
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-4, atol=1e-6)
