@@ -30,7 +30,9 @@ def lint_imports(tree: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def copied_package(tmp_path):
-    shutil.copytree(os.path.join(ROOT, "dpzoo"), tmp_path / "dpzoo", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        os.path.join(ROOT, "dpzoo"), tmp_path / "dpzoo", ignore=shutil.ignore_patterns("__pycache__", "checkpoints")
+    )
     return tmp_path
 
 

@@ -11,8 +11,8 @@ import tensorflow as tf
 from dpzoo import methods, training, zoo
 from dpzoo.artifacts.run_folder import CHECKPOINT
 from dpzoo.common.errors import UsageError
+from dpzoo.common.registry import Registry
 from dpzoo.methods import Attachment, Method, PrivacyTerms
-from dpzoo.methods.registry import MethodRegistry
 
 # The trainer's own modules: none may name a method; what a method adds, the trainer asks for.
 TRAINER_MODULES = ("trainer", "engines", "privacy_plan", "run_card", "callbacks", "averaging")
@@ -38,7 +38,7 @@ def test_an_unknown_method_names_the_known_ones_and_a_name_registers_once():
     with pytest.raises(UsageError, match="method='dp-adam'"):
         training.TrainConfig(method="dp-adam", noise_multiplier=1.0)
     with pytest.raises(ValueError, match="registered twice"):
-        MethodRegistry([methods.get("dpsgd"), methods.get("dpsgd")])
+        Registry("method", [("dpsgd", methods.get("dpsgd"))] * 2)
 
 
 def _names_a_method(source: str) -> list[str]:
@@ -97,7 +97,7 @@ class HalfNoise(Method):
 
 def test_a_new_method_runs_end_to_end_without_an_edit_of_the_trainer(monkeypatch, tmp_path, digits):
     method = HalfNoise()
-    monkeypatch.setitem(methods.REGISTRY._methods, method.name, method)
+    monkeypatch.setitem(methods.REGISTRY._items, method.name, method)
     config = training.TrainConfig(
         model="lenet5",
         dataset="digits",
