@@ -2,7 +2,7 @@
 
 ``PrivacyLedger`` counts the private steps a run actually took, read from the training engine,
 and states their cost: epsilon at delta with the accountant, the sampling and whether the
-guarantee is formal, nominal or none. For a ModelMix run that meets its assumptions it states the
+guarantee is formal, nominal or none (no noise: the reason says so). For a ModelMix run that meets its assumptions it states the
 smaller of ModelMix's epsilon and DP-SGD's (dpzoo.accounting.modelmix).
 """
 
@@ -14,6 +14,7 @@ from dpzoo.accounting.dpsgd import ACCOUNTANTS, SAMPLINGS, check_run, epsilon
 from dpzoo.accounting.modelmix import ModelMixTerms
 from dpzoo.common import validation
 
+NO_NOISE_REASON = "No noise: no differential privacy guarantee."
 ACCOUNTANT_NAMES = {"pld": "PLD", "rdp": "RDP", "modelmix": "ModelMix RDP"}
 SAMPLING_NAMES = {
     "poisson": "Poisson sampling",
@@ -104,7 +105,7 @@ class PrivacyLedger:
         self._l2_norm_clip = l2_norm_clip
         self._step_counter = step_counter
         self._guarantee = "none" if noise_multiplier == 0 else guarantee
-        self._reason = reason
+        self._reason = NO_NOISE_REASON if noise_multiplier == 0 else reason
         self._modelmix = modelmix
 
     @property

@@ -27,8 +27,6 @@ from dpzoo.training.averaging import EVAL_WEIGHTS, ParameterAveraging
 from dpzoo.training.callbacks import PrivacyLedgerCallback, StopAtStep
 from dpzoo.training.train_config import TrainConfig
 
-NO_NOISE_REASON = "No noise: no differential privacy guarantee."
-
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
@@ -101,9 +99,6 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
     public_images, public_source = engines.public_batch(config, model, dataset, preprocess)
     trainable, step_counter = engines.compile_for_engine(config, model, sampler, noise_multiplier, jit, public_images)
     attachment = method.attach(config, trainable)
-    privacy_terms = attachment.privacy
-    if noise_multiplier == 0:
-        privacy_terms = dataclasses.replace(privacy_terms, reason=NO_NOISE_REASON)
     ledger = accounting.PrivacyLedger(
         n=n,
         batch_size=config.batch_size,
@@ -113,7 +108,7 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
         sampling=sampling_name,
         accountant=config.accountant,
         step_counter=step_counter,
-        **privacy_terms.ledger_arguments(),
+        **attachment.privacy.ledger_arguments(),
     )
     steps = privacy_plan.planned_steps(config, n, noise_multiplier, sampler.steps_per_epoch)
     epochs = -(-steps // sampler.steps_per_epoch)

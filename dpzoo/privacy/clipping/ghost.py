@@ -21,9 +21,9 @@ is one layer's, and G_l is freed at once for layers whose per-example gradients 
 other layers' G_l are held until the clip factors are known: the memory price of book-keeping
 over a second backward pass.
 
-Layers are looked up in ``NORM_FUNCTIONS`` through their class hierarchy. A model qualifies when
-every layer with trainable weights has a norm function and is called once (shared layers would
-need their calls' contributions summed first); ``unsupported_layers`` names the ones that do not,
+Layers are looked up in the registry given (``NORM_FUNCTIONS`` by default) through their class
+hierarchy. A model qualifies when every layer with trainable weights has a norm function and is
+called once (shared layers would need their calls' contributions summed first); ``unsupported_layers`` names the ones that do not,
 and the engine then falls back to the vectorised strategy for the whole model. With K views per
 example, the views' positions are one example's positions: a kernel gradient is summed over them.
 """
