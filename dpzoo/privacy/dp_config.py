@@ -53,6 +53,13 @@ class DPConfig:
         the private examples of a batch: DP-SGD's per-example sensitivity then fails, so a run
         with it has no formal guarantee (Davody et al. 2020 as published; ``--method=sidp``).
         False (default) refuses such layers.
+      physical_batch_size: P, the most rows one forward and backward pass takes (virtual
+        batches, METHODS.md section 4). A logical Poisson batch of any size runs in chunks of P
+        rows (the last padded and masked to P, so one compiled shape serves every chunk); the
+        clipped sums are accumulated over the chunks, and the noise, the division by B, the
+        optimizer update and ``dp_steps`` come once per logical step. Peak memory is set by P
+        (times K views), not by B. Under tf.distribute P counts the rows of all replicas
+        together and must be a multiple of their number. None (default): one pass per batch.
     """
 
     l2_norm_clip: float
@@ -65,6 +72,7 @@ class DPConfig:
     seed: int | None = None
     weight_noise_multiplier: float = 0.0
     private_batch_statistics: bool = False
+    physical_batch_size: int | None = None
 
     def __post_init__(self) -> None:
         validation.positive("l2_norm_clip", self.l2_norm_clip)
@@ -75,6 +83,8 @@ class DPConfig:
         check_linf_p(self.clipping_norm, self.linf_p)
         validation.positive("augmult", self.augmult)
         validation.non_negative("weight_noise_multiplier", self.weight_noise_multiplier)
+        if self.physical_batch_size is not None:
+            validation.positive("physical_batch_size", self.physical_batch_size)
 
     @property
     def linf_clip(self) -> float | None:

@@ -21,7 +21,7 @@ from absl import logging
 from dpzoo.common.errors import UsageError
 from dpzoo.common.learning_rate import upcoming_learning_rate
 from dpzoo.layers import aux_batchnorm, gaussian_layers, set_weight_noise_stddev
-from dpzoo.privacy import sized_steps
+from dpzoo.privacy import sized_steps, virtual_batches
 from dpzoo.privacy.clipping import ghost, vectorized
 from dpzoo.privacy.clipping.norms import NORM_FUNCTIONS, NormFunction
 from dpzoo.privacy.dp_config import DPConfig
@@ -139,6 +139,7 @@ class PrivateModel(tf.keras.Model):
         else:
             self.noise_generator = tf.random.Generator.from_seed(dp_config.seed)
         self._per_example_loss = None
+        self._accumulation = None  # built with a chunked train function
         self._ghost = _ghost_clipper(model, dp_config, norm_functions)
         if dp_config.weight_noise_multiplier > 0 and not gaussian_layers(model):
             raise UsageError(
@@ -158,16 +159,66 @@ class PrivateModel(tf.keras.Model):
 
     def make_train_function(self, force: bool = False):
         """Keras' train function, but with a graph traced per padded batch size where Keras
-        would build its plain one-step function (dpzoo.privacy.sized_steps: faster, less memory)."""
+        would build its plain one-step function (dpzoo.privacy.sized_steps: faster, less memory),
+        and chunked logical steps with a physical batch size or several replicas
+        (dpzoo.privacy.virtual_batches)."""
         if self.train_function is not None and not force:
             return self.train_function
-        if not sized_steps.runs_one_step_per_call(self):
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        if self.dp_config.physical_batch_size or replicas > 1:
+            self._check_chunked_steps(replicas)
+            if self._accumulation is None:
+                generators = [layer.noise_generator for layer in gaussian_layers(self.inner)]
+                self._accumulation = virtual_batches.Accumulation(self.inner.trainable_variables, generators)
+            self.train_function = virtual_batches.ChunkedTrainFunction(self, self.dp_config.physical_batch_size)
+        elif not sized_steps.runs_one_step_per_call(self):
             return super().make_train_function(force=force)
-        self.train_function = sized_steps.SizedTrainFunction(self)
+        else:
+            self.train_function = sized_steps.SizedTrainFunction(self)
         return self.train_function
 
-    def private_gradients(self, x, y, mask):
-        """The DP-SGD gradient of one batch: (noisy clipped sum) / B, plus per-example outputs."""
+    def _check_chunked_steps(self, replicas: int) -> None:
+        """Refuses what chunks or replicas cannot compute exactly as one pass on one device."""
+        steps = self._steps_per_execution
+        if (steps is not None and int(steps.numpy()) != 1) or self._cluster_coordinator is not None:
+            raise UsageError(
+                "Virtual batches and tf.distribute need one logical step per train-function call: "
+                "compile with steps_per_execution=1 and no ParameterServerStrategy."
+            )
+        private = aux_batchnorm.private_statistics_layers(self.inner)
+        if private:
+            raise UsageError(
+                f"AuxBatchNorm(statistics='batch') layers ({', '.join(layer.name for layer in private)}) normalise "
+                "with the statistics of the rows in one pass: with chunks or replicas these are not the logical "
+                "batch's. Drop physical_batch_size and run on one device, or use statistics='public'."
+            )
+        if replicas > 1 and gaussian_layers(self.inner):
+            raise UsageError(
+                f"{self.inner.name} has Gaussian weight layers: under tf.distribute each replica's generator would "
+                "draw different noisy weights, so the step would not be one draw as on one device. Train it on one "
+                "device (physical_batch_size is supported there)."
+            )
+
+    def replica_noise_stddev(self):
+        """Std of the noise this replica adds to its partial sum: sigma * C on replica 0 and 0 on
+        the others, so the summing all-reduce of the optimizer adds the noise exactly once."""
+        stddev = self.dp_config.noise_stddev
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return stddev
+        return tf.where(tf.equal(context.replica_id_in_sync_group, 0), stddev, 0.0)
+
+    def noisy_mean(self, summed: list) -> list:
+        """(this replica's clipped sum + its share of the noise) / B; summed over the replicas by
+        the optimizer, it is DP-SGD's (sum + N(0, sigma^2 C^2)) / B."""
+        if self.dp_config.noise_multiplier > 0:
+            stddev = self.replica_noise_stddev()
+            summed = [g + self.noise_generator.normal(tf.shape(g), stddev=stddev) for g in summed]
+        scale = 1.0 / self.dp_config.expected_batch_size
+        return [g * scale for g in summed]
+
+    def clipped_sum(self, x, y, mask):
+        """Sum over the real rows of the per-example gradients clipped to C, and the outputs."""
         config = self.dp_config
         variables = self.inner.trainable_variables
         views = config.augmult > 1
@@ -175,15 +226,16 @@ class PrivateModel(tf.keras.Model):
             summed, _, outputs = self._ghost.clipped_sum(
                 self._per_example_loss, x, y, mask, config.l2_norm_clip, variables, views=views
             )
-        else:
-            grads, _, outputs = vectorized.per_example_gradients(
-                self.inner, self._per_example_loss, x, y, variables, views=views
-            )
-            summed = vectorized.clipped_sum(grads, mask, config.l2_norm_clip, config.linf_clip)
-        if config.noise_multiplier > 0:
-            summed = [g + self.noise_generator.normal(tf.shape(g), stddev=config.noise_stddev) for g in summed]
-        scale = 1.0 / config.expected_batch_size
-        return [g * scale for g in summed], outputs
+            return summed, outputs
+        grads, _, outputs = vectorized.per_example_gradients(
+            self.inner, self._per_example_loss, x, y, variables, views=views
+        )
+        return vectorized.clipped_sum(grads, mask, config.l2_norm_clip, config.linf_clip), outputs
+
+    def private_gradients(self, x, y, mask):
+        """The DP-SGD gradient of one batch: (noisy clipped sum) / B, plus per-example outputs."""
+        summed, outputs = self.clipped_sum(x, y, mask)
+        return self.noisy_mean(summed), outputs
 
     def _set_weight_noise(self) -> None:
         """s = lr_t * C * sigma_w / B in every Gaussian weight layer, before this step's forward pass."""
@@ -204,28 +256,55 @@ class PrivateModel(tf.keras.Model):
         x, y, private, public = aux_batchnorm.append_public(x, y, mask, self.public_batch)
         return x, y, private, aux_batchnorm.marked_rows(self.inner, private, public)
 
-    def train_step(self, data):
+    def _private_rows(self, data, reduce_rows):
+        """(x, y, mask, reduce_rows(x, y, mask) with the public rows appended and marked, outputs of
+        the private rows): the forward and backward pass of one batch or chunk."""
         x, y, mask = tf.keras.utils.unpack_x_y_sample_weight(data)
         if mask is None:
             mask = tf.ones(tf.shape(y)[:1], tf.float32)
         mask = tf.cast(mask, tf.float32)
-        variables = self.inner.trainable_variables
         if self.dp_config.weight_noise_multiplier > 0:
             self._set_weight_noise()
         with_public_x, with_public_y, with_public_mask, marked = self._with_public_rows(x, y, mask)
         with marked:
-            grads, outputs = self.private_gradients(with_public_x, with_public_y, with_public_mask)
+            reduced, outputs = reduce_rows(with_public_x, with_public_y, with_public_mask)
         if self.public_batch is not None:
             outputs = outputs[: tf.shape(y)[0]]  # the private rows
-        if self.inner.losses:  # data-independent regularisers: post-processing
+        return x, y, mask, reduced, outputs
+
+    def _apply(self, grads: list) -> None:
+        """Adds the regularisers' gradients (data-independent: post-processing; each replica's share,
+        as the optimizer sums over replicas), applies the update and counts the step."""
+        variables = self.inner.trainable_variables
+        if self.inner.losses:
             with tf.GradientTape() as tape:
                 regularization = tf.add_n(self.inner.losses)
             reg_grads = tape.gradient(regularization, variables, unconnected_gradients="zero")
-            grads = [g + r for g, r in zip(grads, reg_grads, strict=True)]
+            share = 1.0 / self.distribute_strategy.num_replicas_in_sync
+            grads = [g + r * share for g, r in zip(grads, reg_grads, strict=True)]
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         self.dp_steps.assign_add(1)
+
+    def train_step(self, data):
+        x, y, mask, grads, outputs = self._private_rows(data, self.private_gradients)
+        self._apply(grads)
         self.compute_loss(x, y, outputs, mask)
         return self.compute_metrics(x, y, outputs, mask)
+
+    def accumulate_chunk(self, data):
+        """One chunk of a logical step (on each replica): its clipped sum joins the accumulators;
+        the metrics see its rows. Nothing is released until ``apply_accumulated``."""
+        if self._accumulation.generators:
+            self._accumulation.same_weight_draw()
+        x, y, mask, summed, outputs = self._private_rows(data, self.clipped_sum)
+        self._accumulation.add(summed)
+        self.compute_loss(x, y, outputs, mask)
+        self.compute_metrics(x, y, outputs, mask)
+
+    def apply_accumulated(self):
+        """The end of a logical step: noise once, divide by B, one update, one ``dp_steps``."""
+        self._apply(self.noisy_mean(self._accumulation.take()))
+        return self.get_metrics_result()
 
     def test_step(self, data):
         """Keras' test step; with a public batch, it is appended for AuxBatchNorm's statistics
