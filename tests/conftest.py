@@ -10,6 +10,13 @@ import tensorflow as tf  # noqa: E402
 
 from dpzoo import data  # noqa: E402
 
+# Two logical CPU devices, for the tf.distribute tests (MirroredStrategy over both); everything
+# else runs on the first, as on a plain CPU. Must happen before TensorFlow initialises its devices.
+LOGICAL_CPUS = 2
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * LOGICAL_CPUS
+)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
 
 
