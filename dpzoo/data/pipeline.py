@@ -91,11 +91,18 @@ def train_dataset(
     augment: bool = False,
     augmult: int = 1,
     crop_padding: int = 4,
+    physical_batch_size: int | None = None,
 ) -> tf.data.Dataset:
     """``steps`` batches drawn by ``sampler``, each (inputs, labels, mask).
 
     With ``augmult`` K > 1 (needs ``augment``) the inputs are [b, K, H, W, C]: K augmented views
     per example, which the private engine averages inside each example's loss.
+
+    With ``physical_batch_size`` P, each step comes as a chunk stream
+    (dpzoo.privacy.virtual_batches): its sampled examples in chunks of P rows, the last padded
+    with mask-0 rows, each element (inputs, labels, mask, chunks), ``chunks`` the number of
+    elements of the step on every row. Chunks are gathered, preprocessed and augmented one at a
+    time, so a step's K views never all exist at once.
     """
     if augmult > 1 and not augment:
         raise UsageError(f"augmult={augmult} needs augment=True: un-augmented views are identical copies.")
@@ -105,23 +112,44 @@ def train_dataset(
             indices, mask = sampler.sample()
             yield x[indices], y[indices], mask
 
+    def chunk_stream():
+        rows = physical_batch_size
+        for _ in range(steps):
+            indices, mask = sampler.sample()
+            chosen = indices[mask > 0]
+            count = max(1, -(-len(chosen) // rows))
+            for start in range(0, count * rows, rows):
+                part = chosen[start : start + rows]
+                padded = np.zeros(rows, np.int64)
+                padded[: len(part)] = part
+                chunk_mask = (np.arange(rows) < len(part)).astype(np.float32)
+                yield x[padded], y[padded], chunk_mask, np.full(rows, count, np.int32)
+
     spec = (
         tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)),
         tf.TensorSpec((None,), tf.int64),
         tf.TensorSpec((None,), tf.float32),
     )
 
-    def prepare(images, labels, mask):
+    def prepare(images, labels, mask, *chunks):
         images = preprocess(images)
         if augmult > 1:
             images = augmented_views(images, augmult, crop_padding)
         elif augment:
             images = pad_crop_flip(images, crop_padding)
-        return images, labels, mask
+        return (images, labels, mask, *chunks)
 
-    ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
-    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(2)
+    if physical_batch_size:
+        spec = (*spec, tf.TensorSpec((None,), tf.int32))
+        ds = tf.data.Dataset.from_generator(chunk_stream, output_signature=spec)
+    else:
+        ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
+    options = tf.data.Options()
+    # under tf.distribute every worker draws the same global batches; each keeps its replicas' rows
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    ds = ds.with_options(options)
+    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
 
 
 def eval_dataset(x: np.ndarray, y: np.ndarray, preprocess: Preprocessor, batch_size: int = 1000) -> tf.data.Dataset:

@@ -4,7 +4,7 @@
 probability q = B / N, the sampling the Poisson accountant assumes. The realised size varies,
 so batches are padded with a 0/1 mask, in one of two ways:
 
-* fixed (``pad_to``, the default M from ``physical_batch_size``): one compiled shape serves every
+* fixed (``pad_to``, the default M from ``padded_batch_size``): one compiled shape serves every
   step, what XLA wants. A step that draws more than M examples (rare by construction) is not
   truncated, which would break the accountant's assumption; it is padded to the next multiple
   of M and run whole, so no example is ever dropped and at most a handful of extra shapes exist.
@@ -27,7 +27,7 @@ from dpzoo.accounting import steps_per_epoch
 from dpzoo.common import validation
 
 
-def physical_batch_size(n: int, batch_size: int) -> int:
+def padded_batch_size(n: int, batch_size: int) -> int:
     """The pad size M that minimises the expected examples computed per Poisson step.
 
     A step of realised size X costs M * ceil(X / M); X ~ Binomial(N, B / N). The optimum
@@ -79,7 +79,7 @@ class PoissonSampler:
         self.n = n
         self.batch_size = batch_size
         self.pad_multiple = pad_multiple
-        self.pad_to = None if pad_multiple else (pad_to or physical_batch_size(n, batch_size))
+        self.pad_to = None if pad_multiple else (pad_to or padded_batch_size(n, batch_size))
         self.steps_per_epoch = steps_per_epoch(n, batch_size, self.sampling)
         self._rng = np.random.default_rng(seed)
 
@@ -137,6 +137,16 @@ class ShuffleSampler:
 
     def describe_padding(self) -> str:
         return f"fixed {self.batch_size} rows per step, no padding"
+
+
+def expected_chunked_rows(sampler: "PoissonSampler | ShuffleSampler", rows: int) -> float:
+    """Mean rows computed per step when each step runs in chunks of ``rows`` (virtual batches):
+    rows * max(1, ceil(X / rows)), X the realised batch size."""
+    if sampler.sampling == "shuffle":
+        return float(rows * max(1, math.ceil(sampler.batch_size / rows)))
+    sizes = np.arange(0, sampler.n + 1)
+    pmf = stats.binom.pmf(sizes, sampler.n, sampler.batch_size / sampler.n)
+    return float(np.sum(pmf * rows * np.maximum(1, np.ceil(sizes / rows))))
 
 
 SAMPLERS = {"poisson": PoissonSampler, "shuffle": ShuffleSampler}

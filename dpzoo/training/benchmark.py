@@ -49,7 +49,7 @@ class Measurement:
     augmult: int
     examples_per_second: float
     seconds_per_step: float
-    physical_batch_size: float  # mean physical rows per step (real + padding)
+    mean_rows: float  # mean physical rows per step (real + padding)
     step_memory_bytes: int | None  # allocator peak during a step above the memory in use before it
     state_bytes: int  # model variables + optimizer state
     memory_rows: int  # physical rows of the batch step_memory_bytes was measured on (the largest)
@@ -285,7 +285,7 @@ def markdown_table(title: str, results: list[Measurement]) -> str:
         k1 = by_key.get((r.method, 1))
         cost = _ratio(r.seconds_per_step, k1.seconds_per_step) if k1 and r.augmult > 1 else "-"
         lines.append(
-            f"| {r.method} | {r.augmult} | {r.physical_batch_size:.4g} | {r.seconds_per_step:.4f} | "
+            f"| {r.method} | {r.augmult} | {r.mean_rows:.4g} | {r.seconds_per_step:.4f} | "
             f"{r.examples_per_second:.0f} | {speed} | {_mib(r.memory_bytes)} ({_mib(r.step_memory_bytes)} + "
             f"{_mib(r.state_bytes)}) [{r.memory_rows} rows] | {memory} | {at_b} | {cost} |"
         )

@@ -60,8 +60,8 @@ def test_each_example_is_sampled_with_probability_q():
     assert abs(counts.mean() - 200) < 3
 
 
-def test_physical_batch_size_is_a_little_above_b():
-    m = sampling.physical_batch_size(60_000, 256)
+def test_padded_batch_size_is_a_little_above_b():
+    m = sampling.padded_batch_size(60_000, 256)
     assert 256 < m <= 256 + 4 * 16
 
 

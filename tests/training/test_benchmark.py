@@ -20,7 +20,7 @@ def test_measure_reports_each_method_and_k_with_rows_and_memory():
     runs = [(r.method, r.augmult) for r in results]
     assert runs == [("nonprivate", 1), ("dpzoo", 1), ("tf_privacy_dpmodel", 1), ("nonprivate", 2), ("dpzoo", 2)]
     assert all(r.examples_per_second > 0 for r in results)
-    rows = {run: r.physical_batch_size for run, r in zip(runs, results, strict=True)}
+    rows = {run: r.mean_rows for run, r in zip(runs, results, strict=True)}
     assert rows["nonprivate", 1] == rows["tf_privacy_dpmodel", 1] == 64
     assert rows["dpzoo", 1] == rows["dpzoo", 2] > 64  # Poisson padding
     assert rows["nonprivate", 2] == 128  # the B * K augmented images, without privacy
