@@ -14,6 +14,7 @@ import shlex
 import sys
 import types
 
+import tensorflow as tf
 from absl import flags
 
 from dpzoo import methods, training
@@ -22,6 +23,7 @@ from dpzoo.cli import app
 from dpzoo.common.errors import UsageError
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES
 from dpzoo.training.averaging import EVAL_WEIGHTS
+from dpzoo.training.distribution import DISTRIBUTIONS
 from dpzoo.training.train_config import ACCOUNTANTS, ENGINES, JIT_MODES, OPTIMIZERS, SAMPLINGS, TrainConfig
 
 D = types.SimpleNamespace(
@@ -88,6 +90,20 @@ flags.DEFINE_integer(
 flags.DEFINE_float("ema_decay", D.ema_decay, "mu of the parameter EMA, decay min(mu, (1+t)/(10+t)).")
 flags.DEFINE_enum("eval_weights", D.eval_weights, EVAL_WEIGHTS, "Weights to evaluate and export: raw, ema or polyak.")
 flags.DEFINE_boolean("stop_at_epsilon", D.stop_at_epsilon, "Stop before the step that would exceed --target_epsilon.")
+flags.DEFINE_integer("max_steps", None, "End the run after this many steps (a trial of a config).")
+flags.DEFINE_integer(
+    "physical_batch_size",
+    None,
+    "Virtual batches: run each logical step in chunks of at most this many rows (all replicas together), "
+    "accumulating the clipped sums; noise and update once per step. Memory is set by it, not by --batch_size.",
+)
+flags.DEFINE_enum(
+    "distribution",
+    D.distribution,
+    DISTRIBUTIONS,
+    "tf.distribute: none, mirrored (this host's GPUs or logical CPUs), multi_worker (processes from TF_CONFIG) "
+    "or tpu. One Poisson draw per step split over the replicas; the noise is added once.",
+)
 flags.DEFINE_integer("seed", D.seed, "Seed of sampling, initialisation and noise.")
 flags.DEFINE_string("output_dir", D.output_dir, "Where the checkpoint, SavedModel and model card go.")
 flags.DEFINE_boolean("overwrite", D.overwrite, "Replace a non-empty --output_dir.")
@@ -124,9 +140,31 @@ def config_from_flags() -> TrainConfig:
     return TrainConfig(**overrides)
 
 
+PEER_FAILURES = (
+    tf.errors.UnavailableError,
+    tf.errors.AbortedError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.CancelledError,
+)
+
+
 def main(argv: list[str]) -> None:
     del argv
-    result = training.run(config_from_flags(), command=shlex.join(["dpzoo-train", *sys.argv[1:]]))
+    config = config_from_flags()
+    try:
+        result = training.run(config, command=shlex.join(["dpzoo-train", *sys.argv[1:]]))
+    except PEER_FAILURES as e:
+        if config.distribution != "multi_worker":
+            raise
+        first_line = str(e).strip().splitlines()[0][:300]
+        sys.stderr.write(
+            f"\ndpzoo-train: error: another worker of this multi-worker run failed or stopped answering "
+            f"({type(e).__name__}: {first_line}). Nothing was written to {config.output_dir}; restart every worker.\n"
+        )
+        sys.exit(1)
+    if not result.wrote:
+        print(f"Trained as a worker of a multi-worker run; the chief writes {result.output_dir}.")
+        return
     print(model_card.to_markdown(result.card))
     print(f"Wrote checkpoint, SavedModel and model card to {result.output_dir}")
 

@@ -43,6 +43,7 @@ class RunConfig(Protocol):
     delta: float
     stop_at_epsilon: bool
     modelmix_tau_ratio: float
+    distribution: str
     seed: int
 
 

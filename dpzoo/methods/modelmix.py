@@ -196,6 +196,13 @@ class ModelMixMethod(Method):
             raise UsageError(
                 "stop_at_epsilon is not supported with method='modelmix'; give --epochs and a target_epsilon."
             )
+        distribution = config.distribution
+        if distribution in ("multi_worker", "tpu"):
+            raise UsageError(
+                f"method='modelmix' is not supported with distribution={distribution!r}: its mixing weights are drawn "
+                "by a callback in each process, and one draw shared by every worker is not built. Use "
+                "--distribution=mirrored (one process: one draw for all replicas) or none."
+            )
 
     def extra_accountant(self, config: RunConfig) -> ModelMixTerms | None:
         return self._guarantee(config)[0]

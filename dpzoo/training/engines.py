@@ -30,10 +30,22 @@ def make_optimizer(config: TrainConfig) -> tf.keras.optimizers.Optimizer:
     return tf.keras.optimizers.SGD(config.learning_rate, momentum=momentum)
 
 
-def dp_config(config: TrainConfig, noise_multiplier: float) -> DPConfig:
-    """The engine's DPConfig: the run's clipping, views and seed, and the fields its method sets
-    (the update noise sigma, weight noise, ...)."""
+def physical_batch_size(config: TrainConfig, sampler: PoissonSampler | ShuffleSampler, replicas: int) -> int | None:
+    """P, the rows of one chunk: the config's; under tf.distribute without one, the sampler's
+    padded step size rounded up to a multiple of the replicas (one chunk per step, split evenly)."""
+    rows = config.physical_batch_size
+    if rows is None and replicas > 1:
+        rows = sampler.pad_to or config.batch_size
+    if rows is None or replicas == 1:
+        return rows
+    return replicas * -(-rows // replicas)
+
+
+def dp_config(config: TrainConfig, noise_multiplier: float, physical_batch_size: int | None = None) -> DPConfig:
+    """The engine's DPConfig: the run's clipping, views, seed and chunk rows, and the fields its
+    method sets (the update noise sigma, weight noise, ...)."""
     return DPConfig(
+        physical_batch_size=physical_batch_size,
         l2_norm_clip=config.l2_norm_clip,
         expected_batch_size=config.batch_size,
         augmult=config.augmult,
@@ -68,11 +80,15 @@ def compile_for_engine(
     noise_multiplier: float,
     jit: bool,
     public_images: np.ndarray | None = None,
+    physical_batch_size: int | None = None,
 ) -> tuple[tf.keras.Model, StepCounter]:
-    """(the trainable Keras model, its step counter) for the configured engine."""
+    """(the trainable Keras model, its step counter) for the configured engine; under the
+    strategy's scope when the run is distributed."""
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if config.engine == "dpzoo":
-        private = make_private(model, dp_config(config, noise_multiplier), public_batch=public_images)
+        private = make_private(
+            model, dp_config(config, noise_multiplier, physical_batch_size), public_batch=public_images
+        )
         private.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"], jit_compile=jit)
         return private, lambda: int(private.dp_steps.numpy())
     if config.engine == "tf_privacy":

@@ -29,7 +29,8 @@ def resolve_noise(config: TrainConfig, n: int) -> float:
 
 def planned_steps(config: TrainConfig, n: int, noise_multiplier: float, steps_per_epoch: int) -> int:
     """Steps the run will take: ``epochs`` epochs, cut short where the budget ends if
-    ``stop_at_epsilon`` (the largest step count whose epsilon is within the target)."""
+    ``stop_at_epsilon`` (the largest step count whose epsilon is within the target), and at
+    ``max_steps`` if given."""
     steps = config.epochs * steps_per_epoch
     if config.stop_at_epsilon and noise_multiplier > 0:
         budget = accounting.max_steps(
@@ -42,4 +43,4 @@ def planned_steps(config: TrainConfig, n: int, noise_multiplier: float, steps_pe
             accountant=config.accountant,
         )
         steps = min(steps, budget)
-    return steps
+    return min(steps, config.max_steps or steps)

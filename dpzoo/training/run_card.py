@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from dpzoo import accounting, data, methods
+from dpzoo.data import sampling
 from dpzoo.training.train_config import TrainConfig
 from dpzoo.version import __version__
 
@@ -19,6 +20,9 @@ def build(
     command: str,
     wall: float,
     public_source: str | None,
+    *,
+    physical_batch_size: int | None = None,
+    replicas: int = 1,
 ) -> dict:
     """The card of a finished run: versions, model, data, training settings, the privacy statement,
     test results by weights, the per-epoch history, the command and the wall time."""
@@ -62,9 +66,12 @@ def build(
             **methods.get(config.method).card_fields(config),
             "epochs": config.epochs,
             "batch_size": config.batch_size,
-            **({"physical_batch_size": sampler.pad_to} if sampler.pad_to else {}),
-            "padding": sampler.describe_padding(),
-            "mean_physical_rows": round(sampler.expected_rows(), 1),
+            **({"padded_rows": sampler.pad_to} if sampler.pad_to else {}),
+            "physical_batch_size": physical_batch_size,
+            "distribution": config.distribution,
+            "replicas": replicas,
+            "padding": _padding(sampler, physical_batch_size, replicas),
+            "mean_physical_rows": round(_mean_rows(sampler, physical_batch_size), 1),
             "learning_rate": config.learning_rate,
             "optimizer": config.optimizer,
             "momentum": config.momentum if config.optimizer == "momentum" else 0.0,
@@ -72,6 +79,7 @@ def build(
             "noise_multiplier": statement.noise_multiplier,
             "target_epsilon": config.target_epsilon,
             "stop_at_epsilon": config.stop_at_epsilon,
+            "max_steps": config.max_steps,
             "steps": ledger.steps,
             "ema_decay": config.ema_decay,
             "sampling": statement.sampling,
@@ -90,3 +98,16 @@ def build(
         "command": command,
         "wall_time_s": wall,
     }
+
+
+def _padding(sampler, physical_batch_size: int | None, replicas: int) -> str:
+    if not physical_batch_size:
+        return sampler.describe_padding()
+    split = f", split over {replicas} replicas" if replicas > 1 else ""
+    return f"each step in chunks of {physical_batch_size} rows{split}, the last padded"
+
+
+def _mean_rows(sampler, physical_batch_size: int | None) -> float:
+    if not physical_batch_size:
+        return sampler.expected_rows()
+    return sampling.expected_chunked_rows(sampler, physical_batch_size)

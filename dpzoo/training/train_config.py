@@ -15,6 +15,7 @@ from dpzoo.common import validation
 from dpzoo.common.errors import UsageError
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES, check_linf_p
 from dpzoo.training.averaging import EVAL_WEIGHTS
+from dpzoo.training.distribution import DISTRIBUTIONS
 
 ENGINES = ("dpzoo", "tf_privacy", "nonprivate")
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -34,6 +35,12 @@ class TrainConfig:
     calibrated to reach the target after ``epochs``), or, with ``stop_at_epsilon``, a
     target_epsilon and optionally a noise_multiplier: training stops before the step that would
     exceed the target (De et al. 2022 train until the budget is spent).
+
+    ``physical_batch_size`` P runs each logical step in chunks of P rows (virtual batches: memory
+    set by P, not B); ``distribution`` picks a tf.distribute strategy (dpzoo.training.distribution).
+    Both need engine='dpzoo'; neither changes the update nor the privacy accounting.
+    ``max_steps`` ends the run after that many steps (a trial of a config; the card's epsilon
+    counts the steps taken).
     """
 
     model: str = "tutorial_cnn"
@@ -66,6 +73,9 @@ class TrainConfig:
     ema_decay: float = 0.999
     eval_weights: str = "raw"
     stop_at_epsilon: bool = False
+    max_steps: int | None = None
+    physical_batch_size: int | None = None
+    distribution: str = "none"
     seed: int = 0
     output_dir: str = "runs/latest"
     overwrite: bool = False
@@ -114,5 +124,15 @@ class TrainConfig:
                     f"engine; got noise_multiplier={self.noise_multiplier}, "
                     f"target_epsilon={self.target_epsilon}."
                 )
+        validation.one_of("distribution", self.distribution, DISTRIBUTIONS)
+        if self.max_steps is not None:
+            validation.positive("max_steps", self.max_steps)
+        if self.physical_batch_size is not None:
+            validation.positive("physical_batch_size", self.physical_batch_size)
+        if (self.physical_batch_size or self.distribution != "none") and self.engine != "dpzoo":
+            raise UsageError(
+                f"physical_batch_size and distribution={self.distribution!r} need engine='dpzoo' "
+                f"(engine={self.engine!r} runs each batch in one pass on one device)."
+            )
         if not self.output_dir:
             raise UsageError("Expected a non-empty output_dir.")

@@ -4,7 +4,10 @@ The trainer is generic: what a published method adds (its DPConfig fields, callb
 and privacy statement) it asks of the run's method (dpzoo.methods), never naming one.
 
 Everything is written into a staging folder next to ``output_dir`` and moved into place only
-when the run succeeds; a failed or interrupted run leaves nothing half-written behind.
+when the run succeeds; a failed or interrupted run leaves nothing half-written behind. Under
+tf.distribute the model is built, made private and compiled in the strategy's scope; every
+worker draws the same global Poisson batches and trains, and only the chief writes ``output_dir``
+(the other workers write into a temporary folder they delete, as saving needs them all).
 """
 
 import dataclasses
@@ -22,7 +25,7 @@ from dpzoo.artifacts.export import saved_model
 from dpzoo.artifacts.run_folder import CHECKPOINT, SAVED_MODEL
 from dpzoo.common.errors import UsageError
 from dpzoo.data import pipeline, sampling
-from dpzoo.training import engines, privacy_plan, run_card
+from dpzoo.training import distribution, engines, privacy_plan, run_card
 from dpzoo.training.averaging import EVAL_WEIGHTS, ParameterAveraging
 from dpzoo.training.callbacks import PrivacyLedgerCallback, StopAtStep
 from dpzoo.training.train_config import TrainConfig
@@ -32,6 +35,7 @@ from dpzoo.training.train_config import TrainConfig
 class RunResult:
     card: dict
     output_dir: str
+    wrote: bool = True  # False on a multi-worker run's non-chief workers
 
 
 def load_training_data(config: TrainConfig, dataset: data.Dataset | None = None) -> data.Dataset:
@@ -76,12 +80,22 @@ def _staging_dir(output_dir: str) -> str:
     return tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.partial-", dir=parent)
 
 
-def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: data.Dataset | None = None) -> RunResult:
+def run(
+    config: TrainConfig,
+    *,
+    command: str = "",
+    verbose: int = 1,
+    dataset: data.Dataset | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+) -> RunResult:
     """Trains as configured and writes checkpoint, SavedModel and model card to output_dir.
 
-    ``dataset`` replaces loading ``config.dataset`` (your own arrays, or synthetic ones in tests).
+    ``dataset`` replaces loading ``config.dataset`` (your own arrays, or synthetic ones in tests);
+    ``strategy`` one made already (else ``config.distribution``'s is made here, before any op).
     """
     started = time.time()
+    strategy = strategy or distribution.make_strategy(config.distribution)
+    replicas = strategy.num_replicas_in_sync
     _check_output_dir(config.output_dir, config.overwrite)
     method = methods.get(config.method)
     dataset = load_training_data(config, dataset)
@@ -90,15 +104,19 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
     sampling_name = "shuffle" if config.engine == "nonprivate" else config.sampling
     jit = engines.jit_enabled(config.jit_compile)
     # dpzoo's engine takes any batch size; without XLA, bucketed padding wastes almost no compute
-    bucketed = config.engine == "dpzoo" and not jit
+    bucketed = config.engine == "dpzoo" and not jit and replicas == 1
     sampler = sampling.make_sampler(sampling_name, n, config.batch_size, seed=config.seed, bucketed=bucketed)
+    chunk_rows = engines.physical_batch_size(config, sampler, replicas)
     tf.keras.utils.set_random_seed(config.seed)
-    model = build_model(config, dataset)
-    method.check_model(config, model)
     preprocess = pipeline.Preprocessor.for_dataset(dataset, standardize_channels=config.standardize)
-    public_images, public_source = engines.public_batch(config, model, dataset, preprocess)
-    trainable, step_counter = engines.compile_for_engine(config, model, sampler, noise_multiplier, jit, public_images)
-    attachment = method.attach(config, trainable)
+    with strategy.scope():
+        model = build_model(config, dataset)
+        method.check_model(config, model)
+        public_images, public_source = engines.public_batch(config, model, dataset, preprocess)
+        trainable, step_counter = engines.compile_for_engine(
+            config, model, sampler, noise_multiplier, jit, public_images, chunk_rows
+        )
+        attachment = method.attach(config, trainable)
     ledger = accounting.PrivacyLedger(
         n=n,
         batch_size=config.batch_size,
@@ -121,9 +139,11 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
         augment=config.augment,
         augmult=config.augmult,
         crop_padding=config.crop_padding,
+        physical_batch_size=chunk_rows,
     )
     test_ds = pipeline.eval_dataset(dataset.x_test, dataset.y_test, preprocess)
-    staging = _staging_dir(config.output_dir)
+    chief = distribution.is_chief(strategy)
+    staging = _staging_dir(config.output_dir) if chief else tempfile.mkdtemp(prefix="dpzoo-worker-")
     try:
         averaging = ParameterAveraging(config.ema_decay, config.eval_weights)
         callbacks = [
@@ -166,7 +186,12 @@ def run(config: TrainConfig, *, command: str = "", verbose: int = 1, dataset: da
             command,
             time.time() - started,
             public_source,
+            physical_batch_size=chunk_rows,
+            replicas=replicas,
         )
+        if not chief:
+            shutil.rmtree(staging, ignore_errors=True)
+            return RunResult(card=card, output_dir=config.output_dir, wrote=False)
         model_card.write(card, staging)
         if os.path.exists(config.output_dir):
             shutil.rmtree(config.output_dir)
