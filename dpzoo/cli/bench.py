@@ -1,6 +1,12 @@
 """dpzoo-bench: private vs non-private training throughput and memory, side by side in one process.
 
 dpzoo-bench --models=tutorial_cnn,lenet5 --batch_size=256 --augmult=1,4 --output=results/bench_cpu
+
+With --physical_batch_size or --distribution it measures a logical private step instead, by
+physical batch size P and tf.distribute strategy (dpzoo.training.scale_benchmark):
+
+dpzoo-bench --models=tutorial_cnn --batch_size=1024 --physical_batch_size=none,1024,256,128 \
+  --distribution=none,mirrored --cpu_devices=2 --output=results/bench_scale_cpu
 """
 
 import dataclasses
@@ -16,6 +22,8 @@ from absl import flags
 from dpzoo.cli import app
 from dpzoo.common.errors import UsageError
 from dpzoo.training import benchmark as bench
+from dpzoo.training import distribution, scale_benchmark
+from dpzoo.training.distribution import DISTRIBUTIONS
 
 _MODELS = flags.DEFINE_list("models", ["tutorial_cnn", "lenet5"], "Registered models to measure.")
 _SHAPE = flags.DEFINE_list("input_shape", ["28", "28", "1"], "Input shape H,W,C.")
@@ -28,6 +36,28 @@ _ROUNDS = flags.DEFINE_integer("rounds", 5, "Interleaved rounds (median taken)."
 _SECONDS = flags.DEFINE_float("seconds_per_round", 2.0, "Time per method per round.")
 _JIT = flags.DEFINE_boolean("jit_compile", False, "Compile every method with XLA.")
 _OUTPUT = flags.DEFINE_string("output", None, "Write <output>.json and <output>.md.")
+_PHYSICAL = flags.DEFINE_list(
+    "physical_batch_size",
+    [],
+    "Scale mode: physical batch sizes P to measure a logical step of --batch_size rows in ('none': one pass); "
+    "a plain one-pass step of each P rows is measured beside them as the memory baseline.",
+)
+_DISTRIBUTION = flags.DEFINE_list(
+    "distribution", [], "Scale mode: tf.distribute strategies to measure (none, mirrored, multi_worker, tpu)."
+)
+_CPU_DEVICES = flags.DEFINE_integer(
+    "cpu_devices", None, "Split the CPU into this many logical devices (mirrored without GPUs).", lower_bound=1
+)
+_CLIPPING = flags.DEFINE_enum("clipping", "auto", ["auto", "ghost", "vectorized"], "Scale mode: the clipping.")
+
+SCALE_HEADER = """# A logical DP-SGD step by physical batch size and distribution
+
+Measured side by side in one process by `{command}`: interleaved rounds after warm-up, median per
+configuration; {device}. A logical step trains on B real rows in chunks of P (`-`: one pass);
+`plain` is one pass of P rows, the memory baseline. Memory: the allocator's peak during a step
+above what it held before, plus variables, optimizer slots and accumulators.
+
+"""
 
 HEADER = """# Training throughput and memory: private vs non-private
 
@@ -49,7 +79,11 @@ def main(argv: list[str]) -> None:
     if unknown:
         raise UsageError(f"Unknown methods {sorted(unknown)}; known: {', '.join(bench.METHODS)}.")
     shape, augmults = _positive_ints("input_shape", _SHAPE.value), _positive_ints("augmult", _AUGMULT.value)
+    if _CPU_DEVICES.value:
+        distribution.split_cpu(_CPU_DEVICES.value)
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)"
+    if _PHYSICAL.value or _DISTRIBUTION.value:
+        return _scale_mode(shape, augmults, device)
     report, tables = {"device": device, "platform": platform.platform(), "results": {}}, []
     for name in _MODELS.value:
         results = bench.measure(
@@ -70,6 +104,37 @@ def main(argv: list[str]) -> None:
         command = shlex.join(["dpzoo-bench", *sys.argv[1:]])
         _write(_OUTPUT.value + ".json", json.dumps(report, indent=2))
         _write(_OUTPUT.value + ".md", HEADER.format(command=command, device=device) + "\n".join(tables))
+
+
+def _scale_mode(shape: tuple[int, ...], augmults: tuple[int, ...], device: str) -> None:
+    rows = tuple(None if v == "none" else _positive_ints("physical_batch_size", [v])[0] for v in _PHYSICAL.value)
+    distributions = tuple(_DISTRIBUTION.value) or ("none",)
+    for name in distributions:
+        if name not in DISTRIBUTIONS:
+            raise UsageError(f"--distribution={name!r}: expected one of {', '.join(DISTRIBUTIONS)}.")
+    report, tables = {"device": device, "platform": platform.platform(), "results": {}}, []
+    for model in _MODELS.value:
+        results = scale_benchmark.measure_scale(
+            model_name=model,
+            input_shape=shape,
+            batch_size=_BATCH.value,
+            physical_batch_sizes=rows or (None,),
+            distributions=distributions,
+            plain_rows=tuple(sorted({r for r in rows if r and r < _BATCH.value})),
+            augmult=augmults[0],
+            clipping=_CLIPPING.value,
+            rounds=_ROUNDS.value,
+            seconds_per_round=_SECONDS.value,
+            progress=lambda message, model=model: print(f"[{model}] {message}", flush=True),
+        )
+        report["results"][model] = [dict(dataclasses.asdict(r), memory_bytes=r.memory_bytes) for r in results]
+        title = f"{model}, input {shape}, B {_BATCH.value}, K {augmults[0]}, {device}"
+        tables.append(scale_benchmark.markdown_table(title, results))
+        print(tables[-1])
+    if _OUTPUT.value:
+        command = shlex.join(["dpzoo-bench", *sys.argv[1:]])
+        _write(_OUTPUT.value + ".json", json.dumps(report, indent=2))
+        _write(_OUTPUT.value + ".md", SCALE_HEADER.format(command=command, device=device) + "\n".join(tables))
 
 
 def _write(path: str, text: str) -> None:
