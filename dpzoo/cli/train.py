@@ -22,6 +22,7 @@ from dpzoo.artifacts import model_card
 from dpzoo.cli import app
 from dpzoo.common.errors import UsageError
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES
+from dpzoo.training import distribution
 from dpzoo.training.averaging import EVAL_WEIGHTS
 from dpzoo.training.distribution import DISTRIBUTIONS
 from dpzoo.training.train_config import ACCOUNTANTS, ENGINES, JIT_MODES, OPTIMIZERS, SAMPLINGS, TrainConfig
@@ -104,6 +105,13 @@ flags.DEFINE_enum(
     "tf.distribute: none, mirrored (this host's GPUs or logical CPUs), multi_worker (processes from TF_CONFIG) "
     "or tpu. One Poisson draw per step split over the replicas; the noise is added once.",
 )
+_CPU_DEVICES = flags.DEFINE_integer(
+    "cpu_devices",
+    None,
+    "Split this host's CPU into this many logical devices, for --distribution=mirrored without GPUs "
+    "(trying tf.distribute on a laptop; it adds no compute).",
+    lower_bound=1,
+)
 flags.DEFINE_integer("seed", D.seed, "Seed of sampling, initialisation and noise.")
 flags.DEFINE_string("output_dir", D.output_dir, "Where the checkpoint, SavedModel and model card go.")
 flags.DEFINE_boolean("overwrite", D.overwrite, "Replace a non-empty --output_dir.")
@@ -151,6 +159,8 @@ PEER_FAILURES = (
 def main(argv: list[str]) -> None:
     del argv
     config = config_from_flags()
+    if _CPU_DEVICES.value:
+        distribution.split_cpu(_CPU_DEVICES.value)
     try:
         result = training.run(config, command=shlex.join(["dpzoo-train", *sys.argv[1:]]))
     except PEER_FAILURES as e:

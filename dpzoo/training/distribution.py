@@ -24,6 +24,16 @@ DISTRIBUTIONS = ("none", "mirrored", "multi_worker", "tpu")
 COLLECTIVE_TIMEOUT_S = 300.0  # a collective that waits longer than this fails the step
 
 
+def split_cpu(devices: int) -> None:
+    """Splits the host's CPU into ``devices`` logical devices (before TensorFlow initialises them)."""
+    try:
+        tf.config.set_logical_device_configuration(
+            tf.config.list_physical_devices("CPU")[0], [tf.config.LogicalDeviceConfiguration()] * devices
+        )
+    except RuntimeError as e:
+        raise UsageError(f"Cannot split the CPU into {devices} devices: {e}. Do it before any TensorFlow op.") from e
+
+
 def make_strategy(distribution: str, *, tpu: str = "") -> tf.distribute.Strategy:
     """The strategy ``distribution`` names; create it before any other TensorFlow op runs."""
     if distribution == "none":
