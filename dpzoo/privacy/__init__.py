@@ -4,7 +4,8 @@
 ``train_step`` is one DP-SGD step (METHODS.md section 0): per-example gradients clipped to C
 (``clipping``: vectorised, or ghost norms from the ``clipping.norms`` layer registry), summed,
 noised once, divided by B; ``guards`` refuse layers that mix examples; ``sized_steps`` traces a
-graph per padded batch size; ``tf_privacy_optimizers`` is the thin adapter to TF Privacy's
+graph per padded batch size; ``virtual_batches`` runs a logical step in chunks of P rows (and under
+tf.distribute); ``tf_privacy_optimizers`` is the thin adapter to TF Privacy's
 optimizers (the stock path).
 """
 

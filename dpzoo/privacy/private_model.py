@@ -10,6 +10,12 @@ its mean loss over the views (De et al. 2022), still clipped once.
 
 The step counter ``dp_steps`` and the noise generator live in the model and are saved with
 it, so a privacy ledger can count every step and a resumed run never repeats noise.
+
+With ``DPConfig(physical_batch_size=P)`` a logical step runs in chunks of P rows
+(dpzoo.privacy.virtual_batches: ``accumulate_chunk`` per chunk, ``apply_accumulated`` once).
+Under tf.distribute (built in ``strategy.scope()``) each replica clips and sums its own rows and
+only replica 0 adds the noise (``replica_noise_stddev``), so the optimizer's summing all-reduce
+adds it exactly once and every replica applies the same update.
 """
 
 import contextlib

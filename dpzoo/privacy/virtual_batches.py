@@ -64,6 +64,12 @@ class Accumulation(tf.Module):
             total.assign_add(part)
         self.chunks.assign_add(1)
 
+    def reset(self) -> None:
+        """Empties the accumulators (after a step that failed part-way)."""
+        for total in self.sums:
+            total.assign(tf.zeros_like(total))
+        self.chunks.assign(0)
+
     def take(self) -> list[tf.Tensor]:
         """This replica's sums of the logical step, and the accumulators reset for the next."""
         values = [tf.identity(total.read_value()) for total in self.sums]
@@ -109,23 +115,19 @@ class ChunkedTrainFunction:
         self._accumulate = tf.function(lambda data: self.strategy.run(accumulate, args=(data,)))
         self._apply = tf.function(lambda: self.strategy.run(apply))
 
+        def accumulate_rest(iterator, count):
+            for _ in tf.range(count):  # in the graph: no Python between a step's chunks
+                self.strategy.run(accumulate, args=(next(iterator)[:3],))
+
+        self._accumulate_rest = accumulate_rest if model.run_eagerly else tf.function(accumulate_rest)
+        self._reset = tf.function(lambda: self.strategy.run(model._accumulation.reset))
+
     def _first_local(self, value) -> tf.Tensor:
         return self.strategy.experimental_local_results(value)[0]
 
-    def chunks(self, first, iterator):
-        """The chunks of the logical step that begins with element ``first``, the rest taken from
-        ``iterator`` one at a time."""
-        if isinstance(first, tuple) and len(first) == CHUNK_STREAM_ARITY:
-            count = int(self._first_local(first[3])[0])
-            yield first[:3]
-            for index in range(1, count):
-                try:
-                    yield next(iterator)[:3]
-                except (StopIteration, tf.errors.OutOfRangeError) as e:
-                    raise UsageError(
-                        f"The input ended inside a logical step: chunk {index + 1} of {count} missing."
-                    ) from e
-            return
+    def _split(self, first):
+        """The chunks of a whole logical batch (x, y[, mask]): P-row pieces on one replica, the
+        batch as it is under tf.distribute or without P."""
         x, y, mask = tf.keras.utils.unpack_x_y_sample_weight(first)
         if mask is None:
             mask = tf.ones(tf.shape(self._first_local(y))[:1], tf.float32)
@@ -137,17 +139,31 @@ class ChunkedTrainFunction:
                     f"Under tf.distribute, batches larger than physical_batch_size={rows} must come as a chunk "
                     "stream: dpzoo.data.pipeline.train_dataset(..., physical_batch_size=P)."
                 )
-            yield (x, y, mask)
-            return
+            return [(x, y, mask)]
         if not rows:
-            yield (x, y, mask)
+            return [(x, y, mask)]
+        return split_into_chunks(x, y, tf.cast(mask, tf.float32), rows)
+
+    def _accumulate_step(self, first, iterator) -> None:
+        if not (isinstance(first, tuple) and len(first) == CHUNK_STREAM_ARITY):
+            for chunk in self._split(first):
+                self._accumulate(chunk)
             return
-        yield from split_into_chunks(x, y, tf.cast(mask, tf.float32), rows)
+        count = int(self._first_local(first[3])[0])  # a chunk stream: this step's elements
+        self._accumulate(first[:3])
+        if count > 1:
+            try:
+                self._accumulate_rest(iterator, tf.constant(count - 1))
+            except (StopIteration, tf.errors.OutOfRangeError) as e:
+                raise UsageError(f"The input ended inside a logical step of {count} chunks.") from e
 
     def __call__(self, iterator):
         first = next(iterator)  # the end of the input ends the epoch, as in Keras
-        for chunk in self.chunks(first, iterator):
-            self._accumulate(chunk)
+        try:
+            self._accumulate_step(first, iterator)
+        except BaseException:
+            self._reset()  # a failed step leaves no partial sums behind
+            raise
         outputs = self._apply()
         self.model._train_counter.assign_add(1)
         return tf.nest.map_structure(self._first_local, outputs)

@@ -233,3 +233,21 @@ def test_several_steps_per_execution_are_refused():
 def test_physical_batch_size_is_validated():
     with pytest.raises(UsageError, match="physical_batch_size=0"):
         dpzoo.DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0, expected_batch_size=8, physical_batch_size=0)
+
+
+@pytest.mark.parametrize("replicated", [False, True], ids=["one-device", "mirrored"])
+def test_a_chunk_stream_that_ends_inside_a_step_is_refused_and_leaves_no_partial_sums(digits, replicated):
+    x, y = digits_batch(digits, 16)
+    strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+    strategy = strategy if replicated else tf.distribute.get_strategy()
+    with strategy.scope():
+        config = dpzoo.DPConfig(l2_norm_clip=1.0, noise_multiplier=0.0, expected_batch_size=16, physical_batch_size=8)
+        private = dpzoo.make_private(tiny_cnn(), config)
+        private.compile(optimizer="sgd", loss=SPARSE_CE)
+    chunk = lambda i: (x[i : i + 8], y[i : i + 8], np.ones(8, np.float32), np.full(8, 3, np.int32))  # says 3 chunks
+    ds = tf.data.Dataset.from_tensor_slices(tuple(np.stack(p) for p in zip(chunk(0), chunk(8), strict=True)))
+    with pytest.raises(UsageError, match="ended inside a logical step of 3 chunks"):
+        private.fit(ds, verbose=0)
+    for total in private._accumulation.sums:
+        assert not np.any(total.numpy())
+    assert int(private.dp_steps.numpy()) == 0
