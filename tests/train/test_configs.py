@@ -78,12 +78,14 @@ def test_config_loads_and_meets_its_target(path):
 @pytest.mark.parametrize("path", END_TO_END, ids=lambda p: os.path.relpath(p, ROOT))
 def test_config_trains_two_steps_on_synthetic_data(path, tmp_path):
     """The config's model, pipeline (augmult K included), engine and accountant, with the noise
-    multiplier of the real run, on 4 synthetic examples in batches of 2 (2 Poisson steps)."""
+    multiplier of the real run, on 4 synthetic examples in batches of 2 (2 Poisson steps); a config
+    with a physical batch size runs its steps in chunks of 1 row."""
     config = load_config(path)
     sigma, _, _ = _privacy(config, data.SPECS[config.dataset].n_train)
     tiny = dataclasses.replace(
         config,
         batch_size=2,
+        physical_batch_size=1 if config.physical_batch_size else None,
         epochs=1,
         noise_multiplier=sigma,
         target_epsilon=None,
@@ -96,6 +98,7 @@ def test_config_trains_two_steps_on_synthetic_data(path, tmp_path):
     assert card["privacy"]["steps"] == 2
     assert card["dataset"]["augmult"] == config.augmult
     assert card["results"]["eval_weights"] == config.eval_weights
+    assert card["training"]["physical_batch_size"] == tiny.physical_batch_size
 
 
 def test_non_config_file_is_refused(tmp_path):

@@ -32,12 +32,14 @@ def de22_config(**fields) -> TrainConfig:
 
 
 def cifar10_config(*, model: str, target_epsilon: float, noise_multiplier: float, learning_rate: float) -> TrainConfig:
-    """CIFAR-10 (train + validation, N = 50,000), batch 4096, K = 16."""
+    """CIFAR-10 (train + validation, N = 50,000), batch 4096, K = 16, in chunks of 128 rows
+    (virtual batches: 2,048 views per forward and backward pass, whatever B is)."""
     steps = 3000  # upper bound; stop_at_epsilon ends the run when the budget is spent
     return de22_config(
         model=model,
         dataset="cifar10",
         batch_size=4096,
+        physical_batch_size=128,
         epochs=-(-steps * 4096 // 50_000),
         learning_rate=learning_rate,
         target_epsilon=target_epsilon,

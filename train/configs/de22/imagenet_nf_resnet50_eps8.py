@@ -7,6 +7,8 @@ delta 8e-7 (below 1/N), trained until epsilon 8: 71,589 steps by RDP, Poisson sa
 The batch and K differ from the CIFAR-10 configs (4096, 16) because the paper's do.
 Published: 32.4% top-1.
 Command: dpzoo-train --config=train/configs/de22/imagenet_nf_resnet50_eps8.py
+Hardware: physical batch 16 (1,024 chunks of 16 x 4 views per step): 64 views of 224x224 per pass,
+roughly 20 GiB at a few hundred MiB per private ResNet-50 view (an estimate, not measured here).
 Status: ImageNet does not fit dpzoo's in-memory loader and its streaming loader is not built
 yet, so this config builds and steps on synthetic data of the right shape only (its test).
 """
@@ -30,4 +32,4 @@ def get_config() -> TrainConfig:
         delta=8e-7,
         output_dir="runs/de22_imagenet_nf_resnet50_eps8",
     )
-    return dataclasses.replace(config, augmult=4, ema_decay=0.99999)
+    return dataclasses.replace(config, augmult=4, ema_decay=0.99999, physical_batch_size=16)
