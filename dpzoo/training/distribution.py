@@ -3,11 +3,13 @@
 * none: the default strategy, one device;
 * mirrored: MirroredStrategy over this host's GPUs, or its logical CPU devices when it has no GPU
   (``tf.config.set_logical_device_configuration`` splits a CPU into several, for tests);
-* multi_worker: MultiWorkerMirroredStrategy over the processes ``TF_CONFIG`` names. Collectives
-  time out after ``COLLECTIVE_TIMEOUT_S``, and a worker that stops answering fails the others'
-  health checks, so a dead worker ends the run with an error rather than a hang;
-* tpu: TPUStrategy from a TPU cluster resolver (``--tpu`` address or the environment's). It
-  cannot be tested on this project's machines.
+* multi_worker: MultiWorkerMirroredStrategy over the processes ``TF_CONFIG`` names. A worker that
+  dies stops sending TensorFlow's coordination-service heartbeats, and the others' collectives
+  then fail (in about 10 s on this project's machines), so the run ends with an error, not a hang.
+  No collective timeout is set: TensorFlow 2.15 starts a thread per collective for it and never
+  ends them (thousands a minute, until thread creation fails);
+* tpu: TPUStrategy from a TPU cluster resolver, which finds the TPU from ``TPU_NAME`` (a name,
+  a grpc:// address, or "local" on a TPU VM). It cannot be tested on this project's machines.
 
 The engine's part is in dpzoo.privacy (one Poisson draw per logical step split over replicas,
 noise added once); this module only builds the strategy and says which process writes.
@@ -21,7 +23,6 @@ import tensorflow as tf
 from dpzoo.common.errors import UsageError
 
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker", "tpu")
-COLLECTIVE_TIMEOUT_S = 300.0  # a collective that waits longer than this fails the step
 
 
 def split_cpu(devices: int) -> None:
@@ -34,7 +35,7 @@ def split_cpu(devices: int) -> None:
         raise UsageError(f"Cannot split the CPU into {devices} devices: {e}. Do it before any TensorFlow op.") from e
 
 
-def make_strategy(distribution: str, *, tpu: str = "") -> tf.distribute.Strategy:
+def make_strategy(distribution: str) -> tf.distribute.Strategy:
     """The strategy ``distribution`` names; create it before any other TensorFlow op runs."""
     if distribution == "none":
         return tf.distribute.get_strategy()
@@ -46,11 +47,14 @@ def make_strategy(distribution: str, *, tpu: str = "") -> tf.distribute.Strategy
         return tf.distribute.MultiWorkerMirroredStrategy()
     if distribution == "tpu":
         try:
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME"))
             tf.config.experimental_connect_to_cluster(resolver)
             tf.tpu.experimental.initialize_tpu_system(resolver)
         except (ValueError, tf.errors.OpError) as e:
-            raise UsageError(f"--distribution=tpu: no TPU found ({str(e).splitlines()[0]}); give --tpu=ADDRESS.") from e
+            raise UsageError(
+                f"--distribution=tpu: no TPU found ({str(e).splitlines()[0]}); set TPU_NAME to the TPU's name or "
+                "grpc:// address ('local' on a TPU VM)."
+            ) from e
         return tf.distribute.TPUStrategy(resolver)
     raise UsageError(f"Expected distribution={distribution!r} to be one of {', '.join(map(repr, DISTRIBUTIONS))}.")
 
