@@ -59,6 +59,19 @@ def test_chunked_update_equals_the_one_pass_update(digits, clipping, augmult):
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * np.abs(a).max())
 
 
+def test_chunked_refined_clipping_equals_the_one_pass_update(digits):
+    """ModelMix's refined clipping (L2, then every coordinate clamped) clamps each example before
+    the sum, so chunks (which split the sum, never an example) give the same update."""
+    data = _batch(digits, 1)
+    config = dpzoo.DPConfig(
+        l2_norm_clip=0.5, noise_multiplier=0.0, expected_batch_size=EXPECTED_B, clipping_norm="l2+linf", linf_p=100.0
+    )
+    one_pass, _ = step_update(tiny_cnn, data, config)
+    chunked, _ = step_update(tiny_cnn, data, dataclasses.replace(config, physical_batch_size=5))
+    for a, b in zip(one_pass, chunked, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * np.abs(a).max())
+
+
 def test_chunked_xla_step_equals_the_one_pass_step(digits):
     data = _batch(digits, 1)
     config = dpzoo.DPConfig(l2_norm_clip=0.5, noise_multiplier=0.0, expected_batch_size=EXPECTED_B, clipping="ghost")
