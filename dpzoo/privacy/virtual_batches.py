@@ -13,7 +13,9 @@ input iterator in one of two forms:
 * a chunk stream (``dpzoo.data.pipeline.train_dataset(physical_batch_size=P)``): elements
   (x, y, mask, chunks) of P rows each, ``chunks`` telling on every row how many elements make
   up the logical step. Chunks are gathered, preprocessed and augmented one at a time, so a
-  logical batch's K views never all exist at once (nor, for large data, its raw examples);
+  logical batch's K views never all exist at once (nor, for large data, its raw examples). They
+  run in graph loops of ``CHUNKS_PER_SEGMENT``; between two, a step that has run for a minute
+  logs how many of its chunks are done (one paper-scale step on a CPU takes half an hour);
 * whole logical batches (x, y[, mask]), the Keras way, split here into chunks of P rows (on one
   replica; under tf.distribute feed a chunk stream).
 
@@ -22,11 +24,16 @@ forward pass; so that a logical step has one draw, as without chunks, each chunk
 generators from the state the step's first chunk began with (``Accumulation.same_weight_draw``).
 """
 
+import time
+
 import tensorflow as tf
+from absl import logging
 
 from dpzoo.common.errors import UsageError
 
 CHUNK_STREAM_ARITY = 4  # (x, y, mask, chunks)
+CHUNKS_PER_SEGMENT = 32  # chunks per graph call; between calls a long step logs its progress
+PROGRESS_EVERY_S = 60.0
 
 
 def _sum_on_read(initial: tf.Tensor, name: str) -> tf.Variable:
@@ -151,11 +158,17 @@ class ChunkedTrainFunction:
             return
         count = int(self._first_local(first[3])[0])  # a chunk stream: this step's elements
         self._accumulate(first[:3])
-        if count > 1:
+        done, last_report = 1, time.monotonic()
+        while done < count:  # in segments, so a long step can say how far it is
+            segment = min(CHUNKS_PER_SEGMENT, count - done)
             try:
-                self._accumulate_rest(iterator, tf.constant(count - 1))
+                self._accumulate_rest(iterator, tf.constant(segment))
             except (StopIteration, tf.errors.OutOfRangeError) as e:
                 raise UsageError(f"The input ended inside a logical step of {count} chunks.") from e
+            done += segment
+            if done < count and time.monotonic() - last_report > PROGRESS_EVERY_S:
+                logging.info("logical step %d: %d of %d chunks", self.model._train_counter.numpy() + 1, done, count)
+                last_report = time.monotonic()
 
     def __call__(self, iterator):
         first = next(iterator)  # the end of the input ends the epoch, as in Keras
