@@ -35,10 +35,23 @@ def split_cpu(devices: int) -> None:
         raise UsageError(f"Cannot split the CPU into {devices} devices: {e}. Do it before any TensorFlow op.") from e
 
 
+_STRATEGIES: dict[str, tf.distribute.Strategy] = {}  # one of each per process (see make_strategy)
+
+
 def make_strategy(distribution: str) -> tf.distribute.Strategy:
-    """The strategy ``distribution`` names; create it before any other TensorFlow op runs."""
+    """The strategy ``distribution`` names; for multi_worker, call it before any other op runs.
+
+    Each is made once per process and then reused: two MirroredStrategy objects over the same
+    devices number their collectives alike, and the second's then clash with the first's
+    ("Shape mismatch in the collective instance 100"), poisoning every collective after."""
     if distribution == "none":
         return tf.distribute.get_strategy()
+    if distribution not in _STRATEGIES:
+        _STRATEGIES[distribution] = _new_strategy(distribution)
+    return _STRATEGIES[distribution]
+
+
+def _new_strategy(distribution: str) -> tf.distribute.Strategy:
     if distribution == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in devices])

@@ -16,6 +16,7 @@ import dpzoo
 from dpzoo.common.errors import UsageError
 from dpzoo.methods.modelmix import ModelMix
 from dpzoo.privacy import PrivateModel
+from dpzoo.training import distribution
 from tests.conftest import LOGICAL_CPUS, SPARSE_CE, digits_batch, tiny_cnn
 from tests.privacy.test_private_model import gaussian_model
 from tests.privacy.test_virtual_batches import NOISE_TOLERANCE, zero_gradient_noise_ratio
@@ -23,7 +24,7 @@ from tests.privacy.test_virtual_batches import NOISE_TOLERANCE, zero_gradient_no
 
 @pytest.fixture(scope="module")
 def mirrored() -> tf.distribute.MirroredStrategy:
-    strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+    strategy = distribution.make_strategy("mirrored")  # the process's one: a second would clash with it
     assert strategy.num_replicas_in_sync == LOGICAL_CPUS == 2
     return strategy
 

@@ -16,6 +16,7 @@ from dpzoo.common.errors import UsageError
 from dpzoo.data import pipeline, sampling
 from dpzoo.layers import set_weight_noise_stddev
 from dpzoo.privacy import PrivateModel, virtual_batches
+from dpzoo.training import distribution
 from tests.conftest import SPARSE_CE, digits_batch, tiny_cnn
 from tests.privacy.test_private_model import gaussian_model
 
@@ -270,7 +271,7 @@ def test_physical_batch_size_is_validated():
 @pytest.mark.parametrize("replicated", [False, True], ids=["one-device", "mirrored"])
 def test_a_chunk_stream_that_ends_inside_a_step_is_refused_and_leaves_no_partial_sums(digits, replicated):
     x, y = digits_batch(digits, 16)
-    strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+    strategy = distribution.make_strategy("mirrored")  # the process's one (see make_strategy)
     strategy = strategy if replicated else tf.distribute.get_strategy()
     with strategy.scope():
         config = dpzoo.DPConfig(l2_norm_clip=1.0, noise_multiplier=0.0, expected_batch_size=16, physical_batch_size=8)

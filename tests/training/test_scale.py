@@ -49,7 +49,7 @@ def test_a_virtual_batch_run_is_the_one_pass_run(tmp_path):
 
 @pytest.fixture(scope="module")
 def mirrored() -> tf.distribute.MirroredStrategy:
-    return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+    return training.distribution.make_strategy("mirrored")  # the process's one (see make_strategy)
 
 
 def test_a_mirrored_run_has_the_one_device_run_s_weights_without_noise(tmp_path, mirrored):
