@@ -100,10 +100,15 @@ def main(argv: list[str]) -> None:
         report["results"][name] = [dataclasses.asdict(r) for r in results]
         tables.append(bench.markdown_table(f"{name}, input {shape}, batch {_BATCH.value}, {device}", results))
         print(tables[-1])
+    _write_report(report, HEADER, tables, device)
+
+
+def _write_report(report: dict, header: str, tables: list[str], device: str) -> None:
+    """<output>.json and <output>.md (the header, then the tables), when --output is given."""
     if _OUTPUT.value:
         command = shlex.join(["dpzoo-bench", *sys.argv[1:]])
         _write(_OUTPUT.value + ".json", json.dumps(report, indent=2))
-        _write(_OUTPUT.value + ".md", HEADER.format(command=command, device=device) + "\n".join(tables))
+        _write(_OUTPUT.value + ".md", header.format(command=command, device=device) + "\n".join(tables))
 
 
 def _scale_mode(shape: tuple[int, ...], augmults: tuple[int, ...], device: str) -> None:
@@ -131,10 +136,7 @@ def _scale_mode(shape: tuple[int, ...], augmults: tuple[int, ...], device: str) 
         title = f"{model}, input {shape}, B {_BATCH.value}, K {augmults[0]}, {device}"
         tables.append(scale_benchmark.markdown_table(title, results))
         print(tables[-1])
-    if _OUTPUT.value:
-        command = shlex.join(["dpzoo-bench", *sys.argv[1:]])
-        _write(_OUTPUT.value + ".json", json.dumps(report, indent=2))
-        _write(_OUTPUT.value + ".md", SCALE_HEADER.format(command=command, device=device) + "\n".join(tables))
+    _write_report(report, SCALE_HEADER, tables, device)
 
 
 def _write(path: str, text: str) -> None:

@@ -22,7 +22,7 @@ import tensorflow as tf
 from dpzoo import models
 from dpzoo.privacy import DPConfig, make_private
 from dpzoo.training import distribution as distribution_lib
-from dpzoo.training.benchmark import MEMORY_STEPS, step_memory
+from dpzoo.training.benchmark import MEMORY_STEPS, state_bytes, step_memory
 
 _LOSS = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -86,11 +86,6 @@ class _Runner:
         outputs = self.function(self.iterator)
         tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, outputs)  # wait for it
 
-    def state_bytes(self) -> int:
-        slots = self.model.optimizer.variables
-        variables = {id(v): v for v in [*self.model.variables, *(slots() if callable(slots) else slots)]}
-        return sum(int(np.prod(v.shape)) * v.dtype.size for v in variables.values())
-
 
 def measure_scale(
     *,
@@ -145,7 +140,7 @@ def measure_scale(
                 rows_per_step / seconds,
                 seconds,
                 memory,
-                runner.state_bytes(),
+                state_bytes(runner.model),
             )
         )
     return results
