@@ -79,7 +79,9 @@ def test_per_example_norms_at_the_sampled_weights_equal_a_loop(descriptions, lay
         grads = tape.gradient(objective, weights)
         assert float(result.sqnorms[i]) == pytest.approx(sum(float(tf.reduce_sum(w**2)) for w in grads), rel=1e-4)
         for (_, per_example), want in zip(result.per_example, grads, strict=True):
-            np.testing.assert_allclose(per_example[i].numpy(), want.numpy(), rtol=1e-4, atol=1e-6)
+            # float32 through layer norm: rounding of ~1e-5 of the largest entry (6e-6 seen on 0.78)
+            scale = float(tf.reduce_max(tf.abs(want)))
+            np.testing.assert_allclose(per_example[i].numpy(), want.numpy(), rtol=1e-4, atol=1e-4 * scale)
 
 
 @pytest.mark.parametrize("name", ["bilstm", "ln_bilstm"])
