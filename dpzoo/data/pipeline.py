@@ -10,36 +10,43 @@ import tensorflow as tf
 from dpzoo.common.errors import UsageError
 from dpzoo.data.dataset import Dataset
 
+CHUNK_SEEDS = 1 << 20  # augmentation seeds per step: one per chunk
+
 
 def scale(images: tf.Tensor) -> tf.Tensor:
     """uint8 pixels -> float32 in [0, 1]."""
     return tf.cast(images, tf.float32) / 255.0
 
 
-def pad_crop_flip(images: tf.Tensor, pad: int = 4) -> tf.Tensor:
+def pad_crop_flip(images: tf.Tensor, pad: int = 4, seed: tf.Tensor | None = None) -> tf.Tensor:
     """Per image: reflect-pad by ``pad``, random crop back to size, random horizontal flip
     (``pad`` 0: flips only).
 
     Vectorised over the batch (one gather per axis), so K views of a large batch stay cheap.
+    ``seed`` (int64 [2]) makes the draw a function of the seed alone (stateless ops), so a
+    resumed run augments each step as the uninterrupted run did; None draws one.
     """
+    if seed is None:
+        seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)
+    top_seed, left_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     shape = tf.shape(images)
     batch, height, width = shape[0], shape[1], shape[2]
     padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-    top = tf.random.uniform([batch], 0, 2 * pad + 1, dtype=tf.int32)
-    left = tf.random.uniform([batch], 0, 2 * pad + 1, dtype=tf.int32)
+    top = tf.random.stateless_uniform([batch], top_seed, 0, 2 * pad + 1, dtype=tf.int32)
+    left = tf.random.stateless_uniform([batch], left_seed, 0, 2 * pad + 1, dtype=tf.int32)
     rows = top[:, None] + tf.range(height)[None, :]
     cols = left[:, None] + tf.range(width)[None, :]
-    flip = tf.random.uniform([batch]) < 0.5
+    flip = tf.random.stateless_uniform([batch], flip_seed) < 0.5
     cols = tf.where(flip[:, None], tf.reverse(cols, axis=[1]), cols)
     crops = tf.gather(padded, rows, axis=1, batch_dims=1)
     return tf.gather(crops, cols, axis=2, batch_dims=1)
 
 
-def augmented_views(images: tf.Tensor, augmult: int, pad: int = 4) -> tf.Tensor:
+def augmented_views(images: tf.Tensor, augmult: int, pad: int = 4, seed: tf.Tensor | None = None) -> tf.Tensor:
     """[b, H, W, C] -> [b, augmult, H, W, C]: ``augmult`` independent pad-crop-flip views of
     each image (augmentation multiplicity, De et al. 2022)."""
     tiled = tf.repeat(images, augmult, axis=0)
-    views = pad_crop_flip(tiled, pad)
+    views = pad_crop_flip(tiled, pad, seed)
     return tf.reshape(views, tf.concat([[-1, augmult], tf.shape(images)[1:]], axis=0))
 
 
@@ -82,18 +89,25 @@ class TokenInputs:
 
 
 def train_dataset(
-    x: np.ndarray,
+    x,
     y: np.ndarray,
     sampler,
     preprocess: Preprocessor,
     *,
     steps: int,
+    start_step: int = 0,
     augment: bool = False,
     augmult: int = 1,
     crop_padding: int = 4,
     physical_batch_size: int | None = None,
+    seed: int = 0,
 ) -> tf.data.Dataset:
-    """``steps`` batches drawn by ``sampler``, each (inputs, labels, mask).
+    """Steps ``start_step`` to ``start_step + steps - 1`` as drawn by ``sampler``, each
+    (inputs, labels, mask).
+
+    ``x`` is an array, or any random-access source whose ``x[indices]`` reads those examples
+    (dpzoo.data.streaming). Step t's batch and augmentation depend on (``seed``, t) alone, so a
+    run resumed at ``start_step`` sees what the uninterrupted run saw.
 
     With ``augmult`` K > 1 (needs ``augment``) the inputs are [b, K, H, W, C]: K augmented views
     per example, which the private engine averages inside each example's loss.
@@ -106,44 +120,51 @@ def train_dataset(
     """
     if augmult > 1 and not augment:
         raise UsageError(f"augmult={augmult} needs augment=True: un-augmented views are identical copies.")
+    end = start_step + steps
+
+    def augmentation_seed(step: int, chunk: int = 0) -> np.ndarray:
+        return np.array([seed, step * CHUNK_SEEDS + chunk], np.int64)
 
     def batches():
-        for _ in range(steps):
-            indices, mask = sampler.sample()
-            yield x[indices], y[indices], mask
+        for step in range(start_step, end):
+            indices, mask = sampler.batch(step)
+            yield x[indices], y[indices], mask, augmentation_seed(step)
 
     def chunk_stream():
         rows = physical_batch_size
-        for _ in range(steps):
-            indices, mask = sampler.sample()
+        for step in range(start_step, end):
+            indices, mask = sampler.batch(step)
             chosen = indices[mask > 0]
             count = max(1, -(-len(chosen) // rows))
-            for start in range(0, count * rows, rows):
-                part = chosen[start : start + rows]
+            for chunk, begin in enumerate(range(0, count * rows, rows)):
+                part = chosen[begin : begin + rows]
                 padded = np.zeros(rows, np.int64)
                 padded[: len(part)] = part
                 chunk_mask = (np.arange(rows) < len(part)).astype(np.float32)
-                yield x[padded], y[padded], chunk_mask, np.full(rows, count, np.int32)
+                counts = np.full(rows, count, np.int32)
+                yield x[padded], y[padded], chunk_mask, counts, augmentation_seed(step, chunk)
 
     spec = (
         tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)),
         tf.TensorSpec((None,), tf.int64),
         tf.TensorSpec((None,), tf.float32),
     )
+    seed_spec = tf.TensorSpec((2,), tf.int64)
 
-    def prepare(images, labels, mask, *chunks):
+    def prepare(images, labels, mask, *rest):
+        *chunks, element_seed = rest
         images = preprocess(images)
         if augmult > 1:
-            images = augmented_views(images, augmult, crop_padding)
+            images = augmented_views(images, augmult, crop_padding, element_seed)
         elif augment:
-            images = pad_crop_flip(images, crop_padding)
+            images = pad_crop_flip(images, crop_padding, element_seed)
         return (images, labels, mask, *chunks)
 
     if physical_batch_size:
-        spec = (*spec, tf.TensorSpec((None,), tf.int32))
+        spec = (*spec, tf.TensorSpec((None,), tf.int32), seed_spec)
         ds = tf.data.Dataset.from_generator(chunk_stream, output_signature=spec)
     else:
-        ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
+        ds = tf.data.Dataset.from_generator(batches, output_signature=(*spec, seed_spec))
         ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
     options = tf.data.Options()
     # under tf.distribute every worker draws the same global batches; each keeps its replicas' rows

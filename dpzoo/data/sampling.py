@@ -16,6 +16,11 @@ Padding never changes the update or the privacy cost: padded rows carry mask 0.
 
 ``ShuffleSampler`` cuts a fresh permutation per epoch into batches of exactly B (the last
 partial batch is dropped). It is accounted without amplification (see dpzoo.accounting.dpsgd).
+
+Every draw is a function of (seed, step) alone (``batch(step)``; ``sample()`` takes the next
+step): a run resumed at step t redraws exactly the batches the interrupted run would have drawn
+(METHODS.md section 4: a repeated step is the same mechanism output, not a second release), and
+the streaming loader draws the same indices as the in-memory one.
 """
 
 import math
@@ -54,7 +59,30 @@ def bucket_rows(batch_size: int) -> int:
     return max(1, min(BUCKET_ROWS, batch_size // 32))
 
 
-class PoissonSampler:
+class _StepIndexed:
+    """Draws as a function of (seed, step): ``batch(step)``; ``sample()`` is the next step's,
+    ``seek(step)`` moves that cursor (a resumed run seeks to its checkpoint's step)."""
+
+    def _init_draws(self, seed: int | None) -> None:
+        # seed None: fresh entropy, fixed for this sampler's lifetime
+        self.seed = int(np.random.SeedSequence().entropy) if seed is None else int(seed)
+        self.next_step = 0
+
+    def _rng(self, *key: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, *key])
+
+    def seek(self, step: int) -> None:
+        validation.non_negative("step", step)
+        self.next_step = int(step)
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray]:
+        """The next step's (indices, mask)."""
+        drawn = self.batch(self.next_step)
+        self.next_step += 1
+        return drawn
+
+
+class PoissonSampler(_StepIndexed):
     """Poisson-sampled steps, each as (indices padded to a multiple of ``pad_multiple``, or of
     the fixed size M = ``pad_to``, and the 0/1 mask)."""
 
@@ -81,7 +109,7 @@ class PoissonSampler:
         self.pad_multiple = pad_multiple
         self.pad_to = None if pad_multiple else (pad_to or padded_batch_size(n, batch_size))
         self.steps_per_epoch = steps_per_epoch(n, batch_size, self.sampling)
-        self._rng = np.random.default_rng(seed)
+        self._init_draws(seed)
 
     def _padded_size(self, size: np.ndarray | int) -> np.ndarray | int:
         multiple = self.pad_multiple or self.pad_to
@@ -97,9 +125,13 @@ class PoissonSampler:
             return f"each step padded to the next multiple of {self.pad_multiple} rows"
         return f"fixed {self.pad_to} rows per step (a larger draw: the next multiple of {self.pad_to})"
 
-    def sample(self) -> tuple[np.ndarray, np.ndarray]:
-        """One step: indices of the sampled examples padded with 0s, and the mask."""
-        chosen = np.flatnonzero(self._rng.random(self.n) < self.batch_size / self.n)
+    def included(self, step: int) -> np.ndarray:
+        """The indices step ``step`` includes: each example independently with probability q."""
+        return np.flatnonzero(self._rng(step).random(self.n) < self.batch_size / self.n)
+
+    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Step ``step``: indices of the sampled examples padded with 0s, and the mask."""
+        chosen = self.included(step)
         size = int(self._padded_size(len(chosen)))
         indices = np.zeros(size, dtype=np.int64)
         indices[: len(chosen)] = chosen
@@ -108,7 +140,7 @@ class PoissonSampler:
         return indices, mask
 
 
-class ShuffleSampler:
+class ShuffleSampler(_StepIndexed):
     """Fixed-size batches from a fresh permutation each epoch (no Poisson amplification)."""
 
     sampling = "shuffle"
@@ -121,16 +153,16 @@ class ShuffleSampler:
         self.pad_to = batch_size
         self.pad_multiple = None
         self.steps_per_epoch = steps_per_epoch(n, batch_size, self.sampling)
-        self._rng = np.random.default_rng(seed)
-        self._queue: list[np.ndarray] = []
+        self._init_draws(seed)
+        self._order = (-1, np.arange(0))  # (epoch, its permutation), the latest used
 
-    def sample(self) -> tuple[np.ndarray, np.ndarray]:
-        if not self._queue:
-            order = self._rng.permutation(self.n)
-            self._queue = [order[i * self.batch_size : (i + 1) * self.batch_size] for i in range(self.steps_per_epoch)][
-                ::-1
-            ]
-        return self._queue.pop(), np.ones(self.batch_size, dtype=np.float32)
+    def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Step ``step``: the next B examples of its epoch's permutation."""
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if self._order[0] != epoch:
+            self._order = (epoch, self._rng(epoch).permutation(self.n))
+        indices = self._order[1][i * self.batch_size : (i + 1) * self.batch_size]
+        return indices, np.ones(self.batch_size, dtype=np.float32)
 
     def expected_rows(self) -> float:
         return float(self.batch_size)

@@ -1,6 +1,7 @@
 """Samplers: Poisson inclusion rate, padding without truncation, shuffle coverage."""
 
 import numpy as np
+import pytest
 
 from dpzoo.data import sampling
 
@@ -76,3 +77,18 @@ def test_samplers_and_accountant_agree_on_steps_per_epoch():
 
     for name in ("poisson", "shuffle"):
         assert sampling.make_sampler(name, 60_000, 300).steps_per_epoch == accounting.steps_per_epoch(60_000, 300, name)
+
+
+@pytest.mark.parametrize("kind", ["poisson", "shuffle"])
+def test_a_step_s_batch_depends_on_the_seed_and_step_alone(kind):
+    """What resuming needs: a sampler moved to step t draws what the uninterrupted one drew there."""
+    straight = sampling.make_sampler(kind, 1000, 64, seed=4)
+    drawn = [straight.sample() for _ in range(40)]  # 15 steps an epoch: into a third epoch
+    resumed = sampling.make_sampler(kind, 1000, 64, seed=4)
+    resumed.seek(23)
+    for step in range(23, 40):
+        indices, mask = resumed.sample()
+        np.testing.assert_array_equal(indices, drawn[step][0])
+        np.testing.assert_array_equal(mask, drawn[step][1])
+    other = sampling.make_sampler(kind, 1000, 64, seed=5)
+    assert not np.array_equal(other.batch(3)[0], drawn[3][0])
