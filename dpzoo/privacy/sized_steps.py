@@ -7,20 +7,23 @@ ran 1.4x slower than the same step traced for its size (1.91 s against 1.37 s), 
 memory: 494 MiB at 74 rows against 446 MiB for a graph traced for 80 rows. A non-private step
 alike: 435 MiB against 312 MiB at 70 rows. A bucketed Poisson sampler pads every step to one of
 a few sizes, so ``SizedTrainFunction`` gives a size a graph of its own, up to
-``MAX_SIZED_TRACES`` sizes, once it has paid for one: steps of that size first run in the
-size-generic graph, until the time spent on them reaches what a trace costs (estimated as the
-longest size-generic call that traced). This is ski rental: it never
-spends more than twice what the better choice in hindsight would have, so long runs of a large
-model trace their common sizes early, and short runs of small models (tests, quickstarts) do
-not trace for each size they meet.
+``MAX_SIZED_TRACES`` sizes, once it has paid for one: steps of a size first run in the one
+size-generic graph, and the size gets its own after ``PATIENCE_STEPS`` of them (ski rental, so
+short runs of small models, tests and quickstarts, do not trace for each size they meet).
+
+The rule counts steps, not seconds, and the size-generic graph is traced for an unknown batch
+axis from its first call: which graph runs a step is then a function of the run's batch sizes
+alone. That matters because the two graphs round differently (by an ulp: measured 7e-9 on a
+tutorial CNN's weights after one step), so a run resumed from a checkpoint (which restores
+``state()``) computes bitwise what the uninterrupted run computed.
 """
 
 import collections
-import time
 
 import tensorflow as tf
 
 MAX_SIZED_TRACES = 12  # sizes traced on their own; a bucketed sampler's common sizes fit
+PATIENCE_STEPS = 25  # size-generic steps of a size before it gets its own graph
 
 
 def runs_one_step_per_call(model: tf.keras.Model) -> bool:
@@ -39,18 +42,17 @@ def runs_one_step_per_call(model: tf.keras.Model) -> bool:
 class SizedTrainFunction:
     """Keras' one-step train function (``train_step``, then the train counter), run through a
     graph traced for each batch size once that pays: see the module doc. ``sizes``: those with
-    a graph of their own. ``patience``: seconds of size-generic steps of a size before it gets
-    its own graph; None (default) for the estimated cost of a trace, 0 to trace every new size at
-    once (benchmarks of steady-state speed)."""
+    a graph of their own. ``patience``: size-generic steps of a size before it gets its own
+    graph; None (default) for ``PATIENCE_STEPS``, 0 to trace every new size at once (benchmarks
+    of steady-state speed)."""
 
-    def __init__(self, model: tf.keras.Model, patience: float | None = None) -> None:
+    def __init__(self, model: tf.keras.Model, patience: int | None = None) -> None:
         self.model = model
         self.patience = patience
         self.sizes: set[int | None] = set()
-        self._generic_seconds: collections.Counter = collections.Counter()  # per size
-        self._trace_seconds = 0.0  # the longest size-generic call that traced
+        self._generic_steps: collections.Counter = collections.Counter()  # per size
         self._sized = tf.function(self._run_step, jit_compile=model.jit_compile, reduce_retracing=False)
-        self._generic = tf.function(self._run_step, jit_compile=model.jit_compile, reduce_retracing=True)
+        self._generic = None  # traced for an unknown batch axis at its first call
 
     def _run_step(self, data):
         outputs = self.model.train_step(data)
@@ -62,9 +64,14 @@ class SizedTrainFunction:
     def _earned_own_graph(self, size: int | None) -> bool:
         if len(self.sizes) >= MAX_SIZED_TRACES:
             return False
-        if self.patience is not None:
-            return self._generic_seconds[size] >= self.patience
-        return self._trace_seconds > 0 and self._generic_seconds[size] >= self._trace_seconds
+        patience = PATIENCE_STEPS if self.patience is None else self.patience
+        return self._generic_steps[size] >= patience
+
+    def _generic_graph(self, data):
+        if self._generic is None:
+            relaxed = tf.nest.map_structure(lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype), data)
+            self._generic = tf.function(self._run_step, jit_compile=self.model.jit_compile, input_signature=[relaxed])
+        return self._generic
 
     def __call__(self, iterator):
         data = next(iterator)
@@ -72,11 +79,14 @@ class SizedTrainFunction:
         if size in self.sizes or self._earned_own_graph(size):
             self.sizes.add(size)
             return self.model.distribute_strategy.run(self._sized, args=(data,))
-        traces, start = self._generic.experimental_get_tracing_count(), time.perf_counter()
-        outputs = self.model.distribute_strategy.run(self._generic, args=(data,))
-        elapsed = time.perf_counter() - start
-        if self._generic.experimental_get_tracing_count() > traces:  # a trace: its cost, not rent
-            self._trace_seconds = max(self._trace_seconds, elapsed)
-        else:
-            self._generic_seconds[size] += elapsed
-        return outputs
+        self._generic_steps[size] += 1
+        return self.model.distribute_strategy.run(self._generic_graph(data), args=(data,))
+
+    def state(self) -> dict:
+        """The graph choices so far (JSON-able), for a resume checkpoint."""
+        return {"sizes": sorted(self.sizes), "generic_steps": {str(k): v for k, v in self._generic_steps.items()}}
+
+    def restore(self, state: dict) -> None:
+        """Continues from ``state()`` of an interrupted run, so its steps run in the same graphs."""
+        self.sizes = set(state.get("sizes", []))
+        self._generic_steps = collections.Counter({int(k): v for k, v in state.get("generic_steps", {}).items()})

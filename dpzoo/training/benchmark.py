@@ -104,7 +104,7 @@ def _compiled(method: str, model: tf.keras.Model, batch_size: int, augmult: int,
         private.compile(tf.keras.optimizers.SGD(0.1), loss=_LOSS, jit_compile=jit)
         function = private.make_train_function()
         if isinstance(function, sized_steps.SizedTrainFunction):
-            function.patience = 0.0  # the steady state of a long run: each size its own graph
+            function.patience = 0  # the steady state of a long run: each size its own graph
         return private
     if method == "tf_privacy_dpmodel":
         return _tf_privacy_dpmodel(model, jit)
