@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export TF_CPP_MIN_LOG_LEVEL=3
-.venv/bin/dpzoo-train --config=train/configs/fashion_mnist/quickstart.py --output_dir=runs/quickstart --overwrite
+rm -rf runs/quickstart  # a finished run is replaced; an interrupted one (runs/.quickstart.partial) resumes
+.venv/bin/dpzoo-train --config=train/configs/fashion_mnist/quickstart.py --output_dir=runs/quickstart
 .venv/bin/dpzoo-export --run_dir=runs/quickstart --export_dir=runs/serving/quickstart/1

@@ -66,3 +66,28 @@ def op_types(graph_def) -> set[str]:
     for function in graph_def.library.function:
         nodes.extend(function.node_def)
     return {node.op for node in nodes}
+
+
+def write_idx(path: str, array: np.ndarray) -> None:
+    """Writes a uint8 array as a gzipped IDX file (the MNIST format dpzoo.data reads)."""
+    import gzip
+    import struct
+
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + np.ascontiguousarray(array, np.uint8).tobytes())
+
+
+def fashion_subset_dir(directory, fashion: data.Dataset, n_train: int, n_test: int) -> str:
+    """A --data_dir with the first n_train / n_test real Fashion-MNIST examples as IDX files
+    (short command-line runs: evaluating the whole test set would dominate them)."""
+    os.makedirs(directory, exist_ok=True)
+    parts = {
+        "train-images-idx3-ubyte.gz": fashion.x_train[:n_train, ..., 0],
+        "train-labels-idx1-ubyte.gz": fashion.y_train[:n_train],
+        "t10k-images-idx3-ubyte.gz": fashion.x_test[:n_test, ..., 0],
+        "t10k-labels-idx1-ubyte.gz": fashion.y_test[:n_test],
+    }
+    for name, array in parts.items():
+        write_idx(os.path.join(directory, name), array.astype(np.uint8))
+    return str(directory)

@@ -1,5 +1,6 @@
 """Rebuilding a trained model from a run folder (model card + checkpoint), checked on load."""
 
+import contextlib
 import os
 
 import tensorflow as tf
@@ -11,6 +12,19 @@ from dpzoo.data.pipeline import Preprocessor, TokenInputs
 
 CHECKPOINT = "checkpoint/weights"
 SAVED_MODEL = "saved_model"
+
+
+@contextlib.contextmanager
+def writing(path: str, what: str = "the run's output", then: str = ""):
+    """Turns a failed write under ``path`` (no space, no permission, not a folder) into a
+    UsageError naming it: Python raises OSError, TensorFlow's writers their own errors."""
+    try:
+        yield
+    except (OSError, tf.errors.OpError) as e:
+        reason = getattr(e, "strerror", None) or str(getattr(e, "message", e)).strip().splitlines()[0][:200]
+        raise UsageError(
+            f"Cannot write {what} under {path}: {reason}. Free space or pick another --output_dir{then}."
+        ) from e
 
 
 def load_run(run_dir: str) -> tuple[tf.keras.Model, dict]:

@@ -22,7 +22,7 @@ from dpzoo.artifacts import model_card
 from dpzoo.cli import app
 from dpzoo.common.errors import UsageError
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES
-from dpzoo.training import distribution
+from dpzoo.training import distribution, resume
 from dpzoo.training.averaging import EVAL_WEIGHTS
 from dpzoo.training.distribution import DISTRIBUTIONS
 from dpzoo.training.train_config import ACCOUNTANTS, ENGINES, JIT_MODES, OPTIMIZERS, SAMPLINGS, TrainConfig
@@ -112,9 +112,20 @@ _CPU_DEVICES = flags.DEFINE_integer(
     "(trying tf.distribute on a laptop; it adds no compute).",
     lower_bound=1,
 )
+flags.DEFINE_integer(
+    "checkpoint_every_steps",
+    None,
+    "Checkpoint the run every N steps into its staging folder (.<output_dir>.partial), so the same command "
+    "resumes it after a crash; default: after each minute of training (every 100 steps with multi_worker); 0: never.",
+    lower_bound=0,
+)
 flags.DEFINE_integer("seed", D.seed, "Seed of sampling, initialisation and noise.")
 flags.DEFINE_string("output_dir", D.output_dir, "Where the checkpoint, SavedModel and model card go.")
-flags.DEFINE_boolean("overwrite", D.overwrite, "Replace a non-empty --output_dir.")
+flags.DEFINE_boolean(
+    "overwrite",
+    D.overwrite,
+    "Replace a non-empty --output_dir, and start afresh instead of resuming an interrupted run.",
+)
 
 FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
 
@@ -167,9 +178,15 @@ def main(argv: list[str]) -> None:
         if config.distribution != "multi_worker":
             raise
         first_line = str(e).strip().splitlines()[0][:300]
+        staging = resume.staging_dir(config.output_dir)
+        then = (
+            f"run every worker's command again to resume from the last checkpoint in {staging}"
+            if resume.has_checkpoint(staging)
+            else "restart every worker"
+        )
         sys.stderr.write(
             f"\ndpzoo-train: error: another worker of this multi-worker run failed or stopped answering "
-            f"({type(e).__name__}: {first_line}). Nothing was written to {config.output_dir}; restart every worker.\n"
+            f"({type(e).__name__}: {first_line}). Nothing was written to {config.output_dir}; {then}.\n"
         )
         sys.exit(1)
     if not result.wrote:

@@ -64,6 +64,10 @@ class ParameterAveraging(tf.keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.update()
 
+    def state(self) -> tf.train.Checkpoint:
+        """The averages and their update count, for a resume checkpoint (after ``set_model``)."""
+        return tf.train.Checkpoint(ema=self.ema, polyak=self.polyak, updates=self.updates)
+
     def averages(self, which: str) -> list[tf.Variable]:
         validation.one_of("eval_weights", which, EVAL_WEIGHTS)
         return {"raw": self._variables, "ema": self.ema, "polyak": self.polyak}[which]

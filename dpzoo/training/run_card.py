@@ -14,7 +14,7 @@ def build(
     model: tf.keras.Model,
     sampler,
     ledger: accounting.PrivacyLedger,
-    history: tf.keras.callbacks.History,
+    history: dict[str, list[float]],
     by_weights: dict[str, list[float]],
     jit: bool,
     command: str,
@@ -23,16 +23,16 @@ def build(
     *,
     physical_batch_size: int | None = None,
     replicas: int = 1,
+    resumed_from: list[int] = (),
 ) -> dict:
     """The card of a finished run: versions, model, data, training settings, the privacy statement,
-    test results by weights, the per-epoch history, the command and the wall time."""
+    test results by weights, the per-epoch history (``history``: per metric, a value per epoch),
+    the command, the wall time and the steps a resumed run resumed from."""
     statement = ledger.statement()
     privacy = statement.to_dict()
     privacy["statement"] = statement.text()
-    epochs = len(history.history.get("loss", []))
-    rows = [
-        {"epoch": i + 1, **{k: float(v[i]) for k, v in history.history.items() if i < len(v)}} for i in range(epochs)
-    ]
+    epochs = len(history.get("loss", []))
+    rows = [{"epoch": i + 1, **{k: float(v[i]) for k, v in history.items() if i < len(v)}} for i in range(epochs)]
     mean, std = dataset.channel_stats or (None, None)
     return {
         "dpzoo_version": __version__,
@@ -81,6 +81,7 @@ def build(
             "stop_at_epsilon": config.stop_at_epsilon,
             "max_steps": config.max_steps,
             "steps": ledger.steps,
+            "resumed_from_steps": list(resumed_from),
             "ema_decay": config.ema_decay,
             "sampling": statement.sampling,
             "accountant": config.accountant,

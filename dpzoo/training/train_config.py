@@ -41,6 +41,9 @@ class TrainConfig:
     Both need engine='dpzoo'; neither changes the update nor the privacy accounting.
     ``max_steps`` ends the run after that many steps (a trial of a config; the card's epsilon
     counts the steps taken).
+
+    ``checkpoint_every_steps`` N checkpoints the run every N steps so that rerunning it after a
+    crash resumes (dpzoo.training.resume); None: after each minute of training; 0: never.
     """
 
     model: str = "tutorial_cnn"
@@ -76,6 +79,7 @@ class TrainConfig:
     max_steps: int | None = None
     physical_batch_size: int | None = None
     distribution: str = "none"
+    checkpoint_every_steps: int | None = None
     seed: int = 0
     output_dir: str = "runs/latest"
     overwrite: bool = False
@@ -134,5 +138,13 @@ class TrainConfig:
                 f"physical_batch_size and distribution={self.distribution!r} need engine='dpzoo' "
                 f"(engine={self.engine!r} runs each batch in one pass on one device)."
             )
+        if self.checkpoint_every_steps is not None:
+            validation.non_negative("checkpoint_every_steps", self.checkpoint_every_steps)
+            if self.checkpoint_every_steps and self.engine == "tf_privacy":
+                raise UsageError(
+                    "checkpoint_every_steps needs engine='dpzoo' or 'nonprivate': TF Privacy's optimizers draw "
+                    "their noise from TensorFlow's global generator, which no checkpoint restores, so a resumed "
+                    "step would be a second release. Pass --checkpoint_every_steps=0."
+                )
         if not self.output_dir:
             raise UsageError("Expected a non-empty output_dir.")

@@ -3,8 +3,10 @@
 The trainer is generic: what a published method adds (its DPConfig fields, callbacks, refusals
 and privacy statement) it asks of the run's method (dpzoo.methods), never naming one.
 
-Everything is written into a staging folder next to ``output_dir`` and moved into place only
-when the run succeeds; a failed or interrupted run leaves nothing half-written behind. Under
+Everything is written into a staging folder next to ``output_dir`` (``.<name>.partial``) and
+moved into place only when the run succeeds. The staging folder holds the run's resume
+checkpoints: a run killed or failed after one is resumed from it by the same command (its
+config checked field by field); without one it is removed. Under
 tf.distribute the model is built, made private and compiled in the strategy's scope; every
 worker draws the same global Poisson batches and trains, and only the chief writes ``output_dir``
 (the other workers write into a temporary folder they delete, as saving needs them all).
@@ -17,15 +19,16 @@ import tempfile
 import time
 
 import tensorflow as tf
+from absl import logging
 
 from dpzoo import accounting, data, methods
 from dpzoo import models as model_registry
 from dpzoo.artifacts import model_card
 from dpzoo.artifacts.export import saved_model
-from dpzoo.artifacts.run_folder import CHECKPOINT, SAVED_MODEL
+from dpzoo.artifacts.run_folder import CHECKPOINT, SAVED_MODEL, writing
 from dpzoo.common.errors import UsageError
 from dpzoo.data import pipeline, sampling
-from dpzoo.training import distribution, engines, privacy_plan, run_card
+from dpzoo.training import distribution, engines, privacy_plan, resume, run_card
 from dpzoo.training.averaging import EVAL_WEIGHTS, ParameterAveraging
 from dpzoo.training.callbacks import PrivacyLedgerCallback, StopAtStep
 from dpzoo.training.train_config import TrainConfig
@@ -70,14 +73,18 @@ def build_model(config: TrainConfig, dataset: data.Dataset) -> tf.keras.Model:
 
 
 def _check_output_dir(output_dir: str, overwrite: bool) -> None:
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise UsageError(f"output_dir {output_dir} exists and is not a folder; pick another --output_dir.")
     if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
         raise UsageError(f"output_dir {output_dir} exists and is not empty; pass --overwrite or pick another.")
 
 
-def _staging_dir(output_dir: str) -> str:
-    parent = os.path.dirname(os.path.abspath(output_dir))
-    os.makedirs(parent, exist_ok=True)
-    return tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.partial-", dir=parent)
+def _prepare_staging(staging: str, resuming: bool) -> None:
+    """The chief's staging folder: kept when resuming from it, else emptied."""
+    if not resuming:
+        shutil.rmtree(staging, ignore_errors=True)
+    with writing(staging):
+        os.makedirs(staging, exist_ok=True)
 
 
 def run(
@@ -90,16 +97,23 @@ def run(
 ) -> RunResult:
     """Trains as configured and writes checkpoint, SavedModel and model card to output_dir.
 
-    ``dataset`` replaces loading ``config.dataset`` (your own arrays, or synthetic ones in tests);
-    ``strategy`` one made already (else ``config.distribution``'s is made here, before any op).
+    A run interrupted after a resume checkpoint (dpzoo.training.resume) resumes from it when run
+    again with the same config; ``overwrite`` starts afresh. ``dataset`` replaces loading
+    ``config.dataset`` (your own arrays, or synthetic ones in tests); ``strategy`` one made
+    already (else ``config.distribution``'s is made here, before any op).
     """
     started = time.time()
     strategy = strategy or distribution.make_strategy(config.distribution)
     replicas = strategy.num_replicas_in_sync
     _check_output_dir(config.output_dir, config.overwrite)
+    staging = resume.staging_dir(config.output_dir)
     method = methods.get(config.method)
     dataset = load_training_data(config, dataset)
     n = len(dataset.x_train)
+    resumable = config.engine != "tf_privacy"  # its optimizers' noise cannot be redrawn
+    progress = resume.latest_progress(staging) if resumable and not config.overwrite else None
+    if progress:
+        resume.check_resumable(progress, config, n, staging)
     noise_multiplier = privacy_plan.resolve_noise(config, n)
     sampling_name = "shuffle" if config.engine == "nonprivate" else config.sampling
     jit = engines.jit_enabled(config.jit_compile)
@@ -117,6 +131,11 @@ def run(
             config, model, sampler, noise_multiplier, jit, public_images, chunk_rows
         )
         attachment = method.attach(config, trainable)
+        averaging = ParameterAveraging(config.ema_decay, config.eval_weights)
+        averaging.set_model(trainable)  # creates the averages a resume checkpoint holds
+        if resumable:
+            trainable.optimizer.build(trainable.trainable_variables)  # its slots, to restore into
+            trainable.make_train_function()  # fit keeps it; a resume restores its graph choices
     ledger = accounting.PrivacyLedger(
         n=n,
         batch_size=config.batch_size,
@@ -130,73 +149,118 @@ def run(
     )
     steps = privacy_plan.planned_steps(config, n, noise_multiplier, sampler.steps_per_epoch)
     epochs = -(-steps // sampler.steps_per_epoch)
-    train_ds = pipeline.train_dataset(
-        dataset.x_train,
-        dataset.y_train,
-        sampler,
-        preprocess,
-        steps=sampler.steps_per_epoch * epochs,
-        augment=config.augment,
-        augmult=config.augmult,
-        crop_padding=config.crop_padding,
-        physical_batch_size=chunk_rows,
-    )
-    test_ds = pipeline.eval_dataset(dataset.x_test, dataset.y_test, preprocess)
     chief = distribution.is_chief(strategy)
-    staging = _staging_dir(config.output_dir) if chief else tempfile.mkdtemp(prefix="dpzoo-worker-")
+    if chief:
+        _prepare_staging(staging, resuming=progress is not None)
+    write_to = staging if chief else tempfile.mkdtemp(prefix="dpzoo-worker-")
+    checkpoints = None
+    if resumable:
+        trackables = {"model": trainable, "optimizer": trainable.optimizer, "averaging": averaging.state()}
+        checkpoints = resume.RunCheckpoints(
+            {**trackables, **attachment.checkpoint}, read_from=staging, write_to=write_to
+        )
+    if progress:
+        checkpoints.restore(progress, trainable.train_function)
+        logging.info(
+            "Resuming from step %d of %d (a checkpoint in %s); steps from here redraw what the interrupted run drew.",
+            progress.step,
+            steps,
+            staging,
+        )
+        progress.resumed_from.append(progress.step)
+    else:
+        progress = resume.Progress(step=0, config=resume.config_record(config), n_train=n)
+    test_ds = pipeline.eval_dataset(dataset.x_test, dataset.y_test, preprocess)
     try:
-        averaging = ParameterAveraging(config.ema_decay, config.eval_weights)
+        checkpointer = resume.CheckpointEvery(
+            checkpoints,
+            progress,
+            step_counter,
+            resume.auto_every_steps(config.checkpoint_every_steps, config.distribution),
+            steps_per_epoch=sampler.steps_per_epoch,
+            started=started,
+        )
         callbacks = [
             *attachment.callbacks,  # first: later callbacks read the weights a step leaves
             averaging,
             StopAtStep(steps, step_counter),
             PrivacyLedgerCallback(ledger),
-            tf.keras.callbacks.TensorBoard(os.path.join(staging, "tensorboard"), profile_batch=0),
+            tf.keras.callbacks.TensorBoard(os.path.join(write_to, "tensorboard"), profile_batch=0),
+            checkpointer,  # last: its history holds what the others logged
         ]
-        history = trainable.fit(
-            train_ds,
-            epochs=epochs,
-            steps_per_epoch=sampler.steps_per_epoch,
-            validation_data=test_ds,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
+        for first_step, initial_epoch, end_epoch, steps_per_epoch in resume.epoch_segments(
+            step_counter(), sampler.steps_per_epoch, epochs
+        ):
+            if step_counter() >= steps:
+                break
+            train_ds = pipeline.train_dataset(
+                dataset.x_train,
+                dataset.y_train,
+                sampler,
+                preprocess,
+                steps=steps_per_epoch * (end_epoch - initial_epoch),
+                start_step=first_step,
+                augment=config.augment,
+                augmult=config.augmult,
+                crop_padding=config.crop_padding,
+                physical_batch_size=chunk_rows,
+                seed=config.seed,
+            )
+            trainable.fit(
+                train_ds,
+                initial_epoch=initial_epoch,
+                epochs=end_epoch,
+                steps_per_epoch=steps_per_epoch,
+                validation_data=test_ds,
+                callbacks=callbacks,
+                verbose=verbose,
+            )
+        if checkpoints and config.checkpoint_every_steps != 0 and progress.step != step_counter():
+            checkpointer.save_now()  # a kill while evaluating and exporting resumes here
         by_weights = {}
         for which in EVAL_WEIGHTS:
             with averaging.swapped_in(which):
                 by_weights[which] = trainable.evaluate(test_ds, verbose=0)
         averaging.use(config.eval_weights)  # the checkpoint and the export hold these weights
-        tf.train.Checkpoint(model=model, **attachment.checkpoint).write(os.path.join(staging, CHECKPOINT))
-        saved_model(
-            model,
-            os.path.join(staging, SAVED_MODEL),
-            input_shape=dataset.input_shape,
-            preprocess=preprocess.from_unit_range,
-            input_dtype=preprocess.dtype,
-        )
+        with writing(write_to):
+            tf.train.Checkpoint(model=model, **attachment.checkpoint).write(os.path.join(write_to, CHECKPOINT))
+            saved_model(
+                model,
+                os.path.join(write_to, SAVED_MODEL),
+                input_shape=dataset.input_shape,
+                preprocess=preprocess.from_unit_range,
+                input_dtype=preprocess.dtype,
+            )
         card = run_card.build(
             config,
             dataset,
             model,
             sampler,
             ledger,
-            history,
+            progress.history,
             by_weights,
             jit,
             command,
-            time.time() - started,
+            checkpointer.elapsed(),
             public_source,
             physical_batch_size=chunk_rows,
             replicas=replicas,
+            resumed_from=progress.resumed_from,
         )
         if not chief:
-            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(write_to, ignore_errors=True)
             return RunResult(card=card, output_dir=config.output_dir, wrote=False)
-        model_card.write(card, staging)
+        with writing(staging):
+            model_card.write(card, staging)
+        if checkpoints:
+            checkpoints.clear()
         if os.path.exists(config.output_dir):
             shutil.rmtree(config.output_dir)
         os.replace(staging, config.output_dir)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not chief or not resume.has_checkpoint(staging):
+            shutil.rmtree(write_to, ignore_errors=True)
+        else:
+            logging.error("The run stopped; run the same command again to resume it from %s.", staging)
         raise
     return RunResult(card=card, output_dir=config.output_dir)

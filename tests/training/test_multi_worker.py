@@ -2,7 +2,7 @@
 
 A noise-free run ends with the single-process weights; the update noise is sigma*C/B once over
 both workers (and a variant adding it on every replica is caught); only the chief writes; a
-killed worker ends the other with a clear error instead of a hang.
+killed worker ends the other with a clear error instead of a hang, and the rerun resumes.
 """
 
 import dataclasses
@@ -19,7 +19,7 @@ import pytest
 
 from dpzoo import training
 from dpzoo.artifacts import model_card, run_folder
-from dpzoo.training import TrainConfig
+from dpzoo.training import TrainConfig, resume
 from tests.conftest import ROOT
 from tests.privacy.test_virtual_batches import NOISE_TOLERANCE
 
@@ -112,14 +112,19 @@ def test_update_noise_is_added_once_over_the_workers(tmp_path, start_workers, va
         assert (abs(ratio - 1) < NOISE_TOLERANCE) == (variant == "correct")  # the check tells them apart
 
 
-def test_a_killed_worker_ends_the_run_with_an_error_not_a_hang(tmp_path, start_workers):
+def test_a_killed_worker_ends_the_run_with_an_error_and_the_rerun_resumes(tmp_path, start_workers):
+    """A dead worker ends the other within a bounded time (not a hang); rerunning both resumes
+    from the chief's last checkpoint (each worker restores it) and ends with the weights of an
+    uninterrupted single-process run."""
     out = tmp_path / "run"
-    train = [os.path.join(os.path.dirname(sys.executable), "dpzoo-train"), *TRAIN, "--epochs=50"]
-    workers = start_workers([*train, "--distribution=multi_worker", f"--output_dir={out}"], tmp_path)
+    train = [os.path.join(os.path.dirname(sys.executable), "dpzoo-train"), *TRAIN, "--epochs=2", "--learning_rate=0.25"]
+    command = [*train, "--distribution=multi_worker", "--checkpoint_every_steps=2", f"--output_dir={out}"]
+    workers = start_workers(command, tmp_path)
+    checkpoints = os.path.join(resume.staging_dir(str(out)), resume.RESUME)
     deadline = time.monotonic() + LIMIT_S / 2
-    while "Epoch 2/" not in (tmp_path / "worker0.log").read_text():  # training is under way
+    while "step-4" not in (os.listdir(checkpoints) if os.path.isdir(checkpoints) else []):  # mid-epoch 1
         assert time.monotonic() < deadline and workers[0].poll() is None, (tmp_path / "worker0.log").read_text()[-2000:]
-        time.sleep(0.5)
+        time.sleep(0.1)
     killed_at = time.monotonic()
     os.killpg(workers[1].pid, signal.SIGKILL)
     code = workers[0].wait(timeout=LIMIT_S)
@@ -127,5 +132,28 @@ def test_a_killed_worker_ends_the_run_with_an_error_not_a_hang(tmp_path, start_w
     log = (tmp_path / "worker0.log").read_text()
     assert code == 1, log[-2000:]
     assert "another worker of this multi-worker run failed" in log and "Traceback" not in log
+    assert "run every worker's command again to resume" in log
     assert waited < 120  # TensorFlow's heartbeat: about 10 s here
-    assert not out.exists() and not [n for n in os.listdir(tmp_path) if ".partial-" in n]
+    assert not out.exists()
+    resumed_from = resume.latest_progress(resume.staging_dir(str(out))).step
+
+    for code, log in finish(start_workers(command, tmp_path), tmp_path):
+        assert code == 0, log[-3000:]
+        assert f"Resuming from step {resumed_from} of" in log
+    config = TrainConfig(
+        dataset="fashion_mnist",
+        max_train_examples=1000,
+        batch_size=128,
+        noise_multiplier=0.0,
+        seed=3,
+        epochs=2,
+        learning_rate=0.25,
+    )
+    single = training.run(dataclasses.replace(config, output_dir=str(tmp_path / "single")), verbose=0)
+    distributed, card = run_folder.load_run(str(out))
+    reference, _ = run_folder.load_run(single.output_dir)
+    for a, b in zip(reference.get_weights(), distributed.get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * np.abs(a).max())
+    assert card["training"]["resumed_from_steps"] == [resumed_from]
+    assert card["privacy"]["steps"] == single.card["privacy"]["steps"]
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".")] == []  # the staging folder became run/

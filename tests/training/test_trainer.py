@@ -10,7 +10,7 @@ import tensorflow as tf
 from dpzoo import accounting, training
 from dpzoo.artifacts import model_card, run_folder
 from dpzoo.common.errors import UsageError
-from dpzoo.training import TrainConfig, trainer
+from dpzoo.training import TrainConfig, resume, trainer
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_card_files_are_complete(private_run):
     assert card["dpzoo_version"] and card["command"] == "pytest"
     markdown = open(os.path.join(private_run.output_dir, model_card.CARD_MARKDOWN)).read()
     assert "PLD accountant" in markdown and "Poisson sampling" in markdown and "formal" in markdown
-    assert not [n for n in os.listdir(os.path.dirname(private_run.output_dir)) if ".partial-" in n]
+    assert not os.path.exists(resume.staging_dir(private_run.output_dir))  # moved into place
 
 
 def test_saved_model_predicts_what_the_keras_model_predicts(private_run, fashion):
@@ -94,11 +94,13 @@ def test_checkpoint_of_another_model_is_refused(private_run, tmp_path):
         run_folder.load_run(str(fake))
 
 
-def test_failed_run_leaves_nothing_behind(tmp_path, monkeypatch):
+def test_a_run_failing_after_training_leaves_only_its_resume_point(tmp_path, monkeypatch):
+    """Nothing half-written in output_dir; the staging folder keeps the checkpoint of the last
+    step, so the rerun trains no step again and counts each once."""
+
     def broken_export(*args, **kwargs):
         raise RuntimeError("disk full")  # fails after the checkpoint was written
 
-    monkeypatch.setattr(trainer, "saved_model", broken_export)
     config = TrainConfig(
         model="lenet5",
         dataset="fashion_mnist",
@@ -108,9 +110,15 @@ def test_failed_run_leaves_nothing_behind(tmp_path, monkeypatch):
         noise_multiplier=1.0,
         output_dir=str(tmp_path / "run"),
     )
-    with pytest.raises(RuntimeError, match="disk full"):
-        training.run(config, verbose=0)
-    assert os.listdir(tmp_path) == []
+    with monkeypatch.context() as patched:
+        patched.setattr(trainer, "saved_model", broken_export)
+        with pytest.raises(RuntimeError, match="disk full"):
+            training.run(config, verbose=0)
+    assert os.listdir(tmp_path) == [".run.partial"]
+    assert resume.latest_progress(resume.staging_dir(config.output_dir)).step == 3
+    card = training.run(config, verbose=0).card
+    assert card["training"]["resumed_from_steps"] == [3] and card["privacy"]["steps"] == 3
+    assert os.listdir(tmp_path) == ["run"]
 
 
 def test_model_that_cannot_take_the_input_shape_is_a_usage_error(tmp_path):
