@@ -12,6 +12,15 @@ from dpzoo.data.pipeline import Preprocessor, TokenInputs
 
 CHECKPOINT = "checkpoint/weights"
 SAVED_MODEL = "saved_model"
+CARD_FIELDS = (  # what rebuilding and serving a run's model reads of its card
+    ("model", "name"),
+    ("model", "kwargs"),
+    ("dataset", "input_shape"),
+    ("dataset", "num_classes"),
+    ("dataset", "channel_mean"),
+    ("dataset", "channel_std"),
+    ("dataset", "standardize"),
+)
 
 
 @contextlib.contextmanager
@@ -33,6 +42,12 @@ def load_run(run_dir: str) -> tuple[tf.keras.Model, dict]:
         card = model_card.read(run_dir)
     except (OSError, ValueError) as e:
         raise UsageError(f"{run_dir} has no readable {model_card.CARD_JSON}: {e}") from e
+    missing = [f"{a}.{b}" for a, b in CARD_FIELDS if not isinstance(card.get(a), dict) or b not in card[a]]
+    if missing:
+        raise UsageError(
+            f"{run_dir}/{model_card.CARD_JSON} lacks the fields {', '.join(missing)}; it is not a complete dpzoo "
+            "model card (train the run again)."
+        )
     try:
         model = model_registry.get(
             card["model"]["name"],
@@ -48,6 +63,12 @@ def load_run(run_dir: str) -> tuple[tf.keras.Model, dict]:
     try:
         tf.train.Checkpoint(model=model).read(path).assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as e:
+        text = str(getattr(e, "message", e)).strip()
+        if isinstance(e, tf.errors.DataLossError) or "Checksum does not match" in text:
+            raise UsageError(
+                f"The checkpoint in {run_dir} is damaged ({text.splitlines()[-1][:160]}); "
+                "train the run again or restore the folder from a copy."
+            ) from e
         raise UsageError(f"The checkpoint in {run_dir} does not match its model card's model: {e}") from e
     return model, card
 

@@ -37,5 +37,9 @@ def run(main: Callable[[list[str]], None], *, positional: bool = False) -> None:
             main(argv)
         except UsageError as e:
             _fail(str(e))
+        except OSError as e:  # a file that cannot be read or written: name it, not a traceback
+            if e.filename is None:
+                raise
+            _fail(f"cannot use {e.filename}: {e.strerror or e}. Check the path, its permissions and free space.")
 
     app.run(guarded, flags_parser=_parse_flags)

@@ -6,6 +6,7 @@ import gzip
 import os
 import pickle
 import struct
+import zlib
 
 import numpy as np
 
@@ -57,8 +58,15 @@ def _find(directory: str, stem: str) -> str | None:
 def read_idx(path: str) -> np.ndarray:
     """Reads an IDX file (the MNIST format), gzipped or not."""
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise UsageError(
+            f"{path} is a damaged or truncated gzip file ({e}); download it again or pass its unpacked IDX file."
+        ) from e
+    except OSError as e:
+        raise UsageError(f"{path} cannot be read ({e.strerror or e}); check its permissions.") from e
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise UsageError(f"{path} is not an unsigned-byte IDX file (bad magic number).")
     ndim = data[3]

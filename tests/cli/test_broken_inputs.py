@@ -1,0 +1,174 @@
+"""Broken inputs through the console scripts: damaged data files, configs, checkpoints and cards,
+and output folders that cannot be written each end with exit code 2 and one line naming the file
+and what to do: no traceback, and nothing half-written left behind."""
+
+import dataclasses
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from dpzoo import training
+from dpzoo.artifacts import model_card, run_folder
+from dpzoo.training import TrainConfig, resume
+from tests.conftest import ROOT, fashion_subset_dir
+
+TRAIN = ["--batch_size=64", "--noise_multiplier=1", "--max_steps=2", "--checkpoint_every_steps=0"]
+IMAGES = "train-images-idx3-ubyte.gz"
+
+
+@pytest.fixture(scope="module")
+def data_dir(fashion, tmp_path_factory) -> str:
+    return fashion_subset_dir(tmp_path_factory.mktemp("fashion"), fashion, 256, 200)
+
+
+@pytest.fixture(scope="module")
+def finished_run(data_dir, tmp_path_factory) -> str:
+    config = TrainConfig(data_dir=data_dir, batch_size=64, noise_multiplier=1.0, max_steps=2)
+    out = tmp_path_factory.mktemp("runs") / "run"
+    return training.run(dataclasses.replace(config, output_dir=str(out)), verbose=0).output_dir
+
+
+def _data_dir_with(data_dir: str, folder, images_name: str, content: bytes) -> str:
+    shutil.copytree(data_dir, folder)
+    os.remove(os.path.join(folder, IMAGES))
+    with open(os.path.join(folder, images_name), "wb") as f:
+        f.write(content)
+    return str(folder)
+
+
+def _run_copy(finished_run: str, folder, change) -> str:
+    shutil.copytree(finished_run, folder)
+    change(str(folder))
+    return str(folder)
+
+
+def _flip_bytes(run_dir: str) -> None:
+    data = os.path.join(run_dir, run_folder.CHECKPOINT + ".data-00000-of-00001")
+    with open(data, "r+b") as f:
+        body = bytearray(f.read())
+        for i in range(0, len(body), 97):
+            body[i] ^= 0xFF
+        f.seek(0)
+        f.write(body)
+
+
+def _drop_card_field(run_dir: str) -> None:
+    card = model_card.read(run_dir)
+    del card["dataset"]["input_shape"]
+    with open(os.path.join(run_dir, model_card.CARD_JSON), "w") as f:
+        json.dump(card, f)
+
+
+def _cases(tmp, data_dir: str, finished_run: str) -> list[dict]:
+    with open(os.path.join(data_dir, IMAGES), "rb") as f:
+        images = f.read()
+    body = gzip.decompress(images)
+    configs = {
+        "syntax": "def get_config(:\n",
+        "raises": "def get_config():\n    raise RuntimeError('no such experiment')\n",
+        "missing": "CONFIG = 1\n",
+        "wrong_type": "def get_config():\n    return {'epochs': 3}\n",
+    }
+    for name, text in configs.items():
+        (tmp / f"{name}.py").write_text(text)
+    blocker = tmp / "a_file"
+    blocker.write_text("not a folder")
+    train = lambda *args: ["--data_dir=" + data_dir, *TRAIN, *args]
+    out = f"--output_dir={tmp}/out"
+
+    def dirs(name, images_name, content):
+        return "--data_dir=" + _data_dir_with(data_dir, tmp / name, images_name, content)
+
+    cases = [
+        ("gzip cut short", "dpzoo-train", [dirs("cut", IMAGES, images[: len(images) // 2]), *TRAIN, out], "truncated"),
+        (
+            "IDX shorter than its header",
+            "dpzoo-train",
+            [dirs("short", IMAGES, gzip.compress(body[: len(body) // 2])), *TRAIN, out],
+            "is truncated",
+        ),
+        ("empty IDX", "dpzoo-train", [dirs("empty", "train-images-idx3-ubyte", b""), *TRAIN, out], "bad magic"),
+        (
+            "wrong magic",
+            "dpzoo-train",
+            [dirs("magic", IMAGES, gzip.compress(b"\x00\x00\x0d\x03" + body[4:])), *TRAIN, out],
+            "bad magic",
+        ),
+        ("config syntax error", "dpzoo-train", train(f"--config={tmp}/syntax.py", out), "syntax error at line 1"),
+        ("config raises", "dpzoo-train", train(f"--config={tmp}/raises.py", out), "RuntimeError: no such experiment"),
+        ("config without get_config", "dpzoo-train", train(f"--config={tmp}/missing.py", out), "defines no get_config"),
+        ("config of the wrong type", "dpzoo-train", train(f"--config={tmp}/wrong_type.py", out), "not dict"),
+        (
+            "checkpoint with flipped bytes",
+            "dpzoo-export",
+            [f"--run_dir={_run_copy(finished_run, tmp / 'flipped', _flip_bytes)}", f"--export_dir={tmp}/e1"],
+            "is damaged",
+        ),
+        (
+            "checkpoint without its index",
+            "dpzoo-export",
+            [
+                "--run_dir="
+                + _run_copy(finished_run, tmp / "noindex", lambda d: os.remove(f"{d}/{run_folder.CHECKPOINT}.index")),
+                f"--export_dir={tmp}/e2",
+            ],
+            "has no checkpoint",
+        ),
+        (
+            "card with a missing field",
+            "dpzoo-export",
+            [f"--run_dir={_run_copy(finished_run, tmp / 'nocard', _drop_card_field)}", f"--export_dir={tmp}/e3"],
+            "lacks the fields dataset.input_shape",
+        ),
+        ("output_dir is a file", "dpzoo-train", train(f"--output_dir={blocker}"), "is not a folder"),
+        ("output_dir inside a file", "dpzoo-train", train(f"--output_dir={blocker}/run"), "Not a directory"),
+        (
+            "output_dir on a full disk",
+            "dpzoo-train",
+            train(f"--output_dir={tmp}/full"),
+            "Cannot write the run's output",
+        ),
+    ]
+    return [
+        {
+            "name": name,
+            "tool": tool,
+            "args": args,
+            "expect": expect,
+            "file_size_limit": 4096 if "full" in name else None,
+        }
+        for name, tool, args, expect in cases
+    ]
+
+
+def test_every_broken_input_exits_2_with_one_line(tmp_path, data_dir, finished_run):
+    cases = _cases(tmp_path, data_dir, finished_run)
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.cli.console_runner",
+            str(tmp_path / "cases.json"),
+            str(tmp_path / "results.json"),
+        ],
+        cwd=ROOT,
+        env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
+        check=True,
+        timeout=600,
+    )
+    results = json.loads((tmp_path / "results.json").read_text())
+    for case, result in zip(cases, results, strict=True):
+        errors = [line for line in result["stderr"].splitlines() if f"{case['tool']}: error: " in line]
+        assert result["code"] == 2, (case["name"], result["stderr"][-2000:])
+        assert "Traceback" not in result["stderr"], (case["name"], result["stderr"][-2000:])
+        assert len(errors) == 1 and case["expect"] in errors[0], (case["name"], errors)
+    leftovers = [n for n in os.listdir(tmp_path) if n.startswith(".") or n in ("out", "full", "e1", "e2", "e3")]
+    assert leftovers == []  # no staging folder, no half-written output
+    assert not os.path.exists(os.path.join(tmp_path, "a_file", "run"))
+    assert not resume.has_checkpoint(resume.staging_dir(str(tmp_path / "full")))
