@@ -48,15 +48,12 @@ def load_run(run_dir: str) -> tuple[tf.keras.Model, dict]:
             f"{run_dir}/{model_card.CARD_JSON} lacks the fields {', '.join(missing)}; it is not a complete dpzoo "
             "model card (train the run again)."
         )
-    try:
-        model = model_registry.get(
-            card["model"]["name"],
-            input_shape=tuple(card["dataset"]["input_shape"]),
-            num_classes=card["dataset"]["num_classes"],
-            **card["model"]["kwargs"],
-        )
-    except KeyError as e:
-        raise UsageError(f"{run_dir}/{model_card.CARD_JSON} lacks field {e}.") from e
+    model = model_registry.get(  # CARD_FIELDS are there: checked above
+        card["model"]["name"],
+        input_shape=tuple(card["dataset"]["input_shape"]),
+        num_classes=card["dataset"]["num_classes"],
+        **card["model"]["kwargs"],
+    )
     path = os.path.join(run_dir, CHECKPOINT)
     if not tf.io.gfile.exists(path + ".index"):
         raise UsageError(f"{run_dir} has no checkpoint at {CHECKPOINT}.")
