@@ -64,8 +64,12 @@ class Dataset:
 
     @property
     def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
-        """Published per-channel (mean, std) of the images; None for text."""
-        return None if self.is_text else CHANNEL_STATS[self.name]
+        """Published per-channel (mean, std) of the images (for a data set without published ones,
+        0.5 and 0.5: [0, 1] to [-1, 1], a constant that looks at no data); None for text."""
+        if self.is_text:
+            return None
+        channels = self.input_shape[-1]
+        return CHANNEL_STATS.get(self.name, ((0.5,) * channels, (0.5,) * channels))
 
 
 def synthetic(name: str, n_train: int, n_test: int, seed: int = 0) -> Dataset:

@@ -10,6 +10,9 @@ Sources, in order:
 3. tensorflow-datasets, when its download servers can be reached (or the data was prepared).
 When none works, ``DataNotFoundError`` says how to get the data.
 
+``imagenet2012`` and ``tfds:NAME`` are not held in memory: they are streamed by index from a
+tfds data set prepared in ArrayRecord format (dpzoo.data.records).
+
 ``digits`` is scikit-learn's bundled 8x8 digits set (1,797 images, no download), split
 75/25 with a fixed seed: a second small real image set for tests.
 """
@@ -19,12 +22,11 @@ import socket
 import numpy as np
 
 from dpzoo.common.errors import DataNotFoundError, UsageError
-from dpzoo.data import file_formats, text_corpora
+from dpzoo.data import file_formats, records, text_corpora
 from dpzoo.data.dataset import DATASETS, SPECS, TEXT_DATASETS, Dataset
 
 SYSTEM_DIRS = {"fashion_mnist": ("/usr/share/datasets/fashion-mnist",)}
 TFDS_NAMES = {"svhn": "svhn_cropped"}
-IN_MEMORY_LIMIT_BYTES = 32 * 2**30
 HOW_TO_GET = {
     "fashion_mnist": "install Debian's package (apt-get install dataset-fashion-mnist)",
     "mnist": "put the four MNIST IDX files (train-images-idx3-ubyte.gz, ...) in --data_dir",
@@ -36,19 +38,17 @@ HOW_TO_GET = {
 
 def load(name: str, data_dir: str | None = None) -> Dataset:
     """Loads dataset ``name`` from the first source that has it (see the module docstring)."""
+    if records.is_streamed(name):
+        return records.load(name, data_dir)
     if name not in DATASETS:
-        raise UsageError(f"Unknown dataset {name!r}; known: {', '.join(DATASETS)}.")
+        raise UsageError(
+            f"Unknown dataset {name!r}; known: {', '.join(DATASETS)}, or tfds:NAME for a tfds data set in "
+            "ArrayRecord format."
+        )
     if name == "digits":
         return _load_digits()
     if name in TEXT_DATASETS:
         return _load_text(name)
-    spec = SPECS[name]
-    if spec.n_train * int(np.prod(spec.input_shape)) > IN_MEMORY_LIMIT_BYTES:
-        raise DataNotFoundError(
-            f"{name} ({spec.n_train:,} training images of shape {spec.input_shape}) does not fit dpzoo's "
-            "in-memory loader, and a streaming loader for it is not built yet. Its configs build and run "
-            "on synthetic data of the right shape (tests/train/test_configs.py)."
-        )
     dirs = ([data_dir] if data_dir else []) + list(SYSTEM_DIRS.get(name, ()))
     for directory in dirs:
         arrays = file_formats.read_local(name, directory)

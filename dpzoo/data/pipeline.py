@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from dpzoo.common.errors import UsageError
 from dpzoo.data.dataset import Dataset
+from dpzoo.data.records import RecordSplit
 
 CHUNK_SEEDS = 1 << 20  # augmentation seeds per step: one per chunk
 
@@ -105,8 +106,8 @@ def train_dataset(
     """Steps ``start_step`` to ``start_step + steps - 1`` as drawn by ``sampler``, each
     (inputs, labels, mask).
 
-    ``x`` is an array, or any random-access source whose ``x[indices]`` reads those examples
-    (dpzoo.data.streaming). Step t's batch and augmentation depend on (``seed``, t) alone, so a
+    ``x`` is an array, or a ``RecordSplit`` (dpzoo.data.records) whose records each step reads
+    by index and decodes in parallel tf.data ops, ahead of training (``y`` is then unused). Step t's batch and augmentation depend on (``seed``, t) alone, so a
     run resumed at ``start_step`` sees what the uninterrupted run saw.
 
     With ``augmult`` K > 1 (needs ``augment``) the inputs are [b, K, H, W, C]: K augmented views
@@ -121,6 +122,10 @@ def train_dataset(
     if augmult > 1 and not augment:
         raise UsageError(f"augmult={augmult} needs augment=True: un-augmented views are identical copies.")
     end = start_step + steps
+    streamed = isinstance(x, RecordSplit)  # yields serialized records, decoded in parallel below
+
+    def fetch(indices: np.ndarray) -> tuple:
+        return x.serialized(indices) if streamed else (x[indices], y[indices])
 
     def augmentation_seed(step: int, chunk: int = 0) -> np.ndarray:
         return np.array([seed, step * CHUNK_SEEDS + chunk], np.int64)
@@ -128,7 +133,7 @@ def train_dataset(
     def batches():
         for step in range(start_step, end):
             indices, mask = sampler.batch(step)
-            yield x[indices], y[indices], mask, augmentation_seed(step)
+            yield *fetch(indices), mask, augmentation_seed(step)
 
     def chunk_stream():
         rows = physical_batch_size
@@ -142,17 +147,18 @@ def train_dataset(
                 padded[: len(part)] = part
                 chunk_mask = (np.arange(rows) < len(part)).astype(np.float32)
                 counts = np.full(rows, count, np.int32)
-                yield x[padded], y[padded], chunk_mask, counts, augmentation_seed(step, chunk)
+                yield *fetch(padded), chunk_mask, counts, augmentation_seed(step, chunk)
 
-    spec = (
-        tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)),
-        tf.TensorSpec((None,), tf.int64),
-        tf.TensorSpec((None,), tf.float32),
-    )
+    if streamed:  # records, each row's position among them
+        spec = (tf.TensorSpec((None,), tf.string), tf.TensorSpec((None,), tf.int64))
+    else:  # images, labels
+        spec = (tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)), tf.TensorSpec((None,), tf.int64))
+    spec = (*spec, tf.TensorSpec((None,), tf.float32))
     seed_spec = tf.TensorSpec((2,), tf.int64)
 
-    def prepare(images, labels, mask, *rest):
+    def prepare(first, second, mask, *rest):
         *chunks, element_seed = rest
+        images, labels = x.decode(first, second) if streamed else (first, second)
         images = preprocess(images)
         if augmult > 1:
             images = augmented_views(images, augmult, crop_padding, element_seed)
@@ -173,7 +179,16 @@ def train_dataset(
     return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
 
 
-def eval_dataset(x: np.ndarray, y: np.ndarray, preprocess: Preprocessor, batch_size: int = 1000) -> tf.data.Dataset:
-    """The whole set in order, in batches, as (inputs, labels)."""
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+def eval_dataset(x, y, preprocess: Preprocessor, batch_size: int = 1000) -> tf.data.Dataset:
+    """The whole set in order, in batches, as (inputs, labels); a ``RecordSplit`` is read batch by
+    batch, in parallel."""
+    if isinstance(x, RecordSplit):
+        batches = lambda: (
+            x.serialized(np.arange(i, min(i + batch_size, len(x)))) for i in range(0, len(x), batch_size)
+        )
+        spec = (tf.TensorSpec((None,), tf.string), tf.TensorSpec((None,), tf.int64))
+        ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
+        ds = ds.map(x.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
     return ds.map(lambda a, b: (preprocess(a), b)).prefetch(2)
