@@ -27,7 +27,7 @@ from dpzoo.artifacts import model_card
 from dpzoo.artifacts.export import saved_model
 from dpzoo.artifacts.run_folder import CHECKPOINT, SAVED_MODEL, writing
 from dpzoo.common.errors import UsageError
-from dpzoo.data import pipeline, sampling
+from dpzoo.data import pipeline, records, sampling
 from dpzoo.training import distribution, engines, privacy_plan, resume, run_card
 from dpzoo.training.averaging import EVAL_WEIGHTS, ParameterAveraging
 from dpzoo.training.callbacks import PrivacyLedgerCallback, StopAtStep
@@ -206,20 +206,21 @@ def run(
                 physical_batch_size=chunk_rows,
                 seed=config.seed,
             )
-            trainable.fit(
-                train_ds,
-                initial_epoch=initial_epoch,
-                epochs=end_epoch,
-                steps_per_epoch=steps_per_epoch,
-                validation_data=test_ds,
-                callbacks=callbacks,
-                verbose=verbose,
-            )
+            with records.read_failures_as_usage_errors():
+                trainable.fit(
+                    train_ds,
+                    initial_epoch=initial_epoch,
+                    epochs=end_epoch,
+                    steps_per_epoch=steps_per_epoch,
+                    validation_data=test_ds,
+                    callbacks=callbacks,
+                    verbose=verbose,
+                )
         if checkpoints and config.checkpoint_every_steps != 0 and progress.step != step_counter():
             checkpointer.save_now()  # a kill while evaluating and exporting resumes here
         by_weights = {}
         for which in EVAL_WEIGHTS:
-            with averaging.swapped_in(which):
+            with averaging.swapped_in(which), records.read_failures_as_usage_errors():
                 by_weights[which] = trainable.evaluate(test_ds, verbose=0)
         averaging.use(config.eval_weights)  # the checkpoint and the export hold these weights
         with writing(write_to):

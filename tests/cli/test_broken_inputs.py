@@ -14,6 +14,7 @@ import pytest
 
 from dpzoo import training
 from dpzoo.artifacts import model_card, run_folder
+from dpzoo.data import record_writer
 from dpzoo.training import TrainConfig, resume
 from tests.conftest import ROOT, fashion_subset_dir
 
@@ -24,6 +25,46 @@ IMAGES = "train-images-idx3-ubyte.gz"
 @pytest.fixture(scope="module")
 def data_dir(fashion, tmp_path_factory) -> str:
     return fashion_subset_dir(tmp_path_factory.mktemp("fashion"), fashion, 256, 200)
+
+
+@pytest.fixture(scope="module")
+def record_dir(fashion, tmp_path_factory) -> str:
+    """Fashion-MNIST examples as a tfds ArrayRecord data set (the streamed input)."""
+    subset = {
+        "train": (fashion.x_train[:4000], fashion.y_train[:4000]),
+        "test": (fashion.x_test[:200], fashion.y_test[:200]),
+    }
+    return record_writer.write_arrays(str(tmp_path_factory.mktemp("tfds")), "fashion_mnist", subset)
+
+
+def _records_with(record_dir: str, folder, change) -> str:
+    shutil.copytree(record_dir, folder)
+    change(str(folder))
+    return str(folder)
+
+
+def _train_file(folder: str) -> str:
+    return next(os.path.join(folder, n) for n in os.listdir(folder) if "-train.array_record" in n)
+
+
+def _cut_records(folder: str) -> None:
+    path = _train_file(folder)
+    os.truncate(path, os.path.getsize(path) // 2)
+
+
+def _damage_middle(folder: str) -> None:
+    path = _train_file(folder)
+    with open(path, "r+b") as f:
+        body = bytearray(f.read())
+        for i in range(len(body) // 3, len(body) // 2, 101):
+            body[i] ^= 0xFF
+        f.seek(0)
+        f.write(body)
+
+
+def _break_info(folder: str) -> None:
+    with open(os.path.join(folder, "dataset_info.json"), "w") as f:
+        f.write("{")
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +105,7 @@ def _drop_card_field(run_dir: str) -> None:
         json.dump(card, f)
 
 
-def _cases(tmp, data_dir: str, finished_run: str) -> list[dict]:
+def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]:
     with open(os.path.join(data_dir, IMAGES), "rb") as f:
         images = f.read()
     body = gzip.decompress(images)
@@ -84,7 +125,32 @@ def _cases(tmp, data_dir: str, finished_run: str) -> list[dict]:
     def dirs(name, images_name, content):
         return "--data_dir=" + _data_dir_with(data_dir, tmp / name, images_name, content)
 
+    streamed = lambda name, change: [
+        "--dataset=tfds:fashion_mnist",
+        "--data_dir=" + _records_with(record_dir, tmp / name, change),
+        *TRAIN,
+        out,
+    ]
     cases = [
+        (
+            "no such tfds data set",
+            "dpzoo-train",
+            ["--dataset=tfds:nothing", f"--data_dir={tmp}", *TRAIN, out],
+            "No prepared tfds data set",
+        ),
+        (
+            "ArrayRecord file cut short",
+            "dpzoo-train",
+            streamed("records_cut", _cut_records),
+            "its records cannot be read",
+        ),
+        (
+            "ArrayRecord file damaged inside",
+            "dpzoo-train",
+            streamed("records_damaged", _damage_middle),
+            "cannot be read",
+        ),
+        ("dataset_info.json damaged", "dpzoo-train", streamed("info", _break_info), "not a readable tfds data set"),
         ("gzip cut short", "dpzoo-train", [dirs("cut", IMAGES, images[: len(images) // 2]), *TRAIN, out], "truncated"),
         (
             "IDX shorter than its header",
@@ -146,8 +212,8 @@ def _cases(tmp, data_dir: str, finished_run: str) -> list[dict]:
     ]
 
 
-def test_every_broken_input_exits_2_with_one_line(tmp_path, data_dir, finished_run):
-    cases = _cases(tmp_path, data_dir, finished_run)
+def test_every_broken_input_exits_2_with_one_line(tmp_path, data_dir, finished_run, record_dir):
+    cases = _cases(tmp_path, data_dir, finished_run, record_dir)
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     subprocess.run(
         [
