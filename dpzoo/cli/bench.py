@@ -7,6 +7,11 @@ physical batch size P and tf.distribute strategy (dpzoo.training.scale_benchmark
 
 dpzoo-bench --models=tutorial_cnn --batch_size=1024 --physical_batch_size=none,1024,256,128 \
   --distribution=none,mirrored --cpu_devices=2 --output=results/bench_scale_cpu
+
+With --inputs it measures the training input pipeline (in memory, or streamed from a tfds ArrayRecord
+data set) in records/s beside the private step it feeds (dpzoo.training.input_benchmark):
+
+dpzoo-bench --inputs=fashion_mnist,tfds:fashion_mnist --data_dir=DIR --models=tutorial_cnn --augmult=2
 """
 
 import dataclasses
@@ -19,10 +24,11 @@ import sys
 import tensorflow as tf
 from absl import flags
 
+from dpzoo import data
 from dpzoo.cli import app
 from dpzoo.common.errors import UsageError
 from dpzoo.training import benchmark as bench
-from dpzoo.training import distribution, scale_benchmark
+from dpzoo.training import distribution, input_benchmark, scale_benchmark
 from dpzoo.training.distribution import DISTRIBUTIONS
 
 _MODELS = flags.DEFINE_list("models", ["tutorial_cnn", "lenet5"], "Registered models to measure.")
@@ -49,6 +55,15 @@ _CPU_DEVICES = flags.DEFINE_integer(
     "cpu_devices", None, "Split the CPU into this many logical devices (mirrored without GPUs).", lower_bound=1
 )
 _CLIPPING = flags.DEFINE_enum("clipping", "auto", ["auto", "ghost", "vectorized"], "Scale mode: the clipping.")
+_INPUTS = flags.DEFINE_list(
+    "inputs",
+    [],
+    "Input mode: datasets whose training input pipeline to measure, in memory or streamed (e.g. "
+    "fashion_mnist,tfds:fashion_mnist), beside a private step of the first of --models on their input shape "
+    "(--batch_size, the first --augmult, the first --physical_batch_size).",
+)
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Input mode: the datasets' --data_dir (as for dpzoo-train).")
+_INPUT_STEPS = flags.DEFINE_integer("input_steps", 20, "Input mode: steps of the pipeline timed.", lower_bound=1)
 
 SCALE_HEADER = """# A logical DP-SGD step by physical batch size and distribution
 
@@ -56,6 +71,16 @@ Measured side by side in one process by `{command}`: interleaved rounds after wa
 configuration; {device}. A logical step trains on B real rows in chunks of P (`-`: one pass);
 `plain` is one pass of P rows, the memory baseline. Memory: the allocator's peak during a step
 above what it held before, plus variables, optimizer slots and accumulators.
+
+"""
+
+INPUT_HEADER = """# The training input pipeline: records/s, in memory and streamed, beside the private step
+
+Measured in one process by `{command}`, {device}: the trainer's own pipeline (Poisson steps of B
+expected records, K augmented views, chunks of P rows) iterated alone after a warm-up; records/s
+counts real records; resident memory sampled after every element. The private step is a logical
+step of B rows of the model on the same input shape. "input vs private step" above 1x: the input
+keeps up with training.
 
 """
 
@@ -82,6 +107,8 @@ def main(argv: list[str]) -> None:
     if _CPU_DEVICES.value:
         distribution.split_cpu(_CPU_DEVICES.value)
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)"
+    if _INPUTS.value:
+        return _input_mode(augmults[0], device)
     if _PHYSICAL.value or _DISTRIBUTION.value:
         return _scale_mode(shape, augmults, device)
     report, tables = {"device": device, "platform": platform.platform(), "results": {}}, []
@@ -137,6 +164,49 @@ def _scale_mode(shape: tuple[int, ...], augmults: tuple[int, ...], device: str) 
         tables.append(scale_benchmark.markdown_table(title, results))
         print(tables[-1])
     _write_report(report, SCALE_HEADER, tables, device)
+
+
+def _input_mode(augmult: int, device: str) -> None:
+    physical = _PHYSICAL.value[0] if _PHYSICAL.value else "none"
+    rows = None if physical == "none" else _positive_ints("physical_batch_size", [physical])[0]
+    datasets = [data.load(name, _DATA_DIR.value) for name in _INPUTS.value]
+    shapes = {d.input_shape for d in datasets}
+    if len(shapes) > 1:
+        raise UsageError(f"--inputs have different input shapes {sorted(shapes)}; measure them in separate runs.")
+    measured = []
+    for dataset in datasets:
+        print(f"[input] {dataset.name} from {dataset.source}", flush=True)
+        measured.append(
+            input_benchmark.measure_input(
+                dataset, batch_size=_BATCH.value, augmult=augmult, physical_batch_size=rows, steps=_INPUT_STEPS.value
+            )
+        )
+    model = _MODELS.value[0]
+    (step,) = scale_benchmark.measure_scale(
+        model_name=model,
+        input_shape=datasets[0].input_shape,
+        batch_size=_BATCH.value,
+        physical_batch_sizes=(rows,),
+        augmult=augmult,
+        clipping=_CLIPPING.value,
+        rounds=_ROUNDS.value,
+        seconds_per_round=_SECONDS.value,
+        num_classes=datasets[0].num_classes,
+        progress=lambda message: print(f"[{model}] {message}", flush=True),
+    )
+    title = (
+        f"input pipelines beside a private {model} step of B {_BATCH.value} (P {rows or '-'}, K {augmult}): "
+        f"{step.examples_per_second:.1f} examples/s, {step.seconds_per_step:.2f} s/step, {device}"
+    )
+    tables = [input_benchmark.markdown_table(title, measured, step.examples_per_second)]
+    print(tables[0])
+    report = {
+        "device": device,
+        "platform": platform.platform(),
+        "inputs": [dataclasses.asdict(m) for m in measured],
+        "private_step": dict(dataclasses.asdict(step), model=model, memory_bytes=step.memory_bytes),
+    }
+    _write_report(report, INPUT_HEADER, tables, device)
 
 
 def _write(path: str, text: str) -> None:

@@ -36,10 +36,15 @@ flags.DEFINE_string("model_kwargs", "{}", 'JSON keyword arguments of the model, 
 flags.DEFINE_string(
     "dataset",
     D.dataset,
-    "fashion_mnist, mnist, cifar10, svhn, digits, debian_descriptions, ag_news (imagenet2012: synthetic checks only).",
+    "In memory: fashion_mnist, mnist, cifar10, svhn, digits, debian_descriptions, ag_news. Streamed by index "
+    "from a tfds data set in ArrayRecord format (for data larger than memory): imagenet2012, or tfds:NAME.",
 )
 flags.DEFINE_string(
-    "data_dir", None, "Folder with the dataset's files (IDX, CIFAR pickles, SVHN .mat files or <name>.npz)."
+    "data_dir",
+    None,
+    "Folder with the dataset's files (IDX, CIFAR pickles, SVHN .mat files or <name>.npz); for a streamed "
+    "dataset, the tfds data folder holding NAME/<version>/ (default: tfds's, ~/tensorflow_datasets) or that "
+    "version folder.",
 )
 flags.DEFINE_integer("max_train_examples", None, "Train on the first N training examples only.")
 flags.DEFINE_integer("epochs", D.epochs, "Training epochs (N / batch_size steps each).")

@@ -111,13 +111,16 @@ def load(name: str, data_dir: str | None = None) -> Dataset:
 
 
 def _supervised_keys(info, folder: str) -> tuple[str, str]:
+    import tensorflow_datasets as tfds
+
     keys = info.supervised_keys or ("image", "label")
     image_key, label_key = keys[0], keys[1]
     features = info.features
-    if image_key not in features or label_key not in features or not hasattr(features[label_key], "num_classes"):
+    kinds = (tfds.features.Image, tfds.features.ClassLabel)
+    if not all(key in features and isinstance(features[key], kind) for key, kind in zip(keys[:2], kinds, strict=True)):
         raise UsageError(
-            f"{folder}: dpzoo streams image classification data (an image and a ClassLabel feature); "
-            f"its features are {list(features)}."
+            f"{folder}: dpzoo streams image classification data (an Image and a ClassLabel feature as its "
+            f"supervised keys); its features are {dict((k, type(v).__name__) for k, v in features.items())}."
         )
     return image_key, label_key
 
@@ -147,9 +150,11 @@ class RecordSplit:
         self.image_shape = tuple(int(d) for d in image_shape)
         self.folder = folder
         self._length = len(source) if stop is None else min(stop, len(source))
-        from tensorflow_datasets.core import example_parser
-
-        self._parser = example_parser.ExampleParser(features.get_serialized_info())
+        # tfds stores an Image as its encoded bytes and a ClassLabel as an int64
+        self._feature_spec = {
+            image_key: tf.io.FixedLenFeature((), tf.string),
+            label_key: tf.io.FixedLenFeature((), tf.int64),
+        }
 
     def __len__(self) -> int:
         return self._length
@@ -200,20 +205,22 @@ class RecordSplit:
         return np.array(records, dtype=object), positions.astype(np.int64)
 
     def decode(self, serialized: tf.Tensor, positions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """``serialized``'s records parsed, decoded and resized (in parallel), then gathered by
-        ``positions``: (uint8 images [n, H, W, C], int64 labels [n])."""
-        images, labels = tf.map_fn(
-            self._decode,
-            serialized,
-            fn_output_signature=(tf.TensorSpec(self.image_shape, tf.uint8), tf.TensorSpec((), tf.int64)),
+        """``serialized``'s records parsed (at once), their images decoded and resized (in
+        parallel), then gathered by ``positions``: (uint8 images [n, H, W, C], int64 labels [n])."""
+        image_key, label_key = self._keys
+        parsed = tf.io.parse_example(serialized, self._feature_spec)
+        images = tf.map_fn(
+            self._decode_image,
+            parsed[image_key],
+            fn_output_signature=tf.TensorSpec(self.image_shape, tf.uint8),
             parallel_iterations=DECODE_PARALLELISM,
         )
+        labels = tf.cast(parsed[label_key], tf.int64)
         return tf.gather(images, positions), tf.gather(labels, positions)
 
-    def _decode(self, serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        example = self._features.decode_example(self._parser.parse_example(serialized))
-        image, label = example[self._keys[0]], example[self._keys[1]]
-        return _fit_size(tf.cast(image, tf.uint8), self.image_shape), tf.cast(label, tf.int64)
+    def _decode_image(self, encoded: tf.Tensor) -> tf.Tensor:
+        image = self._features[self._keys[0]].decode_example(encoded)
+        return _fit_size(tf.cast(image, tf.uint8), self.image_shape)
 
     def check_readable(self) -> None:
         """Reads and decodes the first and last records: UsageError naming the folder if it cannot."""
