@@ -99,7 +99,7 @@ def load(name: str, data_dir: str | None = None) -> Dataset:
             f"{folder}: needs a 'train' split and a 'test' or 'validation' split; has {list(info.splits)}."
         )
     splits = {
-        split: RecordSplit(builder.as_data_source(split), info.features, image_key, label_key, image_shape, folder)
+        split: RecordSplit(RecordFiles.of_split(info, split), info.features, image_key, label_key, image_shape, folder)
         for split in ("train", test_split)
     }
     for split in splits.values():
@@ -137,6 +137,54 @@ def _image_shape(feature, known: str | None, folder: str) -> tuple[int, int, int
             "write it with fixed-size images (dpzoo.data.record_writer)."
         )
     return SPECS[known].input_shape  # resized and centre-cropped to the data set's standard size
+
+
+class RecordFiles:
+    """The records of one split's ArrayRecord files by index, read in the calling thread.
+
+    array_record's own data source starts a thread pool for every read; their allocator arenas
+    made resident memory grow with N (measured: 131 MiB against 73 MiB of reads at 100,000 and
+    20,000 records, flat at 64 and 59 MiB when read here). The reader still reads a file's
+    records in parallel itself."""
+
+    def __init__(self, parts: list[tuple[str, int, int]]) -> None:
+        self._parts = parts  # (filename, first record, records) per file
+        self._starts = np.cumsum([0] + [count for _, _, count in parts])
+        self._readers: list = [None] * len(parts)
+
+    @classmethod
+    def of_split(cls, info, split: str) -> "RecordFiles":
+        import tensorflow_datasets as tfds
+
+        instructions = tfds.core.splits.SplitDict(split_infos=info.splits.values())[split].file_instructions
+        return cls([(os.fspath(f.filename), f.skip, f.take) for f in instructions])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def read(self, indices: np.ndarray) -> list[bytes]:
+        """The serialized records ``indices`` (each in [0, len)), in their order."""
+        indices = np.asarray(indices, np.int64)
+        if len(indices) and (indices.min() < 0 or indices.max() >= len(self)):
+            raise ValueError(f"record indices must lie in [0, {len(self)})")
+        part_of = np.searchsorted(self._starts, indices, side="right") - 1
+        records: list = [b""] * len(indices)
+        for part in np.unique(part_of):
+            rows = np.flatnonzero(part_of == part)
+            filename, first, _ = self._parts[part]
+            positions = indices[rows] - self._starts[part] + first
+            for row, record in zip(rows, self._reader(part).read(positions.tolist()), strict=True):
+                records[row] = record
+        return records
+
+    def _reader(self, part: int):
+        if self._readers[part] is None:
+            from array_record.python import array_record_module
+
+            self._readers[part] = array_record_module.ArrayRecordReader(
+                self._parts[part][0], options="readahead_buffer_size:0", file_reader_buffer_size=32768
+            )
+        return self._readers[part]
 
 
 class RecordSplit:
@@ -198,7 +246,7 @@ class RecordSplit:
         Raises ValueError marked ``UNREADABLE`` when a file is damaged or gone."""
         distinct, positions = np.unique(np.asarray(indices, np.int64), return_inverse=True)
         try:
-            records = self._source.data_source.__getitems__([int(i) for i in distinct])
+            records = self._source.read(distinct)
         except (RuntimeError, ValueError, OSError) as e:
             first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ValueError(f"{UNREADABLE} {self.folder}: its records cannot be read ({first_line})") from e

@@ -143,14 +143,18 @@ def test_evaluation_reads_the_test_split_in_order(large):
 
 
 MEMORY_SCRIPT = """
-import json, sys, threading, time
+import json, sys
 import psutil
 from dpzoo import data
-from dpzoo.data import pipeline, sampling
-folder, steps = sys.argv[1], int(sys.argv[2])
+from dpzoo.data import pipeline, records, sampling
+folder, steps, reader = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+if reader == "threaded":  # the known bug: array_record's data source, a thread pool per read
+    import tensorflow_datasets as tfds
+    threaded = tfds.builder_from_directory(folder).as_data_source("train").data_source
+    records.RecordFiles.read = lambda self, indices: threaded.__getitems__([int(i) for i in indices])
 dataset = data.load("tfds:ids", folder)
 n = len(dataset.x_train)
-sampler = sampling.make_sampler("poisson", n, n // 200, seed=0)
+sampler = sampling.make_sampler("poisson", n, 200, seed=0)
 stream = pipeline.train_dataset(dataset.x_train, dataset.y_train, sampler, pipeline.Preprocessor((0.5,), (0.5,)),
                                 steps=steps, augment=True, augmult=2)
 process, rss = psutil.Process(), []
@@ -158,18 +162,16 @@ for step, _ in enumerate(stream):
     rss.append(process.memory_info().rss)
 print(json.dumps({"after_10": rss[9], "peak": max(rss[9:]), "records": n}))
 """
-RSS_BOUND = 1.5 * 2**30  # TensorFlow itself takes most of it
-GROWTH_BOUND = 64 * 2**20
+RSS_BOUND = 2**30  # TensorFlow itself takes most of it
+GROWTH_BOUND = 24 * 2**20
 
 
-def test_host_memory_does_not_grow_with_the_number_of_records(record_dirs):
-    """200 streamed steps (B = N / 200, K = 2) in a fresh process per N: the peak resident memory
-    at N = 100,000 is within 64 MiB of that at N = 20,000, grows by less than 64 MiB from step 10
-    to 200, and stays under 1.5 GiB."""
+def _streaming_memory(record_dirs, reader: str) -> dict[int, dict]:
+    """Per N: resident memory of 200 streamed steps in a fresh process (bytes)."""
     measured = {}
     for n, folder in record_dirs.items():
         out = subprocess.run(
-            [sys.executable, "-c", MEMORY_SCRIPT, folder, "200"],
+            [sys.executable, "-c", MEMORY_SCRIPT, folder, "200", reader],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -178,10 +180,22 @@ def test_host_memory_does_not_grow_with_the_number_of_records(record_dirs):
         )
         assert out.returncode == 0, out.stderr[-2000:]
         measured[n] = json.loads(out.stdout.strip().splitlines()[-1])
+    return measured
+
+
+def test_host_memory_does_not_grow_with_the_number_of_records(record_dirs):
+    """200 streamed steps (B = 200, K = 2) in a fresh process per N: the peak resident memory at
+    N = 100,000 is within 24 MiB of that at N = 20,000 (measured: 7 MiB), grows by less than
+    24 MiB from step 10 to 200 (measured: under 3 MiB), and stays under 1 GiB (measured: 0.6).
+    Reading through array_record's own data source, which starts a thread pool per read, fails
+    the first check (measured: 47 MiB more at 100,000 records: its threads' allocator arenas)."""
+    measured = _streaming_memory(record_dirs, "serial")
     small, big = measured[N_SMALL], measured[N_LARGE]
     assert big["peak"] - small["peak"] < GROWTH_BOUND, measured
     for m in (small, big):
         assert m["peak"] - m["after_10"] < GROWTH_BOUND and m["peak"] < RSS_BOUND, measured
+    threaded = _streaming_memory(record_dirs, "threaded")
+    assert threaded[N_LARGE]["peak"] - threaded[N_SMALL]["peak"] > GROWTH_BOUND, threaded
 
 
 def test_streamed_fashion_mnist_trains_as_the_in_memory_run(fashion, tmp_path):
