@@ -89,6 +89,11 @@ class TokenInputs:
     __call__ = from_unit_range
 
 
+def chunks_in_step(real_rows: int, rows: int) -> int:
+    """How many chunks of ``rows`` a step of ``real_rows`` examples streams as (at least one)."""
+    return max(1, -(-real_rows // rows))
+
+
 def train_dataset(
     x,
     y: np.ndarray,
@@ -140,7 +145,7 @@ def train_dataset(
         for step in range(start_step, end):
             indices, mask = sampler.batch(step)
             chosen = indices[mask > 0]
-            count = max(1, -(-len(chosen) // rows))
+            count = chunks_in_step(len(chosen), rows)
             for chunk, begin in enumerate(range(0, count * rows, rows)):
                 part = chosen[begin : begin + rows]
                 padded = np.zeros(rows, np.int64)

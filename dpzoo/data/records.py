@@ -18,6 +18,7 @@ Where the data comes from:
 """
 
 import contextlib
+import copy
 import glob
 import json
 import os
@@ -171,7 +172,7 @@ class RecordFiles:
         records: list = [b""] * len(indices)
         for part in np.unique(part_of):
             rows = np.flatnonzero(part_of == part)
-            filename, first, _ = self._parts[part]
+            first = self._parts[part][1]
             positions = indices[rows] - self._starts[part] + first
             for row, record in zip(rows, self._reader(part).read(positions.tolist()), strict=True):
                 records[row] = record
@@ -192,12 +193,12 @@ class RecordSplit:
     [N, H, W, C] (``len``, ``shape``, ``dtype``, ``split[indices]``) with ``labels`` beside it;
     for tf.data, ``serialized`` reads records (Python) and ``decode`` decodes them (TensorFlow)."""
 
-    def __init__(self, source, features, image_key: str, label_key: str, image_shape, folder: str, stop=None) -> None:
+    def __init__(self, source: RecordFiles, features, image_key: str, label_key: str, image_shape, folder: str) -> None:
         self._source, self._features = source, features
         self._keys = (image_key, label_key)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.folder = folder
-        self._length = len(source) if stop is None else min(stop, len(source))
+        self._length = len(source)
         # tfds stores an Image as its encoded bytes and a ClassLabel as an int64
         self._feature_spec = {
             image_key: tf.io.FixedLenFeature((), tf.string),
@@ -220,8 +221,8 @@ class RecordSplit:
 
     def head(self, count: int) -> "RecordSplit":
         """The first ``count`` records (``split[:count]``)."""
-        head = object.__new__(RecordSplit)
-        head.__dict__.update(self.__dict__, _length=min(count, self._length))
+        head = copy.copy(self)  # shares the readers and the compiled decode
+        head._length = min(count, self._length)
         return head
 
     def __getitem__(self, key):

@@ -86,7 +86,7 @@ def _elements_of_step(sampler, rows: int | None, step: int) -> int:
     """How many pipeline elements step ``step`` is: one, or its chunks of ``rows``."""
     if not rows:
         return 1
-    return max(1, -(-int(sampler.batch(step)[1].sum()) // rows))
+    return pipeline.chunks_in_step(int(sampler.batch(step)[1].sum()), rows)
 
 
 def markdown_table(title: str, inputs: list[InputMeasurement], step_examples_per_second: float | None) -> str:
