@@ -124,6 +124,13 @@ flags.DEFINE_integer(
     "resumes it after a crash; default: after each minute of training (every 100 steps with multi_worker); 0: never.",
     lower_bound=0,
 )
+flags.DEFINE_boolean(
+    "deterministic",
+    D.deterministic,
+    "TensorFlow's op determinism: the same state computes bitwise the same step, so a resumed run ends with the "
+    "uninterrupted run's weights. --nodeterministic lets kernels sum in any order (some GPU kernels are faster so); "
+    "reruns then end close to, not at, the same weights.",
+)
 flags.DEFINE_integer("seed", D.seed, "Seed of sampling, initialisation and noise.")
 flags.DEFINE_string("output_dir", D.output_dir, "Where the checkpoint, SavedModel and model card go.")
 flags.DEFINE_boolean(

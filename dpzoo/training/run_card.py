@@ -87,6 +87,7 @@ def build(
             "accountant": config.accountant,
             "seed": config.seed,
             "jit_compile": jit,
+            "deterministic_ops": config.deterministic,
         },
         "privacy": privacy,
         "results": {

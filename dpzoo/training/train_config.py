@@ -44,6 +44,9 @@ class TrainConfig:
 
     ``checkpoint_every_steps`` N checkpoints the run every N steps so that rerunning it after a
     crash resumes (dpzoo.training.resume); None: after each minute of training; 0: never.
+    ``deterministic`` runs TensorFlow's ops deterministically (dpzoo.common.determinism), so that a
+    resumed run ends bitwise where the uninterrupted one does; off, some kernels sum in an order
+    that depends on thread timing and a rerun ends close to, not at, the same weights.
     """
 
     model: str = "tutorial_cnn"
@@ -80,6 +83,7 @@ class TrainConfig:
     physical_batch_size: int | None = None
     distribution: str = "none"
     checkpoint_every_steps: int | None = None
+    deterministic: bool = True
     seed: int = 0
     output_dir: str = "runs/latest"
     overwrite: bool = False

@@ -26,6 +26,7 @@ from dpzoo import models as model_registry
 from dpzoo.artifacts import model_card
 from dpzoo.artifacts.export import saved_model
 from dpzoo.artifacts.run_folder import CHECKPOINT, SAVED_MODEL, writing
+from dpzoo.common.determinism import op_determinism
 from dpzoo.common.errors import UsageError
 from dpzoo.data import pipeline, records, sampling
 from dpzoo.training import distribution, engines, privacy_plan, resume, run_card
@@ -100,8 +101,22 @@ def run(
     A run interrupted after a resume checkpoint (dpzoo.training.resume) resumes from it when run
     again with the same config; ``overwrite`` starts afresh. ``dataset`` replaces loading
     ``config.dataset`` (your own arrays, or synthetic ones in tests); ``strategy`` one made
-    already (else ``config.distribution``'s is made here, before any op).
+    already (else ``config.distribution``'s is made here, before any op). With
+    ``config.deterministic`` TensorFlow's op determinism is on for the run
+    (dpzoo.common.determinism).
     """
+    with op_determinism(config.deterministic):
+        return _run(config, command=command, verbose=verbose, dataset=dataset, strategy=strategy)
+
+
+def _run(
+    config: TrainConfig,
+    *,
+    command: str,
+    verbose: int,
+    dataset: data.Dataset | None,
+    strategy: tf.distribute.Strategy | None,
+) -> RunResult:
     started = time.time()
     strategy = strategy or distribution.make_strategy(config.distribution)
     replicas = strategy.num_replicas_in_sync

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from dpzoo import accounting, training
 from dpzoo.artifacts import model_card, run_folder
+from dpzoo.common.determinism import op_determinism
 from dpzoo.common.errors import UsageError
 from dpzoo.training import TrainConfig, resume, trainer
 
@@ -41,6 +42,14 @@ def test_short_private_run_learns_well_above_chance(private_run):
     assert card["privacy"]["steps"] == 3 * round(6000 / 128)
     assert [row["epoch"] for row in card["history"]] == [1, 2, 3]
     assert card["history"][0]["epsilon"] < card["history"][-1]["epsilon"]
+
+
+def test_a_run_is_deterministic_and_then_restores_the_setting(private_run):
+    assert private_run.card["training"]["deterministic_ops"] is True
+    with op_determinism(True):  # TensorFlow refuses an unseeded generator under determinism
+        with pytest.raises(RuntimeError, match="determinism"):
+            tf.random.Generator.from_non_deterministic_state()
+    tf.random.Generator.from_non_deterministic_state()  # off again after the block, as after the run
 
 
 def test_card_files_are_complete(private_run):
