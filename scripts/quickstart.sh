@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export TF_CPP_MIN_LOG_LEVEL=3
 rm -rf runs/quickstart  # a finished run is replaced; an interrupted one (runs/.quickstart.partial) resumes
-.venv/bin/dpzoo-train --config=train/configs/fashion_mnist/quickstart.py --output_dir=runs/quickstart
+.venv/bin/dpzoo-train --config=train/configs/fashion_mnist/quickstart.py --output_dir=runs/quickstart "$@"  # extra flags pass on
 .venv/bin/dpzoo-export --run_dir=runs/quickstart --export_dir=runs/serving/quickstart/1
