@@ -12,8 +12,8 @@ each step reads its Poisson-sampled records, resized (shorter side 224) and cent
 Command: dpzoo-train --config=train/configs/de22/imagenet_nf_resnet50_eps8.py --data_dir=<tfds folder>
 Hardware: physical batch 16 (1,024 chunks of 16 x 4 views per step): 64 views of 224x224 per pass.
 Measured on a 2-core CPU (results/streaming.md), at B 32, K 2, P 16 on synthetic ImageNet-shaped
-records: 5.6 views/s and 6.56 GiB peak resident memory, so the paper's 65,536 views a step take
-about 3 hours each there. Not yet run on the real data set, which is not at hand.
+records: 4.2 views/s and 6.3 GiB peak resident memory, so the paper's 65,536 views a step take
+about 4 hours each there. Not yet run on the real data set, which is not at hand.
 """
 
 import dataclasses
