@@ -3,7 +3,8 @@
 * ``WSConv2D`` (weight standardisation) and ``SkipGain`` (SkipInit): De et al. 2022 and the
   normaliser-free ResNets;
 * ``GaussianDense``, ``GaussianConv2D``, ``GaussianLSTM`` (weights sampled at every training
-  forward pass) and ``AuxBatchNorm`` (statistics of a public auxiliary batch): Davody et al. 2020.
+  forward pass) and ``AuxBatchNorm`` (statistics of a public auxiliary batch): Davody et al. 2020;
+* ``Scattering2D``: the fixed wavelet scattering transform of Tramer & Boneh 2021's ScatterNets.
 
 Layers know nothing of privacy: the private step (dpzoo.privacy) refuses what breaks a guarantee
 and holds each layer's per-example norm function.
@@ -18,6 +19,7 @@ from dpzoo.layers.gaussian_weights import (
     gaussian_layers,
     set_weight_noise_stddev,
 )
+from dpzoo.layers.scattering import Scattering2D
 from dpzoo.layers.skip_gain import SkipGain
 from dpzoo.layers.weight_standardization import WSConv2D, standardize_kernel
 
@@ -28,6 +30,7 @@ __all__ = [
     "GaussianDense",
     "GaussianLSTM",
     "GaussianLSTMCell",
+    "Scattering2D",
     "SkipGain",
     "WSConv2D",
     "aux_batchnorm_layers",

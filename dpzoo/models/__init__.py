@@ -4,7 +4,15 @@
 imported here explicitly, so registration happens in one known place.
 """
 
-from dpzoo.models import lenet, nf_resnet, resnet, text, tutorial_cnn, wide_resnet  # noqa: F401  (registers the families)
+from dpzoo.models import (  # noqa: F401  (registers the families)
+    lenet,
+    nf_resnet,
+    resnet,
+    scatternet,
+    text,
+    tutorial_cnn,
+    wide_resnet,
+)
 from dpzoo.models.registry import REGISTRY
 
 get = REGISTRY.get

@@ -29,13 +29,16 @@ NORMALIZABLE = (  # take normalization=...
 )
 FIXED_NORMALIZATION = ("nf_resnet", "nf_resnet50", "wrn", "wrn16_4", "wrn28_10", "wrn40_4")
 TEXT = ("bilstm", "ln_bilstm")  # take token ids
-CASES = [(name, {"normalization": n}) for name in NORMALIZABLE for n in NORMALIZATIONS] + [
-    (name, {}) for name in FIXED_NORMALIZATION
-]
+SCATTERNET = ("scatternet_cnn", "scatternet_linear")  # normalization "group" or "none"
+CASES = (
+    [(name, {"normalization": n}) for name in NORMALIZABLE for n in NORMALIZATIONS]
+    + [(name, {}) for name in FIXED_NORMALIZATION]
+    + [(name, {"normalization": n}) for name in SCATTERNET for n in ("group", "none")]
+)
 
 
 def test_every_registered_model_is_covered():
-    assert sorted(NORMALIZABLE + FIXED_NORMALIZATION + TEXT) == models.names()
+    assert sorted(NORMALIZABLE + FIXED_NORMALIZATION + TEXT + SCATTERNET) == models.names()
 
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=lambda c: str(c))

@@ -19,6 +19,7 @@ MODELS = {
     "tutorial_cnn_ws": lambda: models.get("tutorial_cnn_ws"),
     "lenet5_layer": lambda: models.get("lenet5", normalization="layer"),
     "wrn10_1": lambda: models.get("wrn", depth=10, width=1, input_shape=(28, 28, 1)),
+    "scatternet_cnn": lambda: models.get("scatternet_cnn"),
 }
 
 

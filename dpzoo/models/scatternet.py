@@ -1,0 +1,66 @@
+"""Tramer & Boneh 2021's ScatterNet models (METHODS.md section 5): a fixed wavelet scattering
+transform of the image (dpzoo.layers.Scattering2D, J = 2, L = 8, order 2), its channels
+normalised, then a small model trained with DP-SGD.
+
+The transform and a GroupNorm without affine parameters look at no data, so they cost no
+privacy; only the head after them is trained. ``normalization="none"`` leaves the channels as
+they are, for a data normalisation computed elsewhere. For 28x28x1 images the head sees
+7x7x81 features, for 32x32x3 (CIFAR-10) 8x8x243.
+"""
+
+import tensorflow as tf
+
+from dpzoo.layers.scattering import Scattering2D
+from dpzoo.models.registry import register
+
+SCATTERING_GROUPS = 27  # GroupNorm groups over the scattering channels (3 channels each for 81)
+
+
+def scattering_features(inputs: tf.Tensor, normalization: str, groups: int, name: str) -> tf.Tensor:
+    """The scattering transform of ``inputs``, then "group" (GroupNorm, no affine) or "none"."""
+    if normalization not in ("group", "none"):
+        raise ValueError(f"Expected normalization={normalization!r} to be 'group' or 'none'.")
+    x = Scattering2D(J=2, L=8, max_order=2, name=f"{name}_scattering")(inputs)
+    if normalization == "group":
+        if x.shape[-1] % groups:
+            raise ValueError(f"Expected groups={groups} to divide the {x.shape[-1]} scattering channels.")
+        x = tf.keras.layers.GroupNormalization(groups=groups, center=False, scale=False, name=f"{name}_norm")(x)
+    return x
+
+
+@register
+def scatternet_linear(
+    input_shape: tuple[int, ...] = (28, 28, 1),
+    num_classes: int = 10,
+    normalization: str = "group",
+    groups: int = SCATTERING_GROUPS,
+    name: str = "scatternet_linear",
+) -> tf.keras.Model:
+    """ScatterNet + linear: scattering - normalisation - one Dense layer (logits)."""
+    inputs = tf.keras.Input(shape=input_shape, name="images")
+    x = scattering_features(inputs, normalization, groups, name)
+    x = tf.keras.layers.Flatten(name=f"{name}_flatten")(x)
+    outputs = tf.keras.layers.Dense(num_classes, name=f"{name}_logits")(x)
+    return tf.keras.Model(inputs, outputs, name=name)
+
+
+@register
+def scatternet_cnn(
+    input_shape: tuple[int, ...] = (28, 28, 1),
+    num_classes: int = 10,
+    normalization: str = "group",
+    groups: int = SCATTERING_GROUPS,
+    activation: str = "tanh",
+    name: str = "scatternet_cnn",
+) -> tf.keras.Model:
+    """ScatterNet + CNN (the Fashion-MNIST one): scattering - normalisation - conv16 3x3/2 -
+    conv32 3x3/1 (padding 1) - dense32 - dense (logits), tanh between."""
+    layers = tf.keras.layers
+    inputs = tf.keras.Input(shape=input_shape, name="images")
+    x = scattering_features(inputs, normalization, groups, name)
+    x = layers.Conv2D(16, 3, strides=2, padding="same", activation=activation, name=f"{name}_conv1")(x)
+    x = layers.Conv2D(32, 3, strides=1, padding="same", activation=activation, name=f"{name}_conv2")(x)
+    x = layers.Flatten(name=f"{name}_flatten")(x)
+    x = layers.Dense(32, activation=activation, name=f"{name}_fc1")(x)
+    outputs = layers.Dense(num_classes, name=f"{name}_logits")(x)
+    return tf.keras.Model(inputs, outputs, name=name)
