@@ -24,10 +24,12 @@ def build(
     physical_batch_size: int | None = None,
     replicas: int = 1,
     resumed_from: list[int] = (),
+    fixed_front: str | None = None,
 ) -> dict:
     """The card of a finished run: versions, model, data, training settings, the privacy statement,
     test results by weights, the per-epoch history (``history``: per metric, a value per epoch),
-    the command, the wall time and the steps a resumed run resumed from."""
+    the command, the wall time, the steps a resumed run resumed from and the model's fixed front
+    (dpzoo.training.fixed_front), if it trained on its features."""
     statement = ledger.statement()
     privacy = statement.to_dict()
     privacy["statement"] = statement.text()
@@ -56,6 +58,7 @@ def build(
             "crop_padding": config.crop_padding,
             "augmult": config.augmult,
             **({"public_auxiliary_batch": public_source} if public_source else {}),
+            **({"fixed_features": fixed_front} if fixed_front else {}),
         },
         "training": {
             "engine": config.engine,

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -29,7 +30,7 @@ from dpzoo.artifacts.run_folder import CHECKPOINT, SAVED_MODEL, writing
 from dpzoo.common.determinism import op_determinism
 from dpzoo.common.errors import UsageError
 from dpzoo.data import pipeline, records, sampling
-from dpzoo.training import distribution, engines, privacy_plan, resume, run_card
+from dpzoo.training import distribution, engines, fixed_front, privacy_plan, resume, run_card
 from dpzoo.training.averaging import EVAL_WEIGHTS, ParameterAveraging
 from dpzoo.training.callbacks import PrivacyLedgerCallback, StopAtStep
 from dpzoo.training.train_config import TrainConfig
@@ -141,9 +142,11 @@ def _run(
     with strategy.scope():
         model = build_model(config, dataset)
         method.check_model(config, model)
+        in_memory = isinstance(dataset.x_train, np.ndarray)
+        front = fixed_front.split_for_run(model, augment=config.augment, in_memory=in_memory)
         public_images, public_source = engines.public_batch(config, model, dataset, preprocess)
         trainable, step_counter = engines.compile_for_engine(
-            config, model, sampler, noise_multiplier, jit, public_images, chunk_rows
+            config, front.head if front else model, sampler, noise_multiplier, jit, public_images, chunk_rows
         )
         attachment = method.attach(config, trainable)
         averaging = ParameterAveraging(config.ema_decay, config.eval_weights)
@@ -185,7 +188,8 @@ def _run(
         progress.resumed_from.append(progress.step)
     else:
         progress = resume.Progress(step=0, config=resume.config_record(config), n_train=n)
-    test_ds = pipeline.eval_dataset(dataset.x_test, dataset.y_test, preprocess)
+    x_train, x_test, inputs = fixed_front.model_inputs(front, dataset, preprocess)
+    test_ds = pipeline.eval_dataset(x_test, dataset.y_test, inputs)
     try:
         checkpointer = resume.CheckpointEvery(
             checkpoints,
@@ -209,10 +213,10 @@ def _run(
             if step_counter() >= steps:
                 break
             train_ds = pipeline.train_dataset(
-                dataset.x_train,
+                x_train,
                 dataset.y_train,
                 sampler,
-                preprocess,
+                inputs,
                 steps=steps_per_epoch * (end_epoch - initial_epoch),
                 start_step=first_step,
                 augment=config.augment,
@@ -262,6 +266,7 @@ def _run(
             physical_batch_size=chunk_rows,
             replicas=replicas,
             resumed_from=progress.resumed_from,
+            fixed_front=front.describe() if front else None,
         )
         if not chief:
             shutil.rmtree(write_to, ignore_errors=True)

@@ -1,0 +1,91 @@
+"""Training on a fixed front's features (dpzoo.training.fixed_front): the split model computes
+what the whole model computes, features come from the cache when it holds them, and a
+ScatterNet trained on its features learns, exports a SavedModel that takes raw images, and says
+on its card that the transform costs nothing."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dpzoo import data, models, training
+from dpzoo.artifacts import run_folder
+from dpzoo.data import pipeline
+from dpzoo.training import TrainConfig, fixed_front
+from tests.conftest import fashion_subset_dir
+
+
+def test_front_then_head_computes_the_whole_model_with_its_weights(fashion):
+    tf.keras.utils.set_random_seed(0)
+    model = models.get("scatternet_cnn")
+    split = fixed_front.split(model)
+    assert split.layers == ("Scattering2D", "GroupNormalization")
+    assert split.front.weights == [] and {id(v) for v in split.head.weights} == {id(v) for v in model.weights}
+    x = fashion.x_test[:8].astype(np.float32) / 255.0
+    np.testing.assert_allclose(split.head(split.front(x)).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+    assert fixed_front.split(models.get("tutorial_cnn")) is None  # nothing fixed in front
+    assert fixed_front.split(models.get("scatternet_linear", normalization="none")).layers == ("Scattering2D",)
+
+
+def test_features_come_from_the_cache_and_a_damaged_cache_is_recomputed(fashion, tmp_path):
+    front = fixed_front.split(models.get("scatternet_linear")).front
+    images = fashion.x_test[:20]
+    preprocess = pipeline.Preprocessor.for_dataset(fashion)
+    first = fixed_front.features(front, images, preprocess, what="test", cache=str(tmp_path))
+    (path,) = (tmp_path / "features").iterdir()
+    np.save(path, np.zeros_like(first))  # what the cache holds is what is returned
+    assert not np.any(fixed_front.features(front, images, preprocess, what="test", cache=str(tmp_path)))
+    path.write_bytes(b"not an npy file")
+    again = fixed_front.features(front, images, preprocess, what="test", cache=str(tmp_path))
+    np.testing.assert_allclose(again, first, rtol=1e-6)
+    assert [p.name for p in (tmp_path / "features").iterdir()] == [path.name]  # replaced, nothing half-written
+    other = fixed_front.features(front, fashion.x_test[20:40], preprocess, what="test", cache=str(tmp_path))
+    assert len(list((tmp_path / "features").iterdir())) == 2 and np.abs(other - first).max() > 1e-3
+
+
+@pytest.fixture(scope="module")
+def scatternet_run(fashion, tmp_path_factory):
+    root = tmp_path_factory.mktemp("scatternet")
+    os.environ["DPZOO_CACHE_DIR"] = str(root / "cache")
+    try:
+        config = TrainConfig(
+            model="scatternet_linear",
+            data_dir=fashion_subset_dir(root / "data", fashion, 2000, 1000),
+            epochs=3,
+            batch_size=500,
+            learning_rate=4.0,
+            optimizer="momentum",
+            l2_norm_clip=0.1,
+            noise_multiplier=1.0,
+            accountant="rdp",
+            output_dir=str(root / "run"),
+        )
+        yield training.run(config, verbose=0), config
+    finally:
+        del os.environ["DPZOO_CACHE_DIR"]
+
+
+def test_a_scatternet_trained_on_its_features_learns_and_serves_raw_images(scatternet_run, fashion):
+    result, config = scatternet_run
+    card = result.card
+    assert card["results"]["test_accuracy"] > 0.65  # chance is 0.10; 2,000 examples, 3 epochs
+    assert card["privacy"]["guarantee"] == "formal" and card["privacy"]["steps"] == 12
+    assert "no privacy cost" in card["dataset"]["fixed_features"]
+    model, _ = run_folder.load_run(result.output_dir)  # the whole model: scattering and head
+    images = fashion.x_test[:32].astype(np.float32) / 255.0
+    served = tf.saved_model.load(os.path.join(result.output_dir, run_folder.SAVED_MODEL))
+    probabilities = served.signatures["serving_default"](images=tf.constant(images))["probabilities"].numpy()
+    preprocess = run_folder.preprocessor_from_card(card).from_unit_range
+    want = tf.nn.softmax(model(preprocess(images), training=False)).numpy()
+    np.testing.assert_allclose(probabilities, want, rtol=1e-4, atol=1e-5)
+    dataset = data.load("fashion_mnist", config.data_dir)
+    accuracy = np.mean(np.argmax(model.predict(preprocess(dataset.x_test / 255.0), verbose=0), -1) == dataset.y_test)
+    assert abs(accuracy - card["results"]["test_accuracy"]) < 1e-3  # the card's number, from raw images
+
+
+def test_runs_that_augment_or_stream_train_the_whole_model():
+    model = models.get("scatternet_linear")
+    assert fixed_front.split_for_run(model, augment=False, in_memory=True) is not None
+    assert fixed_front.split_for_run(model, augment=True, in_memory=True) is None
+    assert fixed_front.split_for_run(model, augment=False, in_memory=False) is None
