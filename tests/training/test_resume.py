@@ -13,7 +13,7 @@ import pytest
 
 from dpzoo.artifacts import run_folder
 from dpzoo.training import resume
-from tests.cli.console_runner import Console
+from tests.cli.console_runner import FreshProcesses
 from tests.conftest import ROOT, fashion_subset_dir
 
 LIMIT_S = 180  # a run still going after this fails its test
@@ -51,9 +51,9 @@ def data_dir(fashion, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def console():
-    """dpzoo-train runs forked from one process that imported TensorFlow (tests.cli.console_runner):
-    each run is a process of its own, killed with SIGKILL, without paying for the import again."""
-    runs = Console(ROOT, timeout_s=LIMIT_S)
+    """dpzoo-train runs, each a fresh process killed with SIGKILL (not forked: see
+    tests.cli.console_runner.FreshProcesses)."""
+    runs = FreshProcesses(ROOT, timeout_s=LIMIT_S)
     yield runs
     runs.close()
 
