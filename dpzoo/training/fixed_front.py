@@ -3,8 +3,8 @@
 A model that begins with a scattering transform (dpzoo.layers.Scattering2D), optionally followed
 by a GroupNorm without affine parameters, begins with layers that have no weights and look at
 no data: the same function before and after training, of each example alone. Computing them at
-every step of a private run costs most of its time (about 0.6 s for 1,024 Fashion-MNIST images
-on 2 cores, repeated 40 epochs over). So the trainer splits such a model: the front's features
+every step of a private run costs most of its time (1.3 s for 1,024 Fashion-MNIST images on
+2 busy cores, measured; repeated 40 epochs over). So the trainer splits such a model: the front's features
 of the training and test images are computed once (and cached on disk, keyed by the images and
 the front), and the private engine trains the head on them. The head shares the model's
 layers, so the checkpoint and the SavedModel hold the whole model, which serves raw images.
@@ -138,7 +138,7 @@ def features(front: tf.keras.Model, images: np.ndarray, preprocess, *, what: str
     for begin in range(0, len(images), BATCH):
         parts.append(compute(images[begin : begin + BATCH]).numpy())
         if time.monotonic() - last > PROGRESS_EVERY_S:
-            logging.info("Fixed front: %s features, %d of %d", what, begin + BATCH, len(images))
+            logging.info("Fixed front: %s features, %d of %d", what, min(begin + BATCH, len(images)), len(images))
             last = time.monotonic()
     out = np.concatenate(parts).astype(np.float32)
     logging.info("Fixed front: %s features %s in %.0f s", what, out.shape, time.monotonic() - started)
