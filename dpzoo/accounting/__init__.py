@@ -3,7 +3,8 @@
 ``epsilon``, ``calibrate_noise`` and ``max_steps`` account DP-SGD (``dpsgd``: Poisson sampling
 with amplification, shuffled batches without); ``modelmix_epsilon`` is ModelMix's own accountant
 (``modelmix``); ``PrivacyLedger`` counts a run's steps and states its epsilon with the accountant,
-sampling, delta and guarantee type (``ledger``). No TensorFlow is imported here.
+sampling, delta and guarantee type (``ledger``); ``GaussianReleases`` are releases of the
+training set before training that every epsilon composes (``releases``). No TensorFlow is imported here.
 """
 
 from dpzoo.accounting.dpsgd import (
@@ -21,10 +22,12 @@ from dpzoo.accounting.dpsgd import (
 )
 from dpzoo.accounting.ledger import ACCOUNTANT_NAMES, SAMPLING_NAMES, PrivacyLedger, PrivacyStatement
 from dpzoo.accounting.modelmix import ModelMixTerms, calibrate_modelmix_noise, modelmix_epsilon
+from dpzoo.accounting.releases import GaussianReleases, data_normalization
 
 __all__ = [
     "ACCOUNTANTS",
     "ACCOUNTANT_NAMES",
+    "GaussianReleases",
     "MAX_NOISE_MULTIPLIER",
     "MAX_STEPS",
     "RDP_ORDERS",
@@ -35,6 +38,7 @@ __all__ = [
     "PrivacyStatement",
     "calibrate_modelmix_noise",
     "calibrate_noise",
+    "data_normalization",
     "dp_event",
     "epsilon",
     "make_accountant",

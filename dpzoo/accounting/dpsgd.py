@@ -13,7 +13,9 @@ Each DP-SGD step is a Gaussian mechanism with noise multiplier sigma on clipped 
   batches; it is much larger than the Poisson number, which must never be reported for them.
 
 PLD (privacy loss distributions) gives tight numbers and is the default; RDP is the
-classic, looser accountant.
+classic, looser accountant. ``prior``: Gaussian releases of the training set made before
+training (dpzoo.accounting.releases, Tramer & Boneh's data normalisation), composed with the
+DP-SGD steps into one epsilon; calibration then leaves DP-SGD what the release did not spend.
 """
 
 import math
@@ -21,6 +23,7 @@ import math
 import dp_accounting
 from dp_accounting import pld, rdp
 
+from dpzoo.accounting.releases import GaussianReleases
 from dpzoo.common import validation
 from dpzoo.common.errors import UsageError
 
@@ -83,15 +86,22 @@ def epsilon(
     delta: float,
     sampling: str = "poisson",
     accountant: str = "pld",
+    prior: GaussianReleases | None = None,
 ) -> float:
-    """Epsilon at ``delta`` after ``steps`` DP-SGD steps; inf without noise, 0 before any step."""
+    """Epsilon at ``delta`` after ``steps`` DP-SGD steps composed with ``prior``; inf without
+    noise, 0 before any step and any release."""
     check_run(n, batch_size, delta)
     validation.non_negative("noise_multiplier", noise_multiplier)
-    if steps <= 0:
-        return 0.0
-    if noise_multiplier == 0:
+    if steps > 0 and noise_multiplier == 0:
         return math.inf
-    event = dp_event(n=n, batch_size=batch_size, noise_multiplier=noise_multiplier, steps=steps, sampling=sampling)
+    events = [prior.dp_event()] if prior else []
+    if steps > 0:
+        events.append(
+            dp_event(n=n, batch_size=batch_size, noise_multiplier=noise_multiplier, steps=steps, sampling=sampling)
+        )
+    if not events:
+        return 0.0
+    event = events[0] if len(events) == 1 else dp_accounting.ComposedDpEvent(events)
     return _composed_epsilon(event, delta, accountant)
 
 
@@ -104,8 +114,10 @@ def calibrate_noise(
     epochs: float,
     sampling: str = "poisson",
     accountant: str = "pld",
+    prior: GaussianReleases | None = None,
 ) -> float:
-    """Smallest noise multiplier whose run of ``epochs`` epochs meets (target_epsilon, delta).
+    """Smallest noise multiplier whose run of ``epochs`` epochs, composed with ``prior``, meets
+    (target_epsilon, delta).
 
     Refuses (UsageError) a target that no sigma up to MAX_NOISE_MULTIPLIER meets.
     """
@@ -123,18 +135,22 @@ def calibrate_noise(
             delta=delta,
             sampling=sampling,
             accountant=accountant,
+            prior=prior,
         )
 
     if eps_at(MAX_NOISE_MULTIPLIER) > target_epsilon:
+        spent = f" after {prior.what}" if prior else ""
         raise UsageError(
             f"target_epsilon={target_epsilon} at delta={delta} cannot be met with {steps} steps "
-            f"of batch {batch_size} over {n} examples ({sampling} sampling) even with "
+            f"of batch {batch_size} over {n} examples ({sampling} sampling){spent} even with "
             f"noise_multiplier={MAX_NOISE_MULTIPLIER}. Raise the target, train fewer epochs, "
-            "or use Poisson sampling and a smaller batch."
+            "or use Poisson sampling and a smaller batch"
+            + (", or add noise to the release before training." if prior else ".")
         )
 
     def event(sigma: float) -> dp_accounting.DpEvent:
-        return dp_event(n=n, batch_size=batch_size, noise_multiplier=sigma, steps=steps, sampling=sampling)
+        steps_event = dp_event(n=n, batch_size=batch_size, noise_multiplier=sigma, steps=steps, sampling=sampling)
+        return dp_accounting.ComposedDpEvent([prior.dp_event(), steps_event]) if prior else steps_event
 
     def calibrate(name: str, lower: float, upper: float) -> float:
         grid = 1e-4 * max(1.0, target_epsilon / 10.0)  # as in _composed_epsilon
@@ -172,8 +188,10 @@ def max_steps(
     noise_multiplier: float,
     sampling: str = "poisson",
     accountant: str = "pld",
+    prior: GaussianReleases | None = None,
 ) -> int:
-    """The largest number of steps T whose epsilon (same accountant) is <= target_epsilon.
+    """The largest number of steps T whose epsilon (same accountant, composed with ``prior``)
+    is <= target_epsilon.
 
     Training for T steps never overshoots the budget, and one more step would: this is how a
     run "trains until the budget" (De et al. 2022 stop when epsilon is reached). Epsilon grows
@@ -192,6 +210,7 @@ def max_steps(
             delta=delta,
             sampling=sampling,
             accountant=accountant,
+            prior=prior,
         )
         return eps <= target_epsilon
 

@@ -3,7 +3,9 @@
 ``PrivacyLedger`` counts the private steps a run actually took, read from the training engine,
 and states their cost: epsilon at delta with the accountant, the sampling and whether the
 guarantee is formal, nominal or none (no noise: the reason says so). For a ModelMix run that meets its assumptions it states the
-smaller of ModelMix's epsilon and DP-SGD's (dpzoo.accounting.modelmix).
+smaller of ModelMix's epsilon and DP-SGD's (dpzoo.accounting.modelmix). A release of the
+training set before training (``prior``: Tramer & Boneh's data normalisation) is composed into
+every epsilon it states, from before the first step on.
 """
 
 import dataclasses
@@ -12,6 +14,7 @@ from collections.abc import Callable
 
 from dpzoo.accounting.dpsgd import ACCOUNTANTS, SAMPLINGS, check_run, epsilon
 from dpzoo.accounting.modelmix import ModelMixTerms
+from dpzoo.accounting.releases import GaussianReleases
 from dpzoo.common import validation
 
 NO_NOISE_REASON = "No noise: no differential privacy guarantee."
@@ -38,6 +41,7 @@ class PrivacyStatement:
     guarantee: str  # "formal", "nominal" or "none"
     reason: str = ""
     modelmix: dict | None = None  # both epsilons of a ModelMix run and its tau/eta, p (see PrivacyLedger)
+    prior: dict | None = None  # a release before training, composed into epsilon: what, sigmas, its own epsilon
 
     def text(self) -> str:
         """One line a person can quote: epsilon, delta, accountant, sampling, guarantee."""
@@ -59,6 +63,12 @@ class PrivacyStatement:
                 f"; the smaller of ModelMix's epsilon {m['modelmix_epsilon']:.3g} (tau/eta {m['tau_over_lr']:g}, "
                 f"refined clipping p {m['linf_p']:g}) and DP-SGD's {m['dpsgd_epsilon']:.3g} "
                 f"({ACCOUNTANT_NAMES[m['dpsgd_accountant']]})"
+            )
+        if self.prior:
+            sigmas = ", ".join(f"{s:.4g}" for s in self.prior["noise_multipliers"])
+            line += (
+                f"; composed with {self.prior['what']} before training (noise multipliers {sigmas}; "
+                f"alone ({self.prior['epsilon']:.3g}, {self.delta:g})-DP)"
             )
         return f"{line}. {self.reason}".strip() if self.reason else line
 
@@ -87,10 +97,12 @@ class PrivacyLedger:
         guarantee: str = "formal",
         reason: str = "",
         modelmix: ModelMixTerms | None = None,
+        prior: GaussianReleases | None = None,
     ) -> None:
         """``modelmix``: the run mixes states with ModelMix and meets its assumptions; the statement
         then gives the smaller of ModelMix's epsilon and DP-SGD's (mixing with fresh randomness
-        is post-processing, so DP-SGD's bound holds too)."""
+        is post-processing, so DP-SGD's bound holds too). ``prior``: what the run released of the
+        training set before training, composed into both."""
         check_run(n, batch_size, delta)
         validation.one_of("accountant", accountant, ACCOUNTANTS)
         validation.one_of("sampling", sampling, SAMPLINGS)
@@ -107,6 +119,7 @@ class PrivacyLedger:
         self._guarantee = "none" if noise_multiplier == 0 else guarantee
         self._reason = NO_NOISE_REASON if noise_multiplier == 0 else reason
         self._modelmix = modelmix
+        self._prior = prior
 
     @property
     def steps(self) -> int:
@@ -115,7 +128,7 @@ class PrivacyLedger:
     def statement(self) -> PrivacyStatement:
         steps = self.steps
         fixed = dict(self._fixed)
-        eps = epsilon(steps=steps, **fixed)
+        eps = epsilon(steps=steps, prior=self._prior, **fixed)
         mixing = None
         if self._modelmix is not None and fixed["noise_multiplier"] > 0:
             mixed_eps = self._modelmix.epsilon(
@@ -124,6 +137,7 @@ class PrivacyLedger:
                 noise_multiplier=fixed["noise_multiplier"],
                 steps=steps,
                 delta=fixed["delta"],
+                prior=self._prior,
             )
             mixing = dataclasses.asdict(self._modelmix) | {
                 "modelmix_epsilon": mixed_eps,
@@ -139,5 +153,22 @@ class PrivacyLedger:
             guarantee=self._guarantee,
             reason=self._reason,
             modelmix=mixing,
+            prior=self._prior_record(),
             **fixed,
         )
+
+    def _prior_record(self) -> dict | None:
+        """The card's record of the release before training, with its epsilon alone."""
+        if self._prior is None:
+            return None
+        fixed = self._fixed
+        alone = epsilon(
+            n=fixed["n"],
+            batch_size=fixed["batch_size"],
+            noise_multiplier=fixed["noise_multiplier"],
+            steps=0,
+            delta=fixed["delta"],
+            accountant=fixed["accountant"],
+            prior=self._prior,
+        )
+        return self._prior.to_dict() | {"epsilon": alone}

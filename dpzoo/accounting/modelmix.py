@@ -8,6 +8,9 @@ P0 that density and P1 it shifted by the sensitivity, A_k = (E_P0[(P1 / P0)^k])^
   eps = min over integer alpha >= 2 of
         [T log(sum_k binom(alpha, k) (1 - q)^(alpha - k) q^k A_k) + log(1 / delta)] / (alpha - 1).
 
+A release of the training set before training (``prior``, dpzoo.accounting.releases) adds
+its Renyi divergence at each order alpha to the T steps' before the conversion to epsilon.
+
 Everything is computed in log space on a fine grid: the ratio P1 / P0 is astronomically large
 where P0's Gaussian edge decays, and that edge decides the result.
 """
@@ -17,6 +20,7 @@ import dataclasses
 import numpy as np
 from scipy import special
 
+from dpzoo.accounting.releases import GaussianReleases
 from dpzoo.common import validation
 
 
@@ -55,9 +59,10 @@ def modelmix_epsilon(
     tau_over_lr: float,
     delta: float,
     orders: range = range(2, 20),
+    prior: GaussianReleases | None = None,
 ) -> float:
     """ModelMix's epsilon (Poisson sampling, plain SGD, every parameter mixed: METHODS.md
-    section 3); the smaller of it and DP-SGD's is what a run may report."""
+    section 3), composed with ``prior``; the smaller of it and DP-SGD's is what a run may report."""
     q = batch_size / n
     sigma = noise_multiplier * l2_norm_clip / batch_size
     sensitivity = l2_norm_clip / np.sqrt(linf_p) / batch_size
@@ -73,7 +78,8 @@ def modelmix_epsilon(
             + k * np.log(q)
             + log_a[: alpha + 1]
         )
-        best = min(best, (steps * special.logsumexp(terms) + np.log(1 / delta)) / (alpha - 1))
+        release = prior.rdp(alpha) * (alpha - 1) if prior else 0.0  # the bracket holds (alpha - 1) * RDP
+        best = min(best, (steps * special.logsumexp(terms) + release + np.log(1 / delta)) / (alpha - 1))
     return float(best)
 
 
@@ -92,9 +98,18 @@ class ModelMixTerms:
         validation.positive("linf_p", self.linf_p)
         validation.positive("tau_over_lr", self.tau_over_lr)
 
-    def epsilon(self, *, n: int, batch_size: int, noise_multiplier: float, steps: int, delta: float) -> float:
-        """ModelMix's epsilon after ``steps`` (0 before any step)."""
-        if steps <= 0:
+    def epsilon(
+        self,
+        *,
+        n: int,
+        batch_size: int,
+        noise_multiplier: float,
+        steps: int,
+        delta: float,
+        prior: GaussianReleases | None = None,
+    ) -> float:
+        """ModelMix's epsilon after ``steps`` composed with ``prior`` (0 before any step and release)."""
+        if steps <= 0 and prior is None:
             return 0.0
         return modelmix_epsilon(
             n=n,
@@ -105,6 +120,7 @@ class ModelMixTerms:
             noise_multiplier=noise_multiplier,
             tau_over_lr=self.tau_over_lr,
             delta=delta,
+            prior=prior,
         )
 
     def describe(self) -> str:
@@ -121,6 +137,7 @@ def calibrate_modelmix_noise(
     steps: int,
     dpsgd_noise_multiplier: float,
     relative_tolerance: float = 1e-3,
+    prior: GaussianReleases | None = None,
 ) -> float:
     """The smallest sigma whose released epsilon, min(ModelMix's, DP-SGD's), meets the target.
 
@@ -130,7 +147,7 @@ def calibrate_modelmix_noise(
     """
 
     def meets(sigma: float) -> bool:
-        eps = terms.epsilon(n=n, batch_size=batch_size, noise_multiplier=sigma, steps=steps, delta=delta)
+        eps = terms.epsilon(n=n, batch_size=batch_size, noise_multiplier=sigma, steps=steps, delta=delta, prior=prior)
         return eps <= target_epsilon
 
     high = dpsgd_noise_multiplier
