@@ -95,6 +95,16 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_float("ema_decay", D.ema_decay, "mu of the parameter EMA, decay min(mu, (1+t)/(10+t)).")
 flags.DEFINE_enum("eval_weights", D.eval_weights, EVAL_WEIGHTS, "Weights to evaluate and export: raw, ema or polyak.")
+flags.DEFINE_float(
+    "data_norm_noise_multiplier",
+    None,
+    "Noise multiplier of the private per-channel mean and variance a model with normalization='data' needs "
+    "(Tramer & Boneh's data normalisation; its cost is composed into epsilon).",
+)
+flags.DEFINE_float("data_norm_mean_clip", D.data_norm_mean_clip, "Clip norm of each example's channel means.")
+flags.DEFINE_float(
+    "data_norm_square_clip", D.data_norm_square_clip, "Clip norm of each example's channel mean squares."
+)
 flags.DEFINE_boolean("stop_at_epsilon", D.stop_at_epsilon, "Stop before the step that would exceed --target_epsilon.")
 flags.DEFINE_integer("max_steps", None, "End the run after this many steps (a trial of a config).")
 flags.DEFINE_integer(

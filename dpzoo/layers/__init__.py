@@ -4,13 +4,16 @@
   normaliser-free ResNets;
 * ``GaussianDense``, ``GaussianConv2D``, ``GaussianLSTM`` (weights sampled at every training
   forward pass) and ``AuxBatchNorm`` (statistics of a public auxiliary batch): Davody et al. 2020;
-* ``Scattering2D``: the fixed wavelet scattering transform of Tramer & Boneh 2021's ScatterNets.
+* ``Scattering2D``: the fixed wavelet scattering transform of Tramer & Boneh 2021's ScatterNets,
+  and ``ChannelNormalization`` (per-channel statistics set before training: their data
+  normalisation).
 
 Layers know nothing of privacy: the private step (dpzoo.privacy) refuses what breaks a guarantee
 and holds each layer's per-example norm function.
 """
 
 from dpzoo.layers.aux_batchnorm import AuxBatchNorm, aux_batchnorm_layers, private_statistics_layers
+from dpzoo.layers.channel_normalization import ChannelNormalization
 from dpzoo.layers.gaussian_lstm import GaussianLSTM, GaussianLSTMCell
 from dpzoo.layers.gaussian_weights import (
     GAUSSIAN_LAYERS,
@@ -26,6 +29,7 @@ from dpzoo.layers.weight_standardization import WSConv2D, standardize_kernel
 __all__ = [
     "GAUSSIAN_LAYERS",
     "AuxBatchNorm",
+    "ChannelNormalization",
     "GaussianConv2D",
     "GaussianDense",
     "GaussianLSTM",

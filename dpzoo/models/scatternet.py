@@ -3,28 +3,37 @@ transform of the image (dpzoo.layers.Scattering2D, J = 2, L = 8, order 2), its c
 normalised, then a small model trained with DP-SGD.
 
 The transform and a GroupNorm without affine parameters look at no data, so they cost no
-privacy; only the head after them is trained. ``normalization="none"`` leaves the channels as
-they are, for a data normalisation computed elsewhere. For 28x28x1 images the head sees
+privacy; only the head after them is trained. ``normalization="data"`` is Tramer & Boneh's data
+normalisation: a ChannelNormalization whose per-channel mean and variance the trainer releases
+privately before training (``--data_norm_noise_multiplier``; its cost is composed into the
+run's epsilon). ``"none"`` leaves the channels as they are. For 28x28x1 images the head sees
 7x7x81 features, for 32x32x3 (CIFAR-10) 8x8x243.
 """
 
 import tensorflow as tf
 
+from dpzoo.layers.channel_normalization import ChannelNormalization
 from dpzoo.layers.scattering import Scattering2D
 from dpzoo.models.registry import register
 
+NORMALIZATIONS = ("group", "data", "none")
 SCATTERING_GROUPS = 27  # GroupNorm groups over the scattering channels (3 channels each for 81)
 
 
 def scattering_features(inputs: tf.Tensor, normalization: str, groups: int, name: str) -> tf.Tensor:
-    """The scattering transform of ``inputs``, then "group" (GroupNorm, no affine) or "none"."""
-    if normalization not in ("group", "none"):
-        raise ValueError(f"Expected normalization={normalization!r} to be 'group' or 'none'.")
+    """The scattering transform of ``inputs``, then "group" (GroupNorm, no affine), "data"
+    (ChannelNormalization, statistics set before training) or "none"."""
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"Expected normalization={normalization!r} to be one of {', '.join(map(repr, NORMALIZATIONS))}."
+        )
     x = Scattering2D(J=2, L=8, max_order=2, name=f"{name}_scattering")(inputs)
     if normalization == "group":
         if x.shape[-1] % groups:
             raise ValueError(f"Expected groups={groups} to divide the {x.shape[-1]} scattering channels.")
         x = tf.keras.layers.GroupNormalization(groups=groups, center=False, scale=False, name=f"{name}_norm")(x)
+    elif normalization == "data":
+        x = ChannelNormalization(name=f"{name}_norm")(x)
     return x
 
 

@@ -2,11 +2,18 @@
 
 sigma is given, or calibrated to ``target_epsilon`` over the configured epochs by DP-SGD's
 accountant and then by the run's method (a method with its own accountant may need less); with
-``stop_at_epsilon`` the run ends at the last step whose epsilon is within the target.
+``stop_at_epsilon`` the run ends at the last step whose epsilon is within the target. A release
+before training (``prior_release``: data normalisation) is composed into both.
 """
 
 from dpzoo import accounting, methods
 from dpzoo.training.train_config import TrainConfig
+
+
+def prior_release(config: TrainConfig) -> accounting.GaussianReleases | None:
+    """What the run releases of the training set before training: its data normalisation's
+    statistics, or None."""
+    return accounting.data_normalization(config.data_norm_noise_multiplier)
 
 
 def resolve_noise(config: TrainConfig, n: int) -> float:
@@ -23,6 +30,7 @@ def resolve_noise(config: TrainConfig, n: int) -> float:
         epochs=config.epochs,
         sampling=config.sampling,
         accountant=config.accountant,
+        prior=prior_release(config),
     )
     return methods.get(config.method).noise_multiplier(config, n, dpsgd_sigma)
 
@@ -41,6 +49,7 @@ def planned_steps(config: TrainConfig, n: int, noise_multiplier: float, steps_pe
             noise_multiplier=noise_multiplier,
             sampling=config.sampling,
             accountant=config.accountant,
+            prior=prior_release(config),
         )
         steps = min(steps, budget)
     return min(steps, config.max_steps or steps)

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from dpzoo import accounting, data, methods
 from dpzoo.data import sampling
+from dpzoo.training import data_normalization
 from dpzoo.training.train_config import TrainConfig
 from dpzoo.version import __version__
 
@@ -86,6 +87,7 @@ def build(
             "steps": ledger.steps,
             "resumed_from_steps": list(resumed_from),
             "ema_decay": config.ema_decay,
+            **data_normalization.card_fields(config, model),
             "sampling": statement.sampling,
             "accountant": config.accountant,
             "seed": config.seed,

@@ -42,6 +42,13 @@ class TrainConfig:
     ``max_steps`` ends the run after that many steps (a trial of a config; the card's epsilon
     counts the steps taken).
 
+    ``data_norm_noise_multiplier`` sigma releases the per-channel mean and variance that a
+    model's ChannelNormalization needs (Tramer & Boneh's data normalisation: two Gaussian
+    mechanisms on the training set, per-example statistics clipped to ``data_norm_mean_clip`` and
+    ``data_norm_square_clip``; dpzoo.privacy.channel_statistics); their cost is composed into the
+    run's epsilon, and a target epsilon is calibrated for the total. Required exactly when the
+    model has such a layer.
+
     ``checkpoint_every_steps`` N checkpoints the run every N steps so that rerunning it after a
     crash resumes (dpzoo.training.resume); None: after each minute of training; 0: never.
     ``deterministic`` runs TensorFlow's ops deterministically (dpzoo.common.determinism), so that a
@@ -77,6 +84,9 @@ class TrainConfig:
     crop_padding: int = 4
     augmult: int = 1
     ema_decay: float = 0.999
+    data_norm_noise_multiplier: float | None = None
+    data_norm_mean_clip: float = 0.5
+    data_norm_square_clip: float = 1.0
     eval_weights: str = "raw"
     stop_at_epsilon: bool = False
     max_steps: int | None = None
@@ -117,6 +127,12 @@ class TrainConfig:
         validation.positive("augmult", self.augmult)
         validation.non_negative("crop_padding", self.crop_padding)
         validation.in_open_unit_interval("ema_decay", self.ema_decay)
+        if self.data_norm_noise_multiplier is not None:
+            validation.positive("data_norm_noise_multiplier", self.data_norm_noise_multiplier)
+            if self.engine == "nonprivate":
+                raise UsageError("data_norm_noise_multiplier is for private runs; the nonprivate engine adds no noise.")
+        validation.positive("data_norm_mean_clip", self.data_norm_mean_clip)
+        validation.positive("data_norm_square_clip", self.data_norm_square_clip)
         validation.one_of("eval_weights", self.eval_weights, EVAL_WEIGHTS)
         if self.augmult > 1 and not self.augment:
             raise UsageError(f"augmult={self.augmult} needs augment=True: un-augmented views are identical copies.")

@@ -30,7 +30,7 @@ from dpzoo.artifacts.run_folder import CHECKPOINT, SAVED_MODEL, writing
 from dpzoo.common.determinism import op_determinism
 from dpzoo.common.errors import UsageError
 from dpzoo.data import pipeline, records, sampling
-from dpzoo.training import distribution, engines, fixed_front, privacy_plan, resume, run_card
+from dpzoo.training import data_normalization, distribution, engines, fixed_front, privacy_plan, resume, run_card
 from dpzoo.training.averaging import EVAL_WEIGHTS, ParameterAveraging
 from dpzoo.training.callbacks import PrivacyLedgerCallback, StopAtStep
 from dpzoo.training.train_config import TrainConfig
@@ -144,6 +144,7 @@ def _run(
         method.check_model(config, model)
         in_memory = isinstance(dataset.x_train, np.ndarray)
         front = fixed_front.split_for_run(model, augment=config.augment, in_memory=in_memory)
+        data_normalization.check(config, model, front)
         public_images, public_source = engines.public_batch(config, model, dataset, preprocess)
         trainable, step_counter = engines.compile_for_engine(
             config, front.head if front else model, sampler, noise_multiplier, jit, public_images, chunk_rows
@@ -163,6 +164,7 @@ def _run(
         sampling=sampling_name,
         accountant=config.accountant,
         step_counter=step_counter,
+        prior=privacy_plan.prior_release(config),
         **attachment.privacy.ledger_arguments(),
     )
     steps = privacy_plan.planned_steps(config, n, noise_multiplier, sampler.steps_per_epoch)
@@ -189,6 +191,7 @@ def _run(
     else:
         progress = resume.Progress(step=0, config=resume.config_record(config), n_train=n)
     x_train, x_test, inputs = fixed_front.model_inputs(front, dataset, preprocess)
+    data_normalization.release(config, model, x_train)  # the same statistics again on a resume
     test_ds = pipeline.eval_dataset(x_test, dataset.y_test, inputs)
     try:
         checkpointer = resume.CheckpointEvery(
