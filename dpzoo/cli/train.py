@@ -25,7 +25,15 @@ from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES
 from dpzoo.training import distribution, resume
 from dpzoo.training.averaging import EVAL_WEIGHTS
 from dpzoo.training.distribution import DISTRIBUTIONS
-from dpzoo.training.train_config import ACCOUNTANTS, ENGINES, JIT_MODES, OPTIMIZERS, SAMPLINGS, TrainConfig
+from dpzoo.training.train_config import (
+    ACCOUNTANTS,
+    ENGINES,
+    JIT_MODES,
+    MODELMIX_MIXINGS,
+    OPTIMIZERS,
+    SAMPLINGS,
+    TrainConfig,
+)
 
 D = types.SimpleNamespace(
     **{f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
@@ -86,6 +94,12 @@ flags.DEFINE_enum(
 )
 flags.DEFINE_float("linf_p", None, "p of refined clipping (the paper: 100 for ResNet-20).")
 flags.DEFINE_float("modelmix_tau_ratio", D.modelmix_tau_ratio, "modelmix: the minimum gap tau over the learning rate.")
+flags.DEFINE_enum(
+    "modelmix_mixing",
+    D.modelmix_mixing,
+    MODELMIX_MIXINGS,
+    "modelmix: uniform (a ~ U[0, 1], the method) or fixed (a = 1, gap only: an ablation, DP-SGD's epsilon).",
+)
 flags.DEFINE_enum("jit_compile", D.jit_compile, JIT_MODES, "XLA compilation; auto = on when a GPU/TPU is present.")
 flags.DEFINE_boolean("standardize", D.standardize, "Standardise inputs per channel with published dataset statistics.")
 flags.DEFINE_boolean("augment", D.augment, "Reflect-pad, random crop and random flip augmentation.")

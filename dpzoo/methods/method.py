@@ -43,6 +43,7 @@ class RunConfig(Protocol):
     delta: float
     stop_at_epsilon: bool
     modelmix_tau_ratio: float
+    modelmix_mixing: str
     data_norm_noise_multiplier: float | None
     distribution: str
     seed: int

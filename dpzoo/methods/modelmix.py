@@ -16,6 +16,12 @@ plain SGD: a momentum buffer would re-inject past, unmixed gradients (and Adam r
 guarantee also needs every trainable variable mixed and Poisson-sampled batches; ``violations``
 names what breaks it, and a run that breaks it reports DP-SGD's epsilon instead.
 
+For measurement, the callback logs ``mixing_rms`` after each epoch: the root mean square, over
+coordinates and steps, of how far mixing moved the weights from plain SGD's update (gap
+enforcement included), in weight units, to set beside DP-SGD's Gaussian noise per coordinate,
+eta sigma C / B. ``mixing="fixed"`` (a = 1: the gap is enforced, nothing is mixed) is an
+ablation only: its randomness is gone, so it never states ModelMix's epsilon.
+
 The per-step work is two compiled functions over all variables (before the step: keep w_{k-1}
 and the gap; after it: elementwise ops and one uniform draw per variable). Its state, w'_{k-2}
 and the generator of a, is a ``tf.Module`` (``state``) to be saved with the model's checkpoint,
@@ -36,6 +42,8 @@ from dpzoo.common import validation
 from dpzoo.common.errors import UsageError
 from dpzoo.common.learning_rate import upcoming_learning_rate
 from dpzoo.methods.method import Attachment, Method, PrivacyTerms, RunConfig
+
+MIXINGS = ("uniform", "fixed")
 
 
 def _short_name(variable: tf.Variable) -> str:
@@ -74,16 +82,29 @@ class ModelMix(tf.keras.callbacks.Callback):
 
     Put it first in ``fit``'s callbacks, before callbacks that read the weights after a step
     (parameter averaging). The model must run one step per execution (steps_per_execution=1).
+    ``mixing``: "uniform" (the method) or "fixed" (a = 1, an ablation without the guarantee).
     """
 
-    def __init__(self, *, tau: float | None = None, tau_ratio: float | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        tau: float | None = None,
+        tau_ratio: float | None = None,
+        seed: int | None = None,
+        mixing: str = "uniform",
+    ) -> None:
         super().__init__()
         if (tau is None) == (tau_ratio is None):
             raise UsageError(f"Give exactly one of tau or tau_ratio to ModelMix; got tau={tau}, tau_ratio={tau_ratio}.")
         validation.positive("tau" if tau is not None else "tau_ratio", tau if tau is not None else tau_ratio)
+        validation.one_of("mixing", mixing, MIXINGS)
         self.tau = tau
         self.tau_ratio = tau_ratio
         self.seed = seed
+        self.mixing = mixing
+        # mixing_rms of the epoch so far: sum of squared displacements and coordinates counted
+        self._displacement = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="modelmix_displacement")
+        self._coordinates = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="modelmix_coordinates")
         self.state: MixingState | None = None
         self._variables: list[tf.Variable] = []
         # within one step only, so not checkpointed: w_{k-1} before the step and the step's gap
@@ -125,6 +146,8 @@ class ModelMix(tf.keras.callbacks.Callback):
         unmixed = self.unmixed_variables()
         if unmixed:
             reasons.append(f"variables {', '.join(unmixed)} are not mixed")
+        if self.mixing != "uniform":
+            reasons.append(f"mixing={self.mixing!r} (a = 1) is an ablation: no mixing weight is drawn")
         return reasons
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -151,6 +174,14 @@ class ModelMix(tf.keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self._mix()
 
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Logs the epoch's mixing_rms (see the module docstring) and starts the next epoch's."""
+        counted = float(self._coordinates.numpy())
+        if logs is not None and counted:
+            logs["mixing_rms"] = (float(self._displacement.numpy()) / counted) ** 0.5
+        self._displacement.assign(0.0)
+        self._coordinates.assign(0.0)
+
     @tf.function
     def _remember(self) -> None:
         """Before the step: keep w_{k-1} and this step's gap tau (tau, or tau_ratio * eta_k)."""
@@ -169,7 +200,12 @@ class ModelMix(tf.keras.callbacks.Callback):
             update = variable - newer  # -eta * g, the optimizer's step
             newer_gapped, older_gapped = enforce_gap(newer, older, self._gap)
             a = self.state.generator.uniform(tf.shape(variable), dtype=variable.dtype)
-            variable.assign(a * newer_gapped + (1.0 - a) * older_gapped + update)
+            if self.mixing == "fixed":
+                a = tf.ones_like(a)  # the draw still happens: the generator advances as in the method
+            mixed = a * newer_gapped + (1.0 - a) * older_gapped
+            self._displacement.assign_add(tf.reduce_sum(tf.cast(tf.square(mixed - newer), tf.float64)))
+            self._coordinates.assign_add(tf.cast(tf.size(variable), tf.float64))
+            variable.assign(mixed + update)
             older.assign(newer_gapped)
 
 
@@ -217,6 +253,8 @@ class ModelMixMethod(Method):
             reasons.append(f"batches are {config.sampling}d, not Poisson samples: the accountant's subsampling fails")
         if config.clipping_norm != "l2+linf":
             reasons.append("plain L2 clipping gives no per-coordinate bound (use clipping_norm='l2+linf', linf_p)")
+        if config.modelmix_mixing != "uniform":
+            reasons.append(f"modelmix_mixing={config.modelmix_mixing!r} (a = 1) is an ablation: nothing is mixed")
         if reasons:
             return None, reasons
         terms = ModelMixTerms(
@@ -243,7 +281,7 @@ class ModelMixMethod(Method):
         """The callback (its own check covers the built model: the optimizer, unmixed variables;
         the config's reasons cover the optimizer, sampling and clipping), its state for the
         checkpoint, and ModelMix's terms, or the reason they are not used."""
-        mixing = ModelMix(tau_ratio=config.modelmix_tau_ratio, seed=config.seed)
+        mixing = ModelMix(tau_ratio=config.modelmix_tau_ratio, seed=config.seed, mixing=config.modelmix_mixing)
         mixing.set_model(trainable)  # creates the mixing state the checkpoint holds
         terms, broken = self._guarantee(config)
         broken = broken or mixing.violations()
@@ -254,4 +292,4 @@ class ModelMixMethod(Method):
         return Attachment(callbacks=(mixing,), checkpoint={"modelmix": mixing.state}, privacy=privacy)
 
     def card_fields(self, config: RunConfig) -> dict[str, Any]:
-        return {"modelmix_tau_ratio": config.modelmix_tau_ratio}
+        return {"modelmix_tau_ratio": config.modelmix_tau_ratio, "modelmix_mixing": config.modelmix_mixing}

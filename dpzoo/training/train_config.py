@@ -13,11 +13,13 @@ from dpzoo import methods
 from dpzoo.accounting import ACCOUNTANTS, SAMPLINGS
 from dpzoo.common import validation
 from dpzoo.common.errors import UsageError
+from dpzoo.methods.modelmix import MIXINGS
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES, check_linf_p
 from dpzoo.training.averaging import EVAL_WEIGHTS
 from dpzoo.training.distribution import DISTRIBUTIONS
 
 ENGINES = ("dpzoo", "tf_privacy", "nonprivate")
+MODELMIX_MIXINGS = MIXINGS  # the method's a ~ U[0, 1]; a = 1, an ablation
 OPTIMIZERS = ("sgd", "momentum", "adam")
 JIT_MODES = ("auto", "true", "false")
 
@@ -28,7 +30,8 @@ class TrainConfig:
 
     ``method`` names a registered method (``dpzoo.methods.names()``), whose module states what it
     adds to DP-SGD and what it refuses; ``modelmix_tau_ratio`` is ModelMix's gap tau over the
-    learning rate. ``clipping_norm="l2+linf"`` with ``linf_p`` is refined clipping (needed for
+    learning rate; ``modelmix_mixing="fixed"`` (a = 1) is an ablation that states DP-SGD's epsilon.
+    ``clipping_norm="l2+linf"`` with ``linf_p`` is refined clipping (needed for
     ModelMix's epsilon).
 
     A private engine needs exactly one of noise_multiplier / target_epsilon (sigma is then
@@ -78,6 +81,7 @@ class TrainConfig:
     clipping_norm: str = "l2"
     linf_p: float | None = None
     modelmix_tau_ratio: float = 0.15
+    modelmix_mixing: str = "uniform"
     jit_compile: str = "auto"
     standardize: bool = True
     augment: bool = False
@@ -117,6 +121,7 @@ class TrainConfig:
         if self.clipping_norm != "l2" and self.engine != "dpzoo":
             raise UsageError(f"clipping_norm={self.clipping_norm!r} needs engine='dpzoo'.")
         validation.positive("modelmix_tau_ratio", self.modelmix_tau_ratio)
+        validation.one_of("modelmix_mixing", self.modelmix_mixing, MODELMIX_MIXINGS)
         validation.one_of("jit_compile", self.jit_compile, JIT_MODES)
         if self.max_train_examples is not None:
             validation.positive("max_train_examples", self.max_train_examples)

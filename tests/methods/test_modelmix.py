@@ -17,8 +17,8 @@ def _compiled(optimizer=None, seed=0, **compile_kwargs) -> tf.keras.Model:
 
 
 def _fit(model, x, y, steps, callbacks):
-    """``steps`` full-batch steps on (x, y), in order."""
-    model.fit(x, y, batch_size=len(x), epochs=steps, shuffle=False, verbose=0, callbacks=callbacks)
+    """``steps`` full-batch steps on (x, y), in order (one step per epoch); the History."""
+    return model.fit(x, y, batch_size=len(x), epochs=steps, shuffle=False, verbose=0, callbacks=callbacks)
 
 
 def test_enforce_gap_moves_close_pairs_apart_symmetrically():
@@ -31,10 +31,14 @@ def test_enforce_gap_moves_close_pairs_apart_symmetrically():
     assert np.all(np.abs(got_newer.numpy() - got_older.numpy()) >= 0.1 - 1e-7)
 
 
-def test_mixing_steps_equal_a_hand_computation(digits):
+@pytest.mark.parametrize("mixing", ["uniform", "fixed"])
+def test_mixing_steps_equal_a_hand_computation(digits, mixing):
     """Three steps of SGD + ModelMix against numpy: gradient at w_{k-1}, gap enforced from
-    w_{-1} = w_0, a from a generator with the same seed drawn in the variables' order."""
+    w_{-1} = w_0, a from a generator with the same seed drawn in the variables' order (a = 1 for
+    the "fixed" ablation); and each step's logged mixing_rms, the RMS of how far mixing moved
+    the weights from w_{k-1} before the SGD update."""
     x, y = digits_batch(digits, 16)
+    rms = []
     lr, tau, seed = 0.5, 0.02, 7
     model = _compiled(tf.keras.optimizers.SGD(lr))
     reference = tiny_cnn()  # same initial weights (same seed)
@@ -47,17 +51,26 @@ def test_mixing_steps_equal_a_hand_computation(digits):
         with tf.GradientTape() as tape:
             loss = SPARSE_CE(y, reference(x, training=True))
         grads = [g.numpy() for g in tape.gradient(loss, reference.trainable_variables)]
-        following = []
+        following, squares = [], []
         for i, (w, o, g) in enumerate(zip(current, older, grads, strict=True)):
             sign = np.where(w >= o, 1.0, -1.0)
             shift = np.where(np.abs(w - o) < tau, sign * tau / 2, 0.0)
             a = draws.uniform(w.shape).numpy()
-            following.append(a * (w + shift) + (1 - a) * (o - shift) - lr * g)
+            a = np.ones_like(a) if mixing == "fixed" else a
+            mixed = a * (w + shift) + (1 - a) * (o - shift)
+            squares.append((mixed - w).ravel() ** 2)
+            following.append(mixed - lr * g)
             older[i] = w + shift
         current = following
-    _fit(model, x, y, 3, [ModelMix(tau=tau, seed=seed)])
+        rms.append(np.sqrt(np.concatenate(squares).mean()))
+    history = _fit(model, x, y, 3, [ModelMix(tau=tau, seed=seed, mixing=mixing)])
     for got, want in zip(model.trainable_variables, current, strict=True):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(history.history["mixing_rms"], rms, rtol=1e-4)
+    # the first gap is enforced from zero, so each coordinate moves by (2a - 1) tau / 2: an RMS of
+    # tau / 2 with a = 1, of tau / (2 sqrt(3)) with a ~ U[0, 1] (about 700 coordinates)
+    expected = tau / 2 if mixing == "fixed" else tau / (2 * np.sqrt(3))
+    assert abs(rms[0] / expected - 1) < 0.1
 
 
 def test_every_trainable_variable_is_mixed_in_a_private_run(digits):

@@ -63,6 +63,7 @@ def test_a_modelmix_checkpoint_holds_the_mixing_state_and_restores(modelmix_run)
     [
         (dict(optimizer="momentum", momentum=0.9), "not plain SGD"),
         (dict(clipping_norm="l2", linf_p=None), "no per-coordinate bound"),
+        (dict(modelmix_mixing="fixed"), "is an ablation"),
     ],
 )
 def test_a_run_breaking_an_assumption_reports_dp_sgds_epsilon_and_why(tmp_path, change, reason):
