@@ -1,6 +1,7 @@
 """Packs the runs of scripts/zoo_train.sh into the zoo: dpzoo/zoo/checkpoints/NAME/ (card, checkpoint,
 training curves) and dpzoo/zoo/checkpoints/index.json (one ZooEntry per run, sha256 of every file), plus
-the zoo's accuracy-against-epsilon plot, results/zoo.png.
+the zoo's accuracy-against-epsilon plot, results/zoo.png, drawn from every packed card. Entries of the
+index without a run here stay as they are, so new checkpoints join the zoo without retraining the others.
 
   .venv/bin/python scripts/zoo_package.py [--runs=runs/zoo]
 
@@ -30,12 +31,20 @@ TAGS = {
     "sidp_dp": ("sidp_dp", "sidp_dp"),
     "sidp_nominal": ("sidp", "sidp"),
 }
-LABELS = {
-    "dpsgd": "DP-SGD, tutorial CNN",
-    "de22": "De et al. 2022 recipe, WS CNN",
-    "modelmix": "ModelMix, tutorial CNN (GN)",
-    "sidp_dp": "SIDP + DP-SGD noise, LN-LeNet-5",
-    "sidp": "SIDP as published (nominal), LN-LeNet-5",
+METHOD_LABELS = {
+    "dpsgd": "DP-SGD",
+    "de22": "De et al. 2022 recipe",
+    "modelmix": "ModelMix",
+    "sidp_dp": "SIDP + DP-SGD noise",
+    "sidp": "SIDP as published (nominal)",
+}
+MODEL_LABELS = {  # the architecture part of a name
+    "tutorial_cnn": "tutorial CNN",
+    "tutorial_cnn_ws": "WS CNN",
+    "tutorial_cnn_gn": "tutorial CNN (GN)",
+    "lenet5_sidp": "LN-LeNet-5",
+    "scatternet_cnn": "ScatterNet CNN",
+    "scatternet_linear": "ScatterNet + linear",
 }
 # published points on Fashion-MNIST (METHODS.md): Tramer & Boneh's end-to-end CNN and ScatterNet at
 # epsilon 3 (as the results tables cite them), ModelMix's ScatterNet CNN at epsilon 1
@@ -44,6 +53,11 @@ ANCHORS = (
     ("Tramer & Boneh ScatterNet", 3.0, 89.7),
     ("ModelMix ScatterNet (paper)", 1.0, 88.8),
 )
+
+
+def _label(entry: zoo.ZooEntry) -> str:
+    """The plot's line of an entry: method and architecture."""
+    return f"{METHOD_LABELS[entry.method]}, {MODEL_LABELS[entry.name.split('.', 1)[0]]}"
 
 
 def _tag(name: str) -> str:
@@ -93,17 +107,21 @@ def main(argv: list[str]) -> None:
     runs = model_card.read_all(_RUNS.value)
     if not runs:
         sys.exit(f"No runs under {_RUNS.value}; run scripts/zoo_train.sh first.")
-    entries = [_pack(name, os.path.join(_RUNS.value, name)) for name in runs]
+    packed = {name: _pack(name, os.path.join(_RUNS.value, name)) for name in runs}
+    kept = [e for e in zoo.read_index() if e.name not in packed]
+    entries = sorted([*kept, *packed.values()], key=lambda e: e.name)
     by_method: dict[str, list[dict]] = {}
     for e in entries:
-        by_method.setdefault(LABELS[e.method], []).append(model_card.read(os.path.join(zoo.CHECKPOINT_DIR, e.name)))
+        by_method.setdefault(_label(e), []).append(model_card.read(os.path.join(zoo.CHECKPOINT_DIR, e.name)))
     plots.accuracy_vs_epsilon(by_method, _PLOT.value, anchors=ANCHORS, title="dpzoo checkpoints on Fashion-MNIST")
     index = os.path.join(zoo.CHECKPOINT_DIR, zoo.INDEX)
     with open(index + ".partial", "w") as f:
         json.dump([e.to_dict() for e in entries], f, indent=1)
         f.write("\n")
     os.replace(index + ".partial", index)
-    print(f"Packed {len(entries)} checkpoints into {zoo.CHECKPOINT_DIR}; plot {_PLOT.value}")
+    print(
+        f"Packed {len(packed)} checkpoints ({len(entries)} in the index) into {zoo.CHECKPOINT_DIR}; plot {_PLOT.value}"
+    )
 
 
 if __name__ == "__main__":

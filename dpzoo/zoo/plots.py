@@ -7,6 +7,43 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+
+
+def accuracy_vs_epsilon_figure(
+    methods: Mapping[str, Sequence[dict]],
+    *,
+    anchors: Sequence[tuple[str, float, float]] = (),
+    title: str = "",
+) -> plt.Figure:
+    """One line per method through its runs' (epsilon, test accuracy), read from model cards;
+    ``anchors`` are published (label, epsilon, accuracy %) points, drawn as crosses.
+
+    The epsilon axis is logarithmic with a tick at each epsilon plotted, labelled as the number
+    (1, 3, 8, not 10^0-style labels of the log scale), and the legend sits outside the axes, so it
+    covers no line."""
+    figure, axes = plt.subplots(figsize=(8.5, 4.2))
+    epsilons = set()
+    for label, cards in methods.items():
+        points = sorted((c["privacy"]["epsilon"], 100 * c["results"]["test_accuracy"]) for c in cards)
+        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+        epsilons.update(round(p[0], 2) for p in points)
+    for label, eps, accuracy in anchors:
+        axes.scatter([eps], [accuracy], marker="x", color="black", zorder=3)
+        axes.annotate(label, (eps, accuracy), textcoords="offset points", xytext=(5, -10), fontsize=8)
+        epsilons.add(round(eps, 2))
+    axes.set_xscale("log")
+    ticks = sorted(epsilons)
+    axes.xaxis.set_major_locator(ticker.FixedLocator(ticks))
+    axes.xaxis.set_major_formatter(ticker.FixedFormatter([f"{t:g}" for t in ticks]))
+    axes.xaxis.set_minor_formatter(ticker.NullFormatter())
+    axes.set_xlabel("epsilon (delta = 1e-5)")
+    axes.set_ylabel("test accuracy (%)")
+    axes.set_title(title)
+    axes.grid(True, which="major", alpha=0.3)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, borderaxespad=0.0)
+    figure.tight_layout()
+    return figure
 
 
 def accuracy_vs_epsilon(
@@ -16,22 +53,8 @@ def accuracy_vs_epsilon(
     anchors: Sequence[tuple[str, float, float]] = (),
     title: str = "",
 ) -> str:
-    """One line per method through its runs' (epsilon, test accuracy), read from model cards;
-    ``anchors`` are published (label, epsilon, accuracy %) points, drawn as crosses."""
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for label, cards in methods.items():
-        points = sorted((c["privacy"]["epsilon"], 100 * c["results"]["test_accuracy"]) for c in cards)
-        axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
-    for label, eps, accuracy in anchors:
-        axes.scatter([eps], [accuracy], marker="x", color="black", zorder=3)
-        axes.annotate(label, (eps, accuracy), textcoords="offset points", xytext=(5, -10), fontsize=8)
-    axes.set_xscale("log")
-    axes.set_xlabel("epsilon (delta = 1e-5)")
-    axes.set_ylabel("test accuracy (%)")
-    axes.set_title(title)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
-    figure.tight_layout()
+    """``accuracy_vs_epsilon_figure`` written as a PNG to ``path``."""
+    figure = accuracy_vs_epsilon_figure(methods, anchors=anchors, title=title)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figure.savefig(path, dpi=120)
     plt.close(figure)

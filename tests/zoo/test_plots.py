@@ -21,6 +21,25 @@ def test_accuracy_vs_epsilon_writes_a_png_from_committed_cards(tmp_path):
     assert os.path.getsize(out) > 10_000
 
 
+def test_the_epsilon_axis_labels_the_epsilons_plotted_and_the_legend_covers_no_line():
+    """results/zoo.png once labelled its log axis 2x10^0, 3x10^0 ... and its legend hid the
+    ModelMix line at epsilon 8: ticks are now the epsilons plotted, and the legend sits outside."""
+    paths = sorted(glob.glob(os.path.join(ROOT, "results", "fashion_mnist", "*.json")))
+    cards = []
+    for path in paths:
+        with open(path) as f:
+            cards.append(json.load(f))
+    figure = plots.accuracy_vs_epsilon_figure({"DP-SGD": cards}, anchors=[("anchor", 0.5, 80.0)])
+    axes = figure.axes[0]
+    figure.canvas.draw()
+    labels = [t.get_text() for t in axes.get_xticklabels() if t.get_text()]
+    assert labels == ["0.5", "1", "3", "8"]
+    assert not any(t.get_text() for t in axes.get_xticklabels(minor=True))
+    renderer = figure.canvas.get_renderer()
+    legend, inside = axes.get_legend().get_window_extent(renderer), axes.get_window_extent(renderer)
+    assert legend.x0 >= inside.x1  # right of the axes: over no line
+
+
 def test_training_curves_of_a_committed_card(tmp_path):
     with open(os.path.join(ROOT, "results", "fashion_mnist", "tutorial_cnn_eps3.json")) as f:
         card = json.load(f)
