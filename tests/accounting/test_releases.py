@@ -8,6 +8,7 @@ import pytest
 from dp_accounting import pld, rdp
 
 from dpzoo import accounting
+from dpzoo.accounting import modelmix
 
 RUN = dict(n=60_000, batch_size=2048, noise_multiplier=2.0, steps=1170, delta=1e-5)
 NORM_SIGMA = 8.0  # Tramer & Boneh's noise multiplier of the two statistics
@@ -60,12 +61,12 @@ def test_calibration_and_step_budget_leave_dp_sgd_what_the_release_did_not_spend
 
 
 def test_modelmix_accountant_adds_the_release_renyi_divergence():
-    """With no steps, ModelMix's bound is the release's RDP at the integer orders 2..19,
+    """With no steps, ModelMix's bound is the release's RDP at its integer orders (2..127),
     converted as dp_accounting converts it (RDP of a Gaussian of sigma: alpha / (2 sigma^2))."""
     prior = accounting.data_normalization(NORM_SIGMA)
     terms = accounting.ModelMixTerms(l2_norm_clip=1.0, linf_p=100.0, tau_over_lr=0.0075)
     kwargs = dict(n=60_000, batch_size=2048, noise_multiplier=1.0, delta=1e-5)
-    orders = list(range(2, 20))
+    orders = list(modelmix.ORDERS)
     release_only = rdp.RdpAccountant(orders).compose(prior.dp_event())
     want = min(  # the plain conversion eps = RDP + log(1/delta) / (alpha - 1), as modelmix_epsilon uses
         release_only._rdp[i] + np.log(1 / 1e-5) / (alpha - 1) for i, alpha in enumerate(orders)
