@@ -29,11 +29,11 @@ NORMALIZABLE = (  # take normalization=...
 )
 FIXED_NORMALIZATION = ("nf_resnet", "nf_resnet50", "wrn", "wrn16_4", "wrn28_10", "wrn40_4")
 TEXT = ("bilstm", "ln_bilstm")  # take token ids
-SCATTERNET = ("scatternet_cnn", "scatternet_linear")  # normalization "group" or "none"
+SCATTERNET = ("scatternet_cnn", "scatternet_linear")  # normalization "group", "data" or "none"
 CASES = (
     [(name, {"normalization": n}) for name in NORMALIZABLE for n in NORMALIZATIONS]
     + [(name, {}) for name in FIXED_NORMALIZATION]
-    + [(name, {"normalization": n}) for name in SCATTERNET for n in ("group", "none")]
+    + [(name, {"normalization": n}) for name in SCATTERNET for n in ("group", "data", "none")]
 )
 
 
@@ -58,6 +58,17 @@ def test_forward_backward_every_parameter_gets_a_gradient(fashion, name, kwargs)
         assert grad is not None, variable.name
         assert np.all(np.isfinite(grad.numpy())) and np.any(grad.numpy() != 0), variable.name
     assert not any(isinstance(layer, BATCH_STATISTICS_LAYERS) for layer in model.submodules)
+
+
+@pytest.mark.parametrize("name", SCATTERNET)
+@pytest.mark.parametrize("normalization", ["group", "data"])
+def test_scatternets_take_cifar10_images_as_243_channels_of_8x8(name, normalization):
+    """The CIFAR-10 variants (METHODS.md section 5): 32x32x3 images scatter to 8x8x243 (27 groups
+    of 9 channels for the GroupNorm), and the head is built on that."""
+    model = models.get(name, input_shape=(32, 32, 3), num_classes=10, normalization=normalization)
+    assert model.get_layer(f"{name}_scattering").output.shape[1:] == (8, 8, 243)
+    x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype(np.float32)
+    assert model(x).shape == (2, 10)
 
 
 @pytest.mark.parametrize("name", TEXT)
