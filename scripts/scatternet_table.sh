@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The ScatterNet runs of results/fashion_mnist_scatternet.md, in three phases:
+#   tune          ModelMix's table, tuning: DP-SGD and ModelMix each get the same 4 runs at
+#                 epsilon 0.6 (learning rate 2 or 4, 10 or 20 epochs); the best of each sets
+#                 MODELMIX_TABLE in train/configs/scatternet/_recipe.py
+#   table         ModelMix's table: both methods at epsilon 0.2, 0.4, 0.6, 0.8 and 1.0
+#   tramer_boneh  Tramer & Boneh's ScatterNet + linear and + CNN at epsilon 3
+#   ablation      why ModelMix loses, at epsilon 0.6 with the tuning's lr 2 and 10 epochs: a = 1
+#                 (the gap alone), a tiny gap (mixing alone), DP-SGD with refined clipping, and a
+#                 4x wider gap, whose ModelMix epsilon lets sigma fall; compare their mixing_rms
+#                 with DP-SGD's Gaussian noise per coordinate, lr sigma C / B
+#   goal          towards 90% at epsilon 3: the CNN with per-channel GroupNorm (81 groups), with
+#                 private data normalisation (noise multiplier 8, composed into epsilon), and for
+#                 60 epochs, each evaluated with its EMA weights
+# Runs that have a model card are kept, so an interrupted sweep resumes; a second copy started
+# beside the first shares the work (each run is claimed by a lock file). A run takes 2 to 8
+# minutes on a 2-core CPU (the scattering features are computed once and cached).
+#   bash scripts/scatternet_table.sh PHASE [RUNS_DIR]   (default runs/scatternet)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+phase=${1:?usage: scatternet_table.sh tune|table|tramer_boneh|ablation|goal [RUNS_DIR]}
+runs=${2:-runs/scatternet}
+configs=train/configs/scatternet
+mkdir -p "$runs"
+export TF_CPP_MIN_LOG_LEVEL=3
+
+train() {  # train OUTPUT_NAME CONFIG [FLAGS...]
+  local out="$runs/$1" config=$2
+  shift 2
+  [ -f "$out/model_card.json" ] && return 0
+  (set -C; : >"$out.lock") 2>/dev/null || return 0  # another copy of the script has it
+  echo "== $out"
+  .venv/bin/dpzoo-train --config="$config" "$@" --output_dir="$out" --overwrite >"$out.log" 2>&1 \
+    || { echo "failed: $out (see $out.log)"; rm -f "$out.lock"; exit 1; }
+  rm -f "$out.lock"
+  grep -m1 "Test accuracy" "$out/model_card.md" || true
+}
+
+case $phase in
+  tune)
+    for method in dpsgd modelmix; do
+      for lr in 2 4; do
+        for epochs in 10 20; do
+          train "tune/${method}_lr${lr}_epochs${epochs}" "$configs/fashion_mnist_scatternet_cnn_${method}_eps0_6.py" \
+            --learning_rate="$lr" --epochs="$epochs"
+        done
+      done
+    done ;;
+  table)
+    for eps in 0_6 1 0_2 0_4 0_8; do
+      for method in dpsgd modelmix; do
+        train "cnn_${method}_eps${eps}" "$configs/fashion_mnist_scatternet_cnn_${method}_eps${eps}.py"
+      done
+    done ;;
+  tramer_boneh)
+    for model in scatternet_cnn scatternet_linear; do
+      train "${model}_eps3" "$configs/fashion_mnist_${model}_eps3.py"
+    done ;;
+  ablation)
+    mm=$configs/fashion_mnist_scatternet_cnn_modelmix_eps0_6.py
+    short=(--learning_rate=2 --epochs=10)
+    train ablation/gap_only "$mm" "${short[@]}" --modelmix_mixing=fixed
+    train ablation/mixing_only "$mm" "${short[@]}" --modelmix_tau_ratio=1e-6
+    train ablation/dpsgd_refined_clipping "$configs/fashion_mnist_scatternet_cnn_dpsgd_eps0_6.py" "${short[@]}" \
+      --clipping_norm=l2+linf --linf_p=100
+    train ablation/wide_gap "$mm" "${short[@]}" --modelmix_tau_ratio=0.03 ;;
+  goal)
+    cnn=$configs/fashion_mnist_scatternet_cnn_eps3.py
+    train goal/cnn_groups81_ema "$cnn" --model_kwargs='{"groups": 81}' --eval_weights=ema
+    train goal/cnn_datanorm_ema "$cnn" --model_kwargs='{"normalization": "data"}' --data_norm_noise_multiplier=8 \
+      --eval_weights=ema
+    train goal/cnn_60epochs_ema "$cnn" --epochs=60 --eval_weights=ema ;;
+  *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation or goal" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""Tramer & Boneh 2021 ScatterNet configs, and ModelMix's Fashion-MNIST table on them."""
