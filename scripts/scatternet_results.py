@@ -1,0 +1,195 @@
+"""Writes results/fashion_mnist_scatternet.md (+ PNG, + the model cards) from the runs of
+scripts/scatternet_table.sh: Tramer & Boneh's ScatterNets at epsilon 3, ModelMix's Fashion-MNIST
+table with its tuning, the ablation of why ModelMix loses, and the runs towards 90% at epsilon 3.
+
+  .venv/bin/python scripts/scatternet_results.py [--runs=runs/scatternet]
+"""
+
+import os
+import shutil
+import sys
+
+from absl import app, flags
+
+from dpzoo.artifacts import model_card
+from dpzoo.zoo import plots
+
+_RUNS = flags.DEFINE_string("runs", "runs/scatternet", "Runs of scripts/scatternet_table.sh.")
+_OUTPUT = flags.DEFINE_string(
+    "output", "results/fashion_mnist_scatternet", "Output stem: .md, .png and a folder of cards."
+)
+
+EPSILONS = (0.2, 0.4, 0.6, 0.8, 1.0)
+PUBLISHED = {  # Xiao et al. (ModelMix), Fashion-MNIST, ScatterNet CNN (METHODS.md section 3)
+    "dpsgd": (53.4, 74.0, 81.5, 84.5, 85.6),
+    "modelmix": (83.9, 85.7, 86.1, 87.9, 88.8),
+}
+TRAMER_BONEH = {"scatternet_linear": ("ScatterNet + linear", 89.7), "scatternet_cnn": ("ScatterNet + CNN", 89.0)}
+METHOD_NAMES = {"dpsgd": "DP-SGD", "modelmix": "DP-SGD + ModelMix"}
+
+
+def _tag(eps: float) -> str:
+    return f"{eps:g}".replace(".", "_")
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def _accuracies(card: dict) -> tuple[str, str, str]:
+    by_weights = card["results"]["test_accuracy_by_weights"]
+    return _percent(by_weights["raw"]), _percent(by_weights["ema"]), _percent(by_weights["polyak"])
+
+
+def _stated(card: dict) -> str:
+    """The stated epsilon, its accountant, and for ModelMix runs both epsilons."""
+    privacy = card["privacy"]
+    text = f"{privacy['epsilon']:.3g} ({privacy['accountant']})"
+    mixing = privacy.get("modelmix")
+    if mixing:
+        text += f"; ModelMix {mixing['modelmix_epsilon']:.3g}, DP-SGD {mixing['dpsgd_epsilon']:.3g}"
+    elif privacy.get("reason"):
+        text += "; ModelMix's not stated (ablation)" if "ablation" in privacy["reason"] else ""
+    return text
+
+
+def _gaussian_noise(card: dict) -> float:
+    """DP-SGD's noise per coordinate per step in weight units: lr sigma C / B."""
+    training = card["training"]
+    return (
+        training["learning_rate"]
+        * card["privacy"]["noise_multiplier"]
+        * training["l2_norm_clip"]
+        / (training["batch_size"])
+    )
+
+
+def _mixing_rms(card: dict) -> str:
+    values = [row["mixing_rms"] for row in card["history"] if "mixing_rms" in row]
+    return f"{sum(values) / len(values):.2e}" if values else "-"
+
+
+def _group(cards: dict[str, dict], prefix: str) -> dict[str, dict]:
+    return {name[len(prefix) :]: card for name, card in cards.items() if name.startswith(prefix)}
+
+
+def tramer_boneh_table(cards: dict[str, dict]) -> list[str]:
+    lines = [
+        "| model | published | dpzoo: final weights | EMA | Polyak | epsilon stated | sigma | steps |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for model, (label, published) in TRAMER_BONEH.items():
+        card = cards.get(f"{model}_eps3")
+        if card is None:
+            lines.append(f"| {label} | {published}% | not run | | | | | |")
+            continue
+        raw, ema, polyak = _accuracies(card)
+        privacy = card["privacy"]
+        lines.append(
+            f"| {label} | {published}% | {raw} | {ema} | {polyak} | {_stated(card)} | "
+            f"{privacy['noise_multiplier']:.3g} | {privacy['steps']} |"
+        )
+    return lines
+
+
+def modelmix_table(cards: dict[str, dict]) -> list[str]:
+    lines = ["| method | " + " | ".join(f"eps {e:g}" for e in EPSILONS) + " |", "|---|" + "---|" * len(EPSILONS)]
+    for method, label in METHOD_NAMES.items():
+        lines.append(f"| {label}, published | " + " | ".join(f"{a}%" for a in PUBLISHED[method]) + " |")
+        cells = []
+        for eps in EPSILONS:
+            card = cards.get(f"cnn_{method}_eps{_tag(eps)}")
+            cells.append("not run" if card is None else f"**{_accuracies(card)[0]}** ({_accuracies(card)[1]} EMA)")
+        lines.append(f"| {label}, dpzoo | " + " | ".join(cells) + " |")
+    for method, label in METHOD_NAMES.items():
+        cells = []
+        for eps in EPSILONS:
+            card = cards.get(f"cnn_{method}_eps{_tag(eps)}")
+            cells.append("" if card is None else f"sigma {card['privacy']['noise_multiplier']:.3g}: {_stated(card)}")
+        lines.append(f"| {label}: noise, epsilon stated | " + " | ".join(cells) + " |")
+    return lines
+
+
+def runs_table(cards: dict[str, dict], columns: str) -> list[str]:
+    """One row per run: its settings, noise, stated epsilon, mixing and accuracies."""
+    lines = [
+        f"| {columns} | lr | epochs | sigma | lr sigma C / B | mixing_rms | epsilon stated | final | EMA | Polyak |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, card in cards.items():
+        training = card["training"]
+        raw, ema, polyak = _accuracies(card)
+        lines.append(
+            f"| {name} | {training['learning_rate']:g} | {training['epochs']} | "
+            f"{card['privacy']['noise_multiplier']:.3g} | {_gaussian_noise(card):.2e} | {_mixing_rms(card)} | "
+            f"{_stated(card)} | {raw} | {ema} | {polyak} |"
+        )
+    return lines
+
+
+def _published_points(method: str) -> list[dict]:
+    """Published cells as minimal cards, for the plot."""
+    return [
+        {"privacy": {"epsilon": eps}, "results": {"test_accuracy": accuracy / 100}}
+        for eps, accuracy in zip(EPSILONS, PUBLISHED[method], strict=True)
+    ]
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    cards = {}
+    for group in ("", "tune/", "ablation/", "goal/"):
+        for name, card in model_card.read_all(os.path.join(_RUNS.value, group)).items():
+            cards[group + name] = card
+    if not cards:
+        sys.exit(f"No model cards under {_RUNS.value}; run scripts/scatternet_table.sh first.")
+    os.makedirs(_OUTPUT.value, exist_ok=True)
+    for name in cards:
+        for card_file, suffix in ((model_card.CARD_JSON, "json"), (model_card.CARD_MARKDOWN, "md")):
+            flat = name.replace("/", "_")
+            shutil.copy(os.path.join(_RUNS.value, name, card_file), os.path.join(_OUTPUT.value, f"{flat}.{suffix}"))
+    lines = {
+        method: [cards[f"cnn_{method}_eps{_tag(e)}"] for e in EPSILONS if f"cnn_{method}_eps{_tag(e)}" in cards]
+        for method in METHOD_NAMES
+    }
+    plots.accuracy_vs_epsilon(
+        {
+            **{f"{METHOD_NAMES[m]}, dpzoo": runs for m, runs in lines.items() if runs},
+            **{f"{METHOD_NAMES[m]}, published": _published_points(m) for m in METHOD_NAMES},
+        },
+        _OUTPUT.value + ".png",
+        anchors=[(label, 3.0, published) for label, published in TRAMER_BONEH.values()],
+        title="Fashion-MNIST, ScatterNet CNN: DP-SGD and ModelMix",
+    )
+    with open(_OUTPUT.value + ".md.partial", "w") as f:
+        f.write(
+            TEMPLATE.format(
+                tramer_boneh="\n".join(tramer_boneh_table(cards)),
+                modelmix="\n".join(modelmix_table(cards)),
+                tuning="\n".join(runs_table(_group(cards, "tune/"), "tuning run (epsilon 0.6)")),
+                ablation="\n".join(runs_table(_group(cards, "ablation/") | _baselines(cards), "variant (epsilon 0.6)")),
+                goal="\n".join(runs_table(_group(cards, "goal/") | _goal_baseline(cards), "run (epsilon 3)")),
+                full=model_card.results_table(list(cards.values())),
+                png=os.path.basename(_OUTPUT.value) + ".png",
+                cards=os.path.basename(_OUTPUT.value),
+            )
+        )
+    os.replace(_OUTPUT.value + ".md.partial", _OUTPUT.value + ".md")
+    print(f"Wrote {_OUTPUT.value}.md, .png and {len(cards)} model cards")
+
+
+def _baselines(cards: dict[str, dict]) -> dict[str, dict]:
+    """The ablation's reference points: the tuning's ModelMix and DP-SGD runs at the same lr and epochs."""
+    names = {"ModelMix (a ~ U[0, 1], gap 0.0075 lr)": "tune/modelmix_lr2_epochs10", "DP-SGD": "tune/dpsgd_lr2_epochs10"}
+    return {label: cards[name] for label, name in names.items() if name in cards}
+
+
+def _goal_baseline(cards: dict[str, dict]) -> dict[str, dict]:
+    return {"Tramer & Boneh's recipe": cards["scatternet_cnn_eps3"]} if "scatternet_cnn_eps3" in cards else {}
+
+
+TEMPLATE = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "scatternet_results.md.in")).read()
+
+
+if __name__ == "__main__":
+    app.run(main)
