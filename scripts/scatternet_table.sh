@@ -3,7 +3,9 @@
 #   tune          ModelMix's table, tuning: DP-SGD and ModelMix each get the same 4 runs at
 #                 epsilon 0.6 (learning rate 2 or 4, 10 or 20 epochs); the best of each sets
 #                 MODELMIX_TABLE in train/configs/scatternet/_recipe.py
-#   table         ModelMix's table: both methods at epsilon 0.2, 0.4, 0.6, 0.8 and 1.0
+#   table         ModelMix's table: both methods at epsilon 0.2, 0.4, 0.6, 0.8 and 1.0 (METHODS, if
+#                 set, picks "dpsgd" or "modelmix"); a cell whose recipe equals a tuning run's
+#                 takes that run instead of training it again
 #   tramer_boneh  Tramer & Boneh's ScatterNet + linear and + CNN at epsilon 3
 #   ablation      why ModelMix loses, at epsilon 0.6 with the tuning's lr 2 and 10 epochs: a = 1
 #                 (the gap alone), a tiny gap (mixing alone), DP-SGD with refined clipping, and a
@@ -47,8 +49,16 @@ case $phase in
       done
     done ;;
   table)
-    for eps in 0_6 1 0_2 0_4 0_8; do
-      for method in dpsgd modelmix; do
+    for method in ${METHODS:-dpsgd modelmix}; do
+      recipe=$(.venv/bin/python -c "from dpzoo.train.configs.scatternet._recipe import MODELMIX_TABLE as t; \
+r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
+      tuned="$runs/tune/${method}_lr${recipe}"
+      if [ -f "$tuned/model_card.json" ] && [ ! -e "$runs/cnn_${method}_eps0_6" ]; then
+        cp -r "$tuned" "$runs/cnn_${method}_eps0_6"  # the same run: epsilon 0.6, the chosen recipe
+      fi
+    done
+    for eps in 1 0_2 0_4 0_8 0_6; do
+      for method in ${METHODS:-dpsgd modelmix}; do
         train "cnn_${method}_eps${eps}" "$configs/fashion_mnist_scatternet_cnn_${method}_eps${eps}.py"
       done
     done ;;
@@ -60,15 +70,15 @@ case $phase in
     mm=$configs/fashion_mnist_scatternet_cnn_modelmix_eps0_6.py
     short=(--learning_rate=2 --epochs=10)
     train ablation/gap_only "$mm" "${short[@]}" --modelmix_mixing=fixed
+    train ablation/wide_gap "$mm" "${short[@]}" --modelmix_tau_ratio=0.03
     train ablation/mixing_only "$mm" "${short[@]}" --modelmix_tau_ratio=1e-6
     train ablation/dpsgd_refined_clipping "$configs/fashion_mnist_scatternet_cnn_dpsgd_eps0_6.py" "${short[@]}" \
-      --clipping_norm=l2+linf --linf_p=100
-    train ablation/wide_gap "$mm" "${short[@]}" --modelmix_tau_ratio=0.03 ;;
+      --clipping_norm=l2+linf --linf_p=100 ;;
   goal)
     cnn=$configs/fashion_mnist_scatternet_cnn_eps3.py
-    train goal/cnn_groups81_ema "$cnn" --model_kwargs='{"groups": 81}' --eval_weights=ema
     train goal/cnn_datanorm_ema "$cnn" --model_kwargs='{"normalization": "data"}' --data_norm_noise_multiplier=8 \
       --eval_weights=ema
+    train goal/cnn_groups81_ema "$cnn" --model_kwargs='{"groups": 81}' --eval_weights=ema
     train goal/cnn_60epochs_ema "$cnn" --epochs=60 --eval_weights=ema ;;
   *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation or goal" >&2; exit 2 ;;
 esac
