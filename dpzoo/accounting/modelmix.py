@@ -96,16 +96,21 @@ def modelmix_epsilon(
 class ModelMixTerms:
     """What ModelMix adds to a DP-SGD run's accounting: the clip norm C, refined clipping's p and
     the uniform width tau / eta. Give a ``PrivacyLedger`` these only when the run meets the
-    guarantee's assumptions (plain SGD, every parameter mixed, Poisson sampling, refined clipping)."""
+    guarantee's assumptions (plain SGD, every parameter mixed, Poisson sampling, refined clipping).
+    ``max_order``: the largest integer order minimised over (cards record it; those written before
+    it was 127 were computed with the paper's 19)."""
 
     l2_norm_clip: float
     linf_p: float
     tau_over_lr: float
+    max_order: int = ORDERS[-1]
 
     def __post_init__(self) -> None:
         validation.positive("l2_norm_clip", self.l2_norm_clip)
         validation.positive("linf_p", self.linf_p)
         validation.positive("tau_over_lr", self.tau_over_lr)
+        if self.max_order < 2:
+            raise ValueError(f"Expected max_order={self.max_order} >= 2.")
 
     def epsilon(
         self,
@@ -129,6 +134,7 @@ class ModelMixTerms:
             noise_multiplier=noise_multiplier,
             tau_over_lr=self.tau_over_lr,
             delta=delta,
+            orders=range(2, self.max_order + 1),
             prior=prior,
         )
 

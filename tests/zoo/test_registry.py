@@ -48,16 +48,24 @@ def test_every_checkpoint_loads_offline_and_reproduces_its_card(name, test_image
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_checkpoint_recomputes_its_epsilon_and_carries_its_audit(name):
-    """The stated epsilon from the card's run (sigma, batch, steps, sampling, accountant) by the
-    accountant, and the audit's implied lower bounds below it for a formal checkpoint."""
+    """The stated epsilon from the card's run (sigma, batch, steps, sampling, accountant, a release
+    before training) by the accountant, and the audit's implied lower bounds below it for a formal
+    checkpoint."""
     entry = zoo.entry(name)
     privacy = model_card.read(zoo.fetch(entry))["privacy"]
     mixing = privacy.get("modelmix")  # cards written before ModelMix have no such field
     terms = None
     if mixing:
         terms = accounting.ModelMixTerms(
-            l2_norm_clip=mixing["l2_norm_clip"], linf_p=mixing["linf_p"], tau_over_lr=mixing["tau_over_lr"]
+            l2_norm_clip=mixing["l2_norm_clip"],
+            linf_p=mixing["linf_p"],
+            tau_over_lr=mixing["tau_over_lr"],
+            max_order=mixing.get("max_order", 19),  # cards from before the wider orders used the paper's
         )
+    release = privacy.get("prior")
+    prior = release and accounting.GaussianReleases(
+        what=release["what"], noise_multipliers=tuple(release["noise_multipliers"])
+    )
     ledger = accounting.PrivacyLedger(
         n=privacy["n"],
         batch_size=privacy["batch_size"],
@@ -68,6 +76,7 @@ def test_every_checkpoint_recomputes_its_epsilon_and_carries_its_audit(name):
         accountant=mixing["dpsgd_accountant"] if mixing else privacy["accountant"],
         step_counter=lambda: privacy["steps"],
         modelmix=terms,
+        prior=prior,
     )
     assert ledger.statement().epsilon == pytest.approx(entry.epsilon, rel=1e-6)
     assert set(entry.audit) == {"threshold", "logistic_regression"}
