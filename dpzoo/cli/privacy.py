@@ -5,6 +5,8 @@ dpzoo-privacy --N=60000 --batch_size=256 --target_epsilon=3 --epochs=60 --format
 dpzoo-privacy --N=50000 --batch_size=4096 --noise_multiplier=10 --target_epsilon=1  # steps the budget allows
 dpzoo-privacy --method=modelmix --N=50000 --batch_size=1500 --noise_multiplier=0.335 --epochs=102 \
     --l2_norm_clip=20 --linf_p=100 --tau_over_lr=0.15 --accountant=rdp  # ModelMix's epsilon beside DP-SGD's
+dpzoo-privacy --N=60000 --batch_size=2048 --target_epsilon=3 --epochs=40 --data_norm_noise_multiplier=8  # with
+    # Tramer & Boneh's data normalisation released before training, composed into epsilon
 """
 
 import json
@@ -39,6 +41,12 @@ _METHOD = flags.DEFINE_enum(
 _CLIP = flags.DEFINE_float("l2_norm_clip", None, "modelmix: the clip norm C.")
 _LINF_P = flags.DEFINE_float("linf_p", None, "modelmix: p of refined clipping (coordinates clamped to C/sqrt(p)).")
 _TAU = flags.DEFINE_float("tau_over_lr", None, "modelmix: the minimum gap over the learning rate, tau / eta.")
+_DATA_NORM = flags.DEFINE_float(
+    "data_norm_noise_multiplier",
+    None,
+    "The noise multiplier of a data normalisation released before training (two Gaussian mechanisms, as "
+    "dpzoo-train's); composed into the epsilon and the calibration.",
+)
 flags.mark_flags_as_required(["N", "batch_size"])
 
 
@@ -47,8 +55,11 @@ def statement() -> accounting.PrivacyStatement:
     a given sigma after --epochs, or (both given) the longest run whose epsilon stays in the target."""
     if _SIGMA.value is None and _TARGET.value is None:
         raise UsageError("Give --noise_multiplier, --target_epsilon, or both (the steps the budget allows).")
+    if _DATA_NORM.value is not None and not _DATA_NORM.value > 0:
+        raise UsageError(f"Expected --data_norm_noise_multiplier={_DATA_NORM.value} > 0.")
+    prior = accounting.data_normalization(_DATA_NORM.value)
     run = dict(n=_N.value, batch_size=_BATCH.value, delta=_DELTA.value)
-    common = run | dict(sampling=_SAMPLING.value, accountant=_ACCOUNTANT.value)
+    common = run | dict(sampling=_SAMPLING.value, accountant=_ACCOUNTANT.value, prior=prior)
     mixing = modelmix_terms()
     sigma = _SIGMA.value
     if sigma is not None and _TARGET.value is not None:
@@ -61,7 +72,7 @@ def statement() -> accounting.PrivacyStatement:
         steps = max(1, round(_EPOCHS.value * accounting.steps_per_epoch(_N.value, _BATCH.value, _SAMPLING.value)))
         if _TARGET.value is not None and mixing is not None:
             sigma = calibrate_modelmix_noise(
-                mixing, target_epsilon=_TARGET.value, steps=steps, dpsgd_noise_multiplier=sigma, **run
+                mixing, target_epsilon=_TARGET.value, steps=steps, dpsgd_noise_multiplier=sigma, prior=prior, **run
             )
     ledger = accounting.PrivacyLedger(
         noise_multiplier=sigma, l2_norm_clip=_CLIP.value, step_counter=lambda: steps, modelmix=mixing, **common

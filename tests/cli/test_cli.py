@@ -63,6 +63,18 @@ def test_privacy_json_names_accountant_sampling_and_delta():
     assert 2.0 < statement["epsilon"] < 3.0
 
 
+def test_privacy_composes_a_data_normalisation_released_before_training():
+    args = ["dpzoo-privacy", "--N=60000", "--batch_size=2048", "--noise_multiplier=1.8", "--epochs=40", "--format=json"]
+    plain = json.loads(run(*args).stdout.strip().splitlines()[-1])
+    result = run(*args, "--data_norm_noise_multiplier=8")
+    assert result.returncode == 0, result.stderr
+    statement = json.loads(result.stdout.strip().splitlines()[-1])
+    assert statement["epsilon"] > plain["epsilon"] and statement["prior"]["noise_multipliers"] == [8.0, 8.0]
+    assert "composed with data normalisation" in statement["statement"]
+    bad = run(*args, "--data_norm_noise_multiplier=0")
+    assert bad.returncode == 2 and "Expected --data_norm_noise_multiplier=0.0 > 0." in bad.stderr
+
+
 def test_privacy_text_and_bad_input():
     text = run(
         "dpzoo-privacy",
