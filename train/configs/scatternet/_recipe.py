@@ -25,7 +25,7 @@ TRAMER_BONEH = {
 # (learning rate, epochs) per method, chosen by the tuning runs at epsilon 0.6
 MODELMIX_TABLE = {
     "dpsgd": dict(learning_rate=2.0, epochs=20),
-    "modelmix": dict(learning_rate=4.0, epochs=20),
+    "modelmix": dict(learning_rate=2.0, epochs=10),
 }
 
 
