@@ -10,7 +10,8 @@
 #   ablation      why ModelMix loses, at epsilon 0.6 with the tuning's lr 2 and 10 epochs: a = 1
 #                 (the gap alone), a tiny gap (mixing alone), DP-SGD with refined clipping, and a
 #                 4x wider gap, whose ModelMix epsilon lets sigma fall; compare their mixing_rms
-#                 with DP-SGD's Gaussian noise per coordinate, lr sigma C / B
+#                 with DP-SGD's Gaussian noise per coordinate, lr sigma C / B; and DP-SGD on
+#                 ModelMix's 10 epochs at epsilon 0.2, where ModelMix's run states DP-SGD's epsilon
 #   goal          towards 90% at epsilon 3: the CNN with per-channel GroupNorm (81 groups), with
 #                 private data normalisation (noise multiplier 8, composed into epsilon), and for
 #                 60 epochs, each evaluated with its EMA weights
@@ -70,6 +71,8 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
     mm=$configs/fashion_mnist_scatternet_cnn_modelmix_eps0_6.py
     short=(--learning_rate=2 --epochs=10)
     train ablation/gap_only "$mm" "${short[@]}" --modelmix_mixing=fixed
+    # the control of the epsilon-0.2 cell, where ModelMix states DP-SGD's epsilon: DP-SGD on its 10 epochs
+    train ablation/dpsgd_eps0_2_10epochs "$configs/fashion_mnist_scatternet_cnn_dpsgd_eps0_2.py" --epochs=10
     train ablation/wide_gap "$mm" "${short[@]}" --modelmix_tau_ratio=0.03
     train ablation/mixing_only "$mm" "${short[@]}" --modelmix_tau_ratio=1e-6
     train ablation/dpsgd_refined_clipping "$configs/fashion_mnist_scatternet_cnn_dpsgd_eps0_6.py" "${short[@]}" \
