@@ -18,7 +18,7 @@ from absl import app, flags
 
 from dpzoo import zoo
 from dpzoo.artifacts import model_card
-from dpzoo.zoo import plots
+from dpzoo.zoo import plots, registry
 
 _RUNS = flags.DEFINE_string("runs", "runs/zoo", "Runs of scripts/zoo_train.sh, one folder per checkpoint name.")
 _PLOT = flags.DEFINE_string("plot", "results/zoo.png", "The zoo's accuracy-against-epsilon plot.")
@@ -114,7 +114,7 @@ def main(argv: list[str]) -> None:
     for e in entries:
         by_method.setdefault(_label(e), []).append(model_card.read(os.path.join(zoo.CHECKPOINT_DIR, e.name)))
     plots.accuracy_vs_epsilon(by_method, _PLOT.value, anchors=ANCHORS, title="dpzoo checkpoints on Fashion-MNIST")
-    index = os.path.join(zoo.CHECKPOINT_DIR, zoo.INDEX)
+    index = os.path.join(zoo.CHECKPOINT_DIR, registry.INDEX)
     with open(index + ".partial", "w") as f:
         json.dump([e.to_dict() for e in entries], f, indent=1)
         f.write("\n")
