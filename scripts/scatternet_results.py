@@ -158,7 +158,6 @@ def main(argv: list[str]) -> None:
             **{f"{METHOD_NAMES[m]}, published": _published_points(m) for m in METHOD_NAMES},
         },
         _OUTPUT.value + ".png",
-        anchors=[(label, 3.0, published) for label, published in TRAMER_BONEH.values()],
         title="Fashion-MNIST, ScatterNet CNN: DP-SGD and ModelMix",
     )
     with open(_OUTPUT.value + ".md.partial", "w") as f:

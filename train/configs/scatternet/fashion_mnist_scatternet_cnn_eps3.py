@@ -3,7 +3,7 @@
 Momentum SGD (0.9), C 0.1, 40 epochs, GroupNorm of the scattering channels; see _recipe.py.
 Published: 89.0% test accuracy (Tramer & Boneh 2021, ScatterNet + CNN, Fashion-MNIST, epsilon 3).
 Command: dpzoo-train --config=train/configs/scatternet/fashion_mnist_scatternet_cnn_eps3.py
-Hardware: 2-core CPU, under 10 minutes. Result: results/fashion_mnist_scatternet.md.
+Hardware: 2-core CPU, 5 to 18 minutes (measured beside another run). Result: results/fashion_mnist_scatternet.md.
 """
 
 from dpzoo.train.configs.scatternet._recipe import tramer_boneh
