@@ -6,6 +6,7 @@ table with its tuning, the ablation of why ModelMix loses, and the runs towards 
 """
 
 import os
+import pathlib
 import shutil
 import sys
 
@@ -48,8 +49,8 @@ def _stated(card: dict) -> str:
     mixing = privacy.get("modelmix")
     if mixing:
         text += f"; ModelMix {mixing['modelmix_epsilon']:.3g}, DP-SGD {mixing['dpsgd_epsilon']:.3g}"
-    elif privacy.get("reason"):
-        text += "; ModelMix's not stated (ablation)" if "ablation" in privacy["reason"] else ""
+    elif "ablation" in privacy.get("reason", ""):
+        text += "; ModelMix's not stated (ablation)"
     return text
 
 
@@ -187,7 +188,7 @@ def _goal_baseline(cards: dict[str, dict]) -> dict[str, dict]:
     return {"Tramer & Boneh's recipe": cards["scatternet_cnn_eps3"]} if "scatternet_cnn_eps3" in cards else {}
 
 
-TEMPLATE = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "scatternet_results.md.in")).read()
+TEMPLATE = pathlib.Path(__file__).with_name("scatternet_results.md.in").read_text()
 
 
 if __name__ == "__main__":

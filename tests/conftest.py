@@ -91,3 +91,31 @@ def fashion_subset_dir(directory, fashion: data.Dataset, n_train: int, n_test: i
     for name, array in parts.items():
         write_idx(os.path.join(directory, name), array.astype(np.uint8))
     return str(directory)
+
+
+def scatternet_subset_run(fashion: data.Dataset, root, **changes):
+    """(result, config) of a short ScatterNet + linear run (3 epochs of B = 500) on the first 2,000
+    training and 1,000 test images, its features cached under ``root``; ``changes`` replace
+    fields of that config."""
+    import dataclasses
+
+    from dpzoo import training
+
+    config = training.TrainConfig(
+        model="scatternet_linear",
+        data_dir=fashion_subset_dir(root / "data", fashion, 2000, 1000),
+        epochs=3,
+        batch_size=500,
+        learning_rate=4.0,
+        optimizer="momentum",
+        l2_norm_clip=0.1,
+        noise_multiplier=1.0,
+        accountant="rdp",
+        output_dir=str(root / "run"),
+    )
+    config = dataclasses.replace(config, **changes)
+    os.environ["DPZOO_CACHE_DIR"] = str(root / "cache")
+    try:
+        return training.run(config, verbose=0), config
+    finally:
+        del os.environ["DPZOO_CACHE_DIR"]

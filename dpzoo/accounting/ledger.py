@@ -9,6 +9,7 @@ every epsilon it states, from before the first step on.
 """
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 
@@ -153,12 +154,14 @@ class PrivacyLedger:
             guarantee=self._guarantee,
             reason=self._reason,
             modelmix=mixing,
-            prior=self._prior_record(),
+            prior=self._prior_record,
             **fixed,
         )
 
+    @functools.cached_property
     def _prior_record(self) -> dict | None:
-        """The card's record of the release before training, with its epsilon alone."""
+        """The card's record of the release before training, with its epsilon alone (computed
+        once: it does not change as steps are taken)."""
         if self._prior is None:
             return None
         fixed = self._fixed

@@ -3,41 +3,29 @@ statistics are released before the first step and set in the model, the card's e
 their release with the DP-SGD steps, a resumed run sets the same statistics again, and a model
 and config that disagree are refused."""
 
-import os
-
 import numpy as np
 import pytest
 from dp_accounting import pld
 
-from dpzoo import accounting, models, training
+from dpzoo import accounting, models
 from dpzoo.common.errors import UsageError
 from dpzoo.privacy.channel_statistics import clipped_sums
 from dpzoo.training import TrainConfig, data_normalization, fixed_front
 from tests.accounting.test_releases import NORM_SIGMA
-from tests.conftest import fashion_subset_dir
+from tests.conftest import scatternet_subset_run
 
 
 @pytest.fixture(scope="module")
 def normalised_run(fashion, tmp_path_factory):
-    root = tmp_path_factory.mktemp("data_norm")
-    os.environ["DPZOO_CACHE_DIR"] = str(root / "cache")
-    try:
-        config = TrainConfig(
-            model="scatternet_linear",
-            model_kwargs={"normalization": "data"},
-            data_dir=fashion_subset_dir(root / "data", fashion, 2000, 1000),
-            epochs=3,
-            batch_size=500,
-            learning_rate=4.0,
-            optimizer="momentum",
-            l2_norm_clip=0.1,
-            target_epsilon=3.0,
-            data_norm_noise_multiplier=NORM_SIGMA,
-            output_dir=str(root / "run"),
-        )
-        yield training.run(config, verbose=0), config
-    finally:
-        del os.environ["DPZOO_CACHE_DIR"]
+    return scatternet_subset_run(
+        fashion,
+        tmp_path_factory.mktemp("data_norm"),
+        model_kwargs={"normalization": "data"},
+        noise_multiplier=None,
+        target_epsilon=3.0,
+        accountant="pld",
+        data_norm_noise_multiplier=NORM_SIGMA,
+    )
 
 
 def test_the_card_composes_the_release_with_the_steps_and_the_model_learns(normalised_run):

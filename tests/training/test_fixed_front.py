@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dpzoo import data, models, training
+from dpzoo import data, models
 from dpzoo.artifacts import run_folder
 from dpzoo.data import pipeline
-from dpzoo.training import TrainConfig, fixed_front
-from tests.conftest import fashion_subset_dir
+from dpzoo.training import fixed_front
+from tests.conftest import scatternet_subset_run
 
 
 def test_front_then_head_computes_the_whole_model_with_its_weights(fashion):
@@ -46,24 +46,7 @@ def test_features_come_from_the_cache_and_a_damaged_cache_is_recomputed(fashion,
 
 @pytest.fixture(scope="module")
 def scatternet_run(fashion, tmp_path_factory):
-    root = tmp_path_factory.mktemp("scatternet")
-    os.environ["DPZOO_CACHE_DIR"] = str(root / "cache")
-    try:
-        config = TrainConfig(
-            model="scatternet_linear",
-            data_dir=fashion_subset_dir(root / "data", fashion, 2000, 1000),
-            epochs=3,
-            batch_size=500,
-            learning_rate=4.0,
-            optimizer="momentum",
-            l2_norm_clip=0.1,
-            noise_multiplier=1.0,
-            accountant="rdp",
-            output_dir=str(root / "run"),
-        )
-        yield training.run(config, verbose=0), config
-    finally:
-        del os.environ["DPZOO_CACHE_DIR"]
+    return scatternet_subset_run(fashion, tmp_path_factory.mktemp("scatternet"))
 
 
 def test_a_scatternet_trained_on_its_features_learns_and_serves_raw_images(scatternet_run, fashion):
