@@ -3,7 +3,7 @@
 Plain SGD, batch 2048, C 1, L2 clipping, no mixing; Poisson sampling, PLD; see _recipe.py.
 Published: 81.5% test accuracy (Xiao et al., ModelMix, Fashion-MNIST table, DP-SGD).
 Command: dpzoo-train --config=train/configs/scatternet/fashion_mnist_scatternet_cnn_dpsgd_eps0_6.py
-Hardware: 2-core CPU, a few minutes. Result: results/fashion_mnist_scatternet.md.
+Hardware: 2-core CPU, 6 to 12 minutes (measured beside another run). Result: results/fashion_mnist_scatternet.md.
 """
 
 from dpzoo.train.configs.scatternet._recipe import modelmix_table

@@ -3,7 +3,7 @@
 Plain SGD, batch 2048, C 1, refined clipping p 100, gap tau = 0.0075 lr; the card states the smaller of ModelMix's and DP-SGD's epsilon; Poisson sampling, PLD; see _recipe.py.
 Published: 83.9% test accuracy (Xiao et al., ModelMix, Fashion-MNIST table, DP-SGD + ModelMix).
 Command: dpzoo-train --config=train/configs/scatternet/fashion_mnist_scatternet_cnn_modelmix_eps0_2.py
-Hardware: 2-core CPU, a few minutes. Result: results/fashion_mnist_scatternet.md.
+Hardware: 2-core CPU, 6 to 12 minutes (measured beside another run). Result: results/fashion_mnist_scatternet.md.
 """
 
 from dpzoo.train.configs.scatternet._recipe import modelmix_table
