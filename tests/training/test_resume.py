@@ -152,7 +152,7 @@ def test_a_checkpoint_cut_short_or_damaged_is_never_resumed_from(tmp_path, train
     last = run_and_kill(console, train_command(out), out, 4)
     staging = resume.staging_dir(str(out))
     partial = os.path.join(staging, resume.RESUME, f"tmp-{last + 2}")  # as a write cut short leaves it
-    os.makedirs(partial)
+    os.makedirs(partial, exist_ok=True)  # the kill itself may have cut this very write short
     with open(os.path.join(partial, resume.PROGRESS), "w") as f:
         f.write('{"step": ')
     assert resume.latest_progress(staging).step == last
