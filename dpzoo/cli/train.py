@@ -107,6 +107,12 @@ flags.DEFINE_integer("crop_padding", D.crop_padding, "Reflect padding before the
 flags.DEFINE_integer(
     "augmult", D.augmult, "Augmentation multiplicity K: augmented views per example (needs --augment)."
 )
+flags.DEFINE_boolean(
+    "mirror_views",
+    D.mirror_views,
+    "Two fixed views per example, itself and its mirror image, gradients averaged before clipping "
+    "(with a ScatterNet both views' features are computed once). Not with --augment.",
+)
 flags.DEFINE_float("ema_decay", D.ema_decay, "mu of the parameter EMA, decay min(mu, (1+t)/(10+t)).")
 flags.DEFINE_enum("eval_weights", D.eval_weights, EVAL_WEIGHTS, "Weights to evaluate and export: raw, ema or polyak.")
 flags.DEFINE_float(

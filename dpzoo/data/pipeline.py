@@ -94,6 +94,11 @@ def chunks_in_step(real_rows: int, rows: int) -> int:
     return max(1, -(-real_rows // rows))
 
 
+def mirrored_views(images: tf.Tensor) -> tf.Tensor:
+    """[b, H, W, C] -> [b, 2, H, W, C]: each image, then the same image flipped left to right."""
+    return tf.stack([images, tf.reverse(images, axis=[2])], axis=1)
+
+
 def train_dataset(
     x,
     y: np.ndarray,
@@ -105,6 +110,7 @@ def train_dataset(
     augment: bool = False,
     augmult: int = 1,
     crop_padding: int = 4,
+    mirror: bool = False,
     physical_batch_size: int | None = None,
     seed: int = 0,
 ) -> tf.data.Dataset:
@@ -116,7 +122,8 @@ def train_dataset(
     run resumed at ``start_step`` sees what the uninterrupted run saw.
 
     With ``augmult`` K > 1 (needs ``augment``) the inputs are [b, K, H, W, C]: K augmented views
-    per example, which the private engine averages inside each example's loss.
+    per example, which the private engine averages inside each example's loss. With ``mirror``
+    they are [b, 2, H, W, C]: each image and its mirror image (``mirrored_views``).
 
     With ``physical_batch_size`` P, each step comes as a chunk stream
     (dpzoo.privacy.virtual_batches): its sampled examples in chunks of P rows, the last padded
@@ -169,6 +176,8 @@ def train_dataset(
             images = augmented_views(images, augmult, crop_padding, element_seed)
         elif augment:
             images = pad_crop_flip(images, crop_padding, element_seed)
+        elif mirror:
+            images = mirrored_views(images)
         return (images, labels, mask, *chunks)
 
     if physical_batch_size:

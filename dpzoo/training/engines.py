@@ -48,7 +48,7 @@ def dp_config(config: TrainConfig, noise_multiplier: float, physical_batch_size:
         physical_batch_size=physical_batch_size,
         l2_norm_clip=config.l2_norm_clip,
         expected_batch_size=config.batch_size,
-        augmult=config.augmult,
+        augmult=config.views_per_example,
         clipping=config.clipping,
         clipping_norm=config.clipping_norm,
         linf_p=config.linf_p,

@@ -11,7 +11,9 @@ layers, so the checkpoint and the SavedModel hold the whole model, which serves 
 
 The transform costs no privacy: it is a fixed function, and each example's features depend on
 that example only, so per-example clipping and the accounting are those of the head's run.
-Augmentation happens before the transform, so a run with ``augment`` trains the whole model.
+Random augmentation happens before the transform, so a run with ``augment`` trains the whole
+model; the two fixed views of ``mirror_views`` (each image and its mirror image) have their
+features computed once like the rest.
 """
 
 import dataclasses
@@ -161,12 +163,18 @@ def _write_atomically(path: str, array: np.ndarray) -> None:
             os.remove(partial)
 
 
-def model_inputs(front: FrontSplit | None, dataset, preprocess) -> tuple:
+def model_inputs(front: FrontSplit | None, dataset, preprocess, *, mirror: bool = False) -> tuple:
     """(training inputs, test inputs, their preprocessing) for the trainer's pipelines: the
-    dataset's images and ``preprocess``, or with a front its features and none."""
+    dataset's images and ``preprocess``, or with a front its features and none. With ``mirror``
+    the training features are [N, 2, ...]: each image's, then its mirror image's (the views of
+    ``mirror_views``, computed once like the rest)."""
     if front is None:
         return dataset.x_train, dataset.x_test, preprocess
     cache = cache_dir()
     train = features(front.front, dataset.x_train, preprocess, what="training", cache=cache)
+    if mirror:
+        flipped = dataset.x_train[:, :, ::-1]  # [N, H, W, C], left to right
+        mirrored = features(front.front, flipped, preprocess, what="mirrored training", cache=cache)
+        train = np.stack([train, mirrored], axis=1)
     test = features(front.front, dataset.x_test, preprocess, what="test", cache=cache)
     return train, test, FeatureInputs()

@@ -52,6 +52,12 @@ class TrainConfig:
     run's epsilon, and a target epsilon is calibrated for the total. Required exactly when the
     model has such a layer.
 
+    ``mirror_views`` gives each example two fixed views, itself and its mirror image (flipped left
+    to right), whose gradients are averaged before clipping: augmentation multiplicity (De et al.
+    2022) with a fixed set of views, so a model with a fixed front (a ScatterNet) computes both
+    views' features once. Both views are functions of the one example, so clipping bounds its
+    contribution as before and the accounting is unchanged.
+
     ``checkpoint_every_steps`` N checkpoints the run every N steps so that rerunning it after a
     crash resumes (dpzoo.training.resume); None: after each minute of training; 0: never.
     ``deterministic`` runs TensorFlow's ops deterministically (dpzoo.common.determinism), so that a
@@ -87,6 +93,7 @@ class TrainConfig:
     augment: bool = False
     crop_padding: int = 4
     augmult: int = 1
+    mirror_views: bool = False
     ema_decay: float = 0.999
     data_norm_noise_multiplier: float | None = None
     data_norm_mean_clip: float = 0.5
@@ -143,6 +150,11 @@ class TrainConfig:
             raise UsageError(f"augmult={self.augmult} needs augment=True: un-augmented views are identical copies.")
         if self.augmult > 1 and self.engine != "dpzoo":
             raise UsageError(f"augmult={self.augmult} needs engine='dpzoo' (it averages each example's views).")
+        if self.mirror_views and (self.augment or self.engine != "dpzoo"):
+            raise UsageError(
+                "mirror_views gives each example two fixed views (itself and its mirror image) and needs "
+                "engine='dpzoo', which averages them; --augment draws random views instead. Use one of them."
+            )
         if self.stop_at_epsilon and (self.target_epsilon is None or self.engine == "nonprivate"):
             raise UsageError("stop_at_epsilon needs a private engine and a target_epsilon to stop at.")
         if self.engine != "nonprivate" and not self.stop_at_epsilon:
@@ -173,3 +185,9 @@ class TrainConfig:
                 )
         if not self.output_dir:
             raise UsageError("Expected a non-empty output_dir.")
+
+    @property
+    def views_per_example(self) -> int:
+        """K, the views whose gradients the engine averages per example: 2 with mirror_views,
+        else augmult."""
+        return 2 if self.mirror_views else self.augmult

@@ -190,8 +190,9 @@ def _run(
         progress.resumed_from.append(progress.step)
     else:
         progress = resume.Progress(step=0, config=resume.config_record(config), n_train=n)
-    x_train, x_test, inputs = fixed_front.model_inputs(front, dataset, preprocess)
-    data_normalization.release(config, model, x_train)  # the same statistics again on a resume
+    x_train, x_test, inputs = fixed_front.model_inputs(front, dataset, preprocess, mirror=config.mirror_views)
+    # the same statistics again on a resume; of the images themselves, not their mirror images
+    data_normalization.release(config, model, x_train[:, 0] if front and config.mirror_views else x_train)
     test_ds = pipeline.eval_dataset(x_test, dataset.y_test, inputs)
     try:
         checkpointer = resume.CheckpointEvery(
@@ -225,6 +226,7 @@ def _run(
                 augment=config.augment,
                 augmult=config.augmult,
                 crop_padding=config.crop_padding,
+                mirror=config.mirror_views and front is None,  # a front's features hold both views
                 physical_batch_size=chunk_rows,
                 seed=config.seed,
             )
