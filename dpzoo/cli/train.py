@@ -29,6 +29,7 @@ from dpzoo.training.train_config import (
     ACCOUNTANTS,
     ENGINES,
     JIT_MODES,
+    LR_SCHEDULES,
     MODELMIX_MIXINGS,
     OPTIMIZERS,
     SAMPLINGS,
@@ -58,6 +59,9 @@ flags.DEFINE_integer("max_train_examples", None, "Train on the first N training 
 flags.DEFINE_integer("epochs", D.epochs, "Training epochs (N / batch_size steps each).")
 flags.DEFINE_integer("batch_size", D.batch_size, "Expected (Poisson) or exact (shuffle) batch size B.")
 flags.DEFINE_float("learning_rate", D.learning_rate, "Learning rate of the optimizer.")
+flags.DEFINE_enum(
+    "lr_schedule", D.lr_schedule, LR_SCHEDULES, "constant, or cosine: decayed from --learning_rate to 0 over the run."
+)
 flags.DEFINE_enum("optimizer", D.optimizer, OPTIMIZERS, "Keras optimizer applied to the private gradient.")
 flags.DEFINE_float("momentum", D.momentum, "Momentum, used when --optimizer=momentum.")
 flags.DEFINE_float("l2_norm_clip", D.l2_norm_clip, "Per-example gradient clip norm C.")

@@ -23,11 +23,21 @@ def jit_enabled(mode: str) -> bool:
     return mode == "true"
 
 
-def make_optimizer(config: TrainConfig) -> tf.keras.optimizers.Optimizer:
+def learning_rate(config: TrainConfig, steps: int) -> float | tf.keras.optimizers.schedules.LearningRateSchedule:
+    """The run's learning rate: constant, or with ``lr_schedule="cosine"`` decayed from it to 0
+    over the ``steps`` the run takes (the optimizer's step count, restored on a resume)."""
+    if config.lr_schedule == "cosine":
+        return tf.keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps, alpha=0.0)
+    return config.learning_rate
+
+
+def make_optimizer(config: TrainConfig, steps: int) -> tf.keras.optimizers.Optimizer:
+    """The configured Keras optimizer for a run of ``steps`` steps."""
+    rate = learning_rate(config, steps)
     if config.optimizer == "adam":
-        return tf.keras.optimizers.Adam(config.learning_rate)
+        return tf.keras.optimizers.Adam(rate)
     momentum = config.momentum if config.optimizer == "momentum" else 0.0
-    return tf.keras.optimizers.SGD(config.learning_rate, momentum=momentum)
+    return tf.keras.optimizers.SGD(rate, momentum=momentum)
 
 
 def physical_batch_size(config: TrainConfig, sampler: PoissonSampler | ShuffleSampler, replicas: int) -> int | None:
@@ -88,17 +98,18 @@ def compile_for_engine(
     sampler: PoissonSampler | ShuffleSampler,
     noise_multiplier: float,
     jit: bool,
+    steps: int,
     public_images: np.ndarray | None = None,
     physical_batch_size: int | None = None,
 ) -> tuple[tf.keras.Model, StepCounter]:
-    """(the trainable Keras model, its step counter) for the configured engine; under the
-    strategy's scope when the run is distributed."""
+    """(the trainable Keras model, its step counter) for the configured engine and a run of
+    ``steps`` steps; under the strategy's scope when the run is distributed."""
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if config.engine == "dpzoo":
         private = make_private(
             model, dp_config(config, noise_multiplier, physical_batch_size), public_batch=public_images
         )
-        private.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"], jit_compile=jit)
+        private.compile(optimizer=make_optimizer(config, steps), loss=loss, metrics=["accuracy"], jit_compile=jit)
         build_loss_and_metrics(private, model.output_shape[-1])
         return private, lambda: int(private.dp_steps.numpy())
     if config.engine == "tf_privacy":
@@ -115,6 +126,6 @@ def compile_for_engine(
         )
         build_loss_and_metrics(model, model.output_shape[-1])
         return model, lambda: int(model.optimizer.iterations.numpy())
-    model.compile(optimizer=make_optimizer(config), loss=loss, metrics=["accuracy"], jit_compile=jit)
+    model.compile(optimizer=make_optimizer(config, steps), loss=loss, metrics=["accuracy"], jit_compile=jit)
     build_loss_and_metrics(model, model.output_shape[-1])
     return model, lambda: int(model.optimizer.iterations.numpy())

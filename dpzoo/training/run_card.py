@@ -78,6 +78,7 @@ def build(
             "padding": _padding(sampler, physical_batch_size, replicas),
             "mean_physical_rows": round(_mean_rows(sampler, physical_batch_size), 1),
             "learning_rate": config.learning_rate,
+            "lr_schedule": config.lr_schedule,
             "optimizer": config.optimizer,
             "momentum": config.momentum if config.optimizer == "momentum" else 0.0,
             "l2_norm_clip": config.l2_norm_clip,

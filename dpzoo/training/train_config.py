@@ -21,6 +21,7 @@ from dpzoo.training.distribution import DISTRIBUTIONS
 ENGINES = ("dpzoo", "tf_privacy", "nonprivate")
 MODELMIX_MIXINGS = MIXINGS  # the method's a ~ U[0, 1]; a = 1, an ablation
 OPTIMIZERS = ("sgd", "momentum", "adam")
+LR_SCHEDULES = ("constant", "cosine")
 JIT_MODES = ("auto", "true", "false")
 
 
@@ -58,6 +59,9 @@ class TrainConfig:
     views' features once. Both views are functions of the one example, so clipping bounds its
     contribution as before and the accounting is unchanged.
 
+    ``lr_schedule="cosine"`` decays the learning rate from ``learning_rate`` to 0 over the run's
+    steps (a cosine); the step counts of the optimizer, restored on a resume, drive it.
+
     ``checkpoint_every_steps`` N checkpoints the run every N steps so that rerunning it after a
     crash resumes (dpzoo.training.resume); None: after each minute of training; 0: never.
     ``deterministic`` runs TensorFlow's ops deterministically (dpzoo.common.determinism), so that a
@@ -73,6 +77,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 256
     learning_rate: float = 1.0
+    lr_schedule: str = "constant"
     optimizer: str = "sgd"
     momentum: float = 0.9
     l2_norm_clip: float = 1.0
@@ -117,6 +122,12 @@ class TrainConfig:
         validation.positive("l2_norm_clip", self.l2_norm_clip)
         validation.in_open_unit_interval("delta", self.delta)
         validation.one_of("optimizer", self.optimizer, OPTIMIZERS)
+        validation.one_of("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if self.lr_schedule != "constant" and self.engine == "tf_privacy":
+            raise UsageError(
+                f"lr_schedule={self.lr_schedule!r} needs engine='dpzoo' or 'nonprivate'; TF Privacy's optimizers "
+                "here take a constant learning rate."
+            )
         validation.one_of("sampling", self.sampling, SAMPLINGS)
         validation.one_of("accountant", self.accountant, ACCOUNTANTS)
         validation.one_of("engine", self.engine, ENGINES)

@@ -137,6 +137,7 @@ def _run(
     bucketed = config.engine == "dpzoo" and not jit and replicas == 1
     sampler = sampling.make_sampler(sampling_name, n, config.batch_size, seed=config.seed, bucketed=bucketed)
     chunk_rows = engines.physical_batch_size(config, sampler, replicas)
+    steps = privacy_plan.planned_steps(config, n, noise_multiplier, sampler.steps_per_epoch)
     tf.keras.utils.set_random_seed(config.seed)
     preprocess = pipeline.Preprocessor.for_dataset(dataset, standardize_channels=config.standardize)
     with strategy.scope():
@@ -147,7 +148,7 @@ def _run(
         data_normalization.check(config, model, front)
         public_images, public_source = engines.public_batch(config, model, dataset, preprocess)
         trainable, step_counter = engines.compile_for_engine(
-            config, front.head if front else model, sampler, noise_multiplier, jit, public_images, chunk_rows
+            config, front.head if front else model, sampler, noise_multiplier, jit, steps, public_images, chunk_rows
         )
         attachment = method.attach(config, trainable)
         averaging = ParameterAveraging(config.ema_decay, config.eval_weights)
@@ -167,7 +168,6 @@ def _run(
         prior=privacy_plan.prior_release(config),
         **attachment.privacy.ledger_arguments(),
     )
-    steps = privacy_plan.planned_steps(config, n, noise_multiplier, sampler.steps_per_epoch)
     epochs = -(-steps // sampler.steps_per_epoch)
     chief = distribution.is_chief(strategy)
     if chief:

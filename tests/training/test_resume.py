@@ -32,7 +32,7 @@ CASES = {
     "de22": dict(method="de22", augment=True, augmult=2, eval_weights="ema", model="tutorial_cnn_ws"),
     "modelmix": dict(method="modelmix", clipping_norm="l2+linf", linf_p=100.0, modelmix_tau_ratio=0.03),
     "sidp_dp": dict(method="sidp_dp", model="tutorial_cnn_sidp"),
-    "virtual_batches": dict(physical_batch_size=24),
+    "virtual_batches": dict(physical_batch_size=24, lr_schedule="cosine"),  # the schedule resumes too
 }
 # Bitwise needs TensorFlow's op determinism (on by default, dpzoo.common.determinism). Without it,
 # measured here: the virtual-batch run resumed at step 6 computed step 7 differently from the

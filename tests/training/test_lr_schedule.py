@@ -1,0 +1,35 @@
+"""The learning-rate schedule (``lr_schedule``): cosine decays the learning rate from its value
+to 0 over the run's steps, counted by the optimizer (one per logical step, restored on a resume:
+the virtual-batch case of test_resume runs with it), and the engine that cannot take it refuses."""
+
+import math
+
+import numpy as np
+import pytest
+
+from dpzoo.common.errors import UsageError
+from dpzoo.common.learning_rate import upcoming_learning_rate
+from dpzoo.training import TrainConfig, engines
+
+
+def test_cosine_decays_from_the_learning_rate_to_zero_over_the_run():
+    config = TrainConfig(noise_multiplier=1.0, learning_rate=2.0, optimizer="momentum", lr_schedule="cosine")
+    optimizer = engines.make_optimizer(config, steps=10)
+    seen = []
+    for step in range(11):
+        optimizer.iterations.assign(step)
+        seen.append(float(upcoming_learning_rate(optimizer)))
+    want = [2.0 * 0.5 * (1 + math.cos(math.pi * t / 10)) for t in range(11)]
+    np.testing.assert_allclose(seen, want, rtol=1e-5, atol=1e-6)
+    assert seen[0] == pytest.approx(2.0) and seen[-1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_constant_schedule_is_the_learning_rate():
+    optimizer = engines.make_optimizer(TrainConfig(noise_multiplier=1.0, learning_rate=0.3), steps=10)
+    optimizer.iterations.assign(9)
+    assert float(upcoming_learning_rate(optimizer)) == pytest.approx(0.3)
+
+
+def test_tf_privacy_refuses_a_schedule():
+    with pytest.raises(UsageError, match="lr_schedule='cosine' needs engine='dpzoo'"):
+        TrainConfig(noise_multiplier=1.0, engine="tf_privacy", lr_schedule="cosine")
