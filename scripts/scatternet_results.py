@@ -114,14 +114,15 @@ def modelmix_table(cards: dict[str, dict]) -> list[str]:
 def runs_table(cards: dict[str, dict], columns: str) -> list[str]:
     """One row per run: its settings, noise, stated epsilon, mixing and accuracies."""
     lines = [
-        f"| {columns} | lr | epochs | sigma | lr sigma C / B | mixing_rms | epsilon stated | final | EMA | Polyak |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| {columns} | B | lr | epochs | sigma | lr sigma C / B | mixing_rms | epsilon stated | final | EMA | Polyak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, card in cards.items():
         training = card["training"]
         raw, ema, polyak = _accuracies(card)
+        schedule = "" if training.get("lr_schedule", "constant") == "constant" else f" ({training['lr_schedule']})"
         lines.append(
-            f"| {name} | {training['learning_rate']:g} | {training['epochs']} | "
+            f"| {name} | {training['batch_size']} | {training['learning_rate']:g}{schedule} | {training['epochs']} | "
             f"{card['privacy']['noise_multiplier']:.3g} | {_gaussian_noise(card):.2e} | {_mixing_rms(card)} | "
             f"{_stated(card)} | {raw} | {ema} | {polyak} |"
         )
