@@ -60,15 +60,19 @@ def scatternet_cnn(
     normalization: str = "group",
     groups: int = SCATTERING_GROUPS,
     activation: str = "tanh",
+    filters: tuple[int, int] = (16, 32),
     name: str = "scatternet_cnn",
 ) -> tf.keras.Model:
     """ScatterNet + CNN (the Fashion-MNIST one): scattering - normalisation - conv16 3x3/2 -
-    conv32 3x3/1 (padding 1) - dense32 - dense (logits), tanh between."""
+    conv32 3x3/1 (padding 1) - dense32 - dense (logits), tanh between. ``filters`` sets the two
+    convolutions' channels: Tramer & Boneh's larger variant has (32, 64)."""
+    if len(filters) != 2 or min(filters) < 1:
+        raise ValueError(f"Expected filters to be two positive channel counts; got {filters!r}.")
     layers = tf.keras.layers
     inputs = tf.keras.Input(shape=input_shape, name="images")
     x = scattering_features(inputs, normalization, groups, name)
-    x = layers.Conv2D(16, 3, strides=2, padding="same", activation=activation, name=f"{name}_conv1")(x)
-    x = layers.Conv2D(32, 3, strides=1, padding="same", activation=activation, name=f"{name}_conv2")(x)
+    x = layers.Conv2D(filters[0], 3, strides=2, padding="same", activation=activation, name=f"{name}_conv1")(x)
+    x = layers.Conv2D(filters[1], 3, strides=1, padding="same", activation=activation, name=f"{name}_conv2")(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = layers.Dense(32, activation=activation, name=f"{name}_fc1")(x)
     outputs = layers.Dense(num_classes, name=f"{name}_logits")(x)

@@ -71,6 +71,17 @@ def test_scatternets_take_cifar10_images_as_243_channels_of_8x8(name, normalizat
     assert model(x).shape == (2, 10)
 
 
+def test_the_scatternet_cnn_takes_its_convolutions_widths():
+    """Tramer & Boneh's larger variant, (32, 64); a bad ``filters`` is a clear error."""
+    model = models.get("scatternet_cnn", filters=[32, 64])
+    assert (
+        model.get_layer("scatternet_cnn_conv1").filters == 32 and model.get_layer("scatternet_cnn_conv2").filters == 64
+    )
+    assert model.get_layer("scatternet_cnn_fc1").kernel.shape == (4 * 4 * 64, 32)
+    with pytest.raises(ValueError, match="two positive channel counts"):
+        models.get("scatternet_cnn", filters=[32])
+
+
 @pytest.mark.parametrize("name", TEXT)
 def test_text_models_forward_backward_on_token_ids(name):
     """Every trainable weight (the frozen word vectors are not) gets a gradient; LSTMs and head
