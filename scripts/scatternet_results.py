@@ -45,6 +45,8 @@ def _accuracies(card: dict) -> tuple[str, str, str]:
 def _stated(card: dict) -> str:
     """The stated epsilon, its accountant, and for ModelMix runs both epsilons."""
     privacy = card["privacy"]
+    if privacy["guarantee"] == "none":
+        return "none (not private)"
     text = f"{privacy['epsilon']:.3g} ({privacy['accountant']})"
     mixing = privacy.get("modelmix")
     if mixing:
