@@ -19,7 +19,7 @@
 #                 learning rate decayed to 0 (cosine); the CNN with
 #                 batch 4096 and lr 8 for 60 epochs, and batch 8192 and lr 16 for 80 epochs (less
 #                 noise per step: sigma / B 7.3e-4 and 5.6e-4 against 8.8e-4); Tramer & Boneh's
-#                 wider CNN (32 and 64 channels); the CNN without privacy (a reference); the CNN with mirror views (each example and its mirror image,
+#                 wider CNN (32 and 64 channels), for 40 and 60 epochs; the CNN without privacy (a reference); the CNN with mirror views (each example and its mirror image,
 #                 gradients averaged before clipping); the CNN with per-channel GroupNorm
 #                 (81 groups)
 # Runs that have a model card are kept, so an interrupted sweep resumes; a second copy started
@@ -96,6 +96,7 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
     train goal/cnn_b4096_60epochs_ema "$cnn" --batch_size=4096 --learning_rate=8 --epochs=60 --eval_weights=ema
     train goal/cnn_b8192_80epochs_ema "$cnn" --batch_size=8192 --learning_rate=16 --epochs=80 --eval_weights=ema
     train goal/cnn_wide_ema "$cnn" --model_kwargs='{"filters": [32, 64]}' --eval_weights=ema
+    train goal/cnn_wide_60epochs_ema "$cnn" --model_kwargs='{"filters": [32, 64]}' --epochs=60 --eval_weights=ema
     # the same CNN without privacy (Adam, batch 256, 20 epochs): what the model class reaches at all
     train goal/cnn_nonprivate_reference "$cnn" --engine=nonprivate --optimizer=adam --learning_rate=0.001 \
       --batch_size=256 --epochs=20 --eval_weights=ema
