@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ScatterNet runs of results/fashion_mnist_scatternet.md, in three phases:
+# The ScatterNet runs of results/fashion_mnist_scatternet.md, in five phases:
 #   tune          ModelMix's table, tuning: DP-SGD and ModelMix each get the same 4 runs at
 #                 epsilon 0.6 (learning rate 2 or 4, 10 or 20 epochs); the best of each sets
 #                 MODELMIX_TABLE in train/configs/scatternet/_recipe.py
@@ -12,18 +12,21 @@
 #                 4x wider gap, whose ModelMix epsilon lets sigma fall; compare their mixing_rms
 #                 with DP-SGD's Gaussian noise per coordinate, lr sigma C / B; and DP-SGD on
 #                 ModelMix's 10 epochs at epsilon 0.2, where ModelMix's run states DP-SGD's epsilon
-#   goal          towards 90% at epsilon 3, each evaluated with its EMA weights: the CNN with
-#                 private data normalisation (noise multiplier 8, composed into epsilon) and for
-#                 60 epochs; the linear model for 60 epochs (Tramer & Boneh's published noise
-#                 multiplier 4.05 spends epsilon 3 in 60 epochs of batch 8192); both with the
-#                 learning rate decayed to 0 (cosine); the CNN with
-#                 batch 4096 and lr 8 for 60 epochs, and batch 8192 and lr 16 for 80 epochs (less
-#                 noise per step: sigma / B 7.3e-4 and 5.6e-4 against 8.8e-4); Tramer & Boneh's
-#                 wider CNN (32 and 64 channels), for 40 and 60 epochs; the CNN without privacy (a reference); the CNN with mirror views (each example and its mirror image,
-#                 gradients averaged before clipping); the CNN with per-channel GroupNorm
-#                 (81 groups)
+#   goal          towards 90% at epsilon 3, each run evaluated with its EMA weights:
+#                 - the CNN with private data normalisation (noise multiplier 8, composed into
+#                   epsilon), and the CNN for 60 epochs;
+#                 - the linear model for 60 epochs (Tramer & Boneh's published noise multiplier
+#                   4.05 spends epsilon 3 in about 60 epochs of batch 8192);
+#                 - the CNN (40 epochs) and the linear model (60) with the learning rate decayed
+#                   to 0 (cosine);
+#                 - the CNN at batch 4096 and lr 8 for 60 epochs, and at batch 8192 and lr 16 for
+#                   80 (less noise per step: sigma / B 7.3e-4 and 5.6e-4 against 8.8e-4);
+#                 - Tramer & Boneh's wider CNN (32 and 64 channels) for 40 and 60 epochs;
+#                 - the CNN without privacy, as a reference;
+#                 - the CNN with mirror views (each example and its mirror image, gradients
+#                   averaged before clipping) and with per-channel GroupNorm (81 groups)
 # Runs that have a model card are kept, so an interrupted sweep resumes; a second copy started
-# beside the first shares the work (each run is claimed by a lock file). A run takes 2 to 8
+# beside the first shares the work (each run is claimed by a lock file). A run takes 2 to 30
 # minutes on a 2-core CPU (the scattering features are computed once and cached).
 #   bash scripts/scatternet_table.sh PHASE [RUNS_DIR]   (default runs/scatternet)
 set -euo pipefail
