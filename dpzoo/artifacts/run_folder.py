@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from dpzoo import models as model_registry
 from dpzoo.artifacts import export, model_card
-from dpzoo.common.errors import UsageError
+from dpzoo.common.errors import PEER_FAILURES, UsageError
 from dpzoo.data.pipeline import Preprocessor, TokenInputs
 
 CHECKPOINT = "checkpoint/weights"
@@ -26,9 +26,13 @@ CARD_FIELDS = (  # what rebuilding and serving a run's model reads of its card
 @contextlib.contextmanager
 def writing(path: str, what: str = "the run's output", then: str = ""):
     """Turns a failed write under ``path`` (no space, no permission, not a folder) into a
-    UsageError naming it: Python raises OSError, TensorFlow's writers their own errors."""
+    UsageError naming it: Python raises OSError, TensorFlow's writers their own errors. A peer
+    worker's failure that interrupts the write (``PEER_FAILURES``) is not a failed write and
+    passes through, for the caller to report as what it is."""
     try:
         yield
+    except PEER_FAILURES:
+        raise
     except (OSError, tf.errors.OpError) as e:
         reason = getattr(e, "strerror", None) or str(getattr(e, "message", e)).strip().splitlines()[0][:200]
         raise UsageError(

@@ -14,13 +14,12 @@ import shlex
 import sys
 import types
 
-import tensorflow as tf
 from absl import flags
 
 from dpzoo import methods, training
 from dpzoo.artifacts import model_card
 from dpzoo.cli import app
-from dpzoo.common.errors import UsageError
+from dpzoo.common.errors import PEER_FAILURES, UsageError
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES
 from dpzoo.training import distribution, resume
 from dpzoo.training.averaging import EVAL_WEIGHTS
@@ -220,14 +219,6 @@ def config_from_flags() -> TrainConfig:
     if _CONFIG.value:
         return dataclasses.replace(load_config(_CONFIG.value), **overrides)
     return TrainConfig(**overrides)
-
-
-PEER_FAILURES = (
-    tf.errors.UnavailableError,
-    tf.errors.AbortedError,
-    tf.errors.DeadlineExceededError,
-    tf.errors.CancelledError,
-)
 
 
 def main(argv: list[str]) -> None:
