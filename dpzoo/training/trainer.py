@@ -190,9 +190,10 @@ def _run(
         progress.resumed_from.append(progress.step)
     else:
         progress = resume.Progress(step=0, config=resume.config_record(config), n_train=n)
-    x_train, x_test, inputs = fixed_front.model_inputs(front, dataset, preprocess, mirror=config.mirror_views)
+    views_in_features = config.mirror_views and front is not None  # else the pipeline mirrors each batch
+    x_train, x_test, inputs = fixed_front.model_inputs(front, dataset, preprocess, mirror=views_in_features)
     # the same statistics again on a resume; of the images themselves, not their mirror images
-    data_normalization.release(config, model, x_train[:, 0] if front and config.mirror_views else x_train)
+    data_normalization.release(config, model, x_train[:, 0] if views_in_features else x_train)
     test_ds = pipeline.eval_dataset(x_test, dataset.y_test, inputs)
     try:
         checkpointer = resume.CheckpointEvery(
@@ -226,7 +227,7 @@ def _run(
                 augment=config.augment,
                 augmult=config.augmult,
                 crop_padding=config.crop_padding,
-                mirror=config.mirror_views and front is None,  # a front's features hold both views
+                mirror=config.mirror_views and not views_in_features,
                 physical_batch_size=chunk_rows,
                 seed=config.seed,
             )
