@@ -1,6 +1,8 @@
 """Shared fixtures: real data (scikit-learn digits, Fashion-MNIST from Debian) and tiny models."""
 
+import dataclasses
 import os
+from unittest import mock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -95,10 +97,8 @@ def fashion_subset_dir(directory, fashion: data.Dataset, n_train: int, n_test: i
 
 def scatternet_subset_run(fashion: data.Dataset, root, **changes):
     """(result, config) of a short ScatterNet + linear run (3 epochs of B = 500) on the first 2,000
-    training and 1,000 test images, its features cached under ``root``; ``changes`` replace
-    fields of that config."""
-    import dataclasses
-
+    training and 1,000 test images, its features cached under ``root`` (DPZOO_CACHE_DIR as it was
+    afterwards); ``changes`` replace fields of that config."""
     from dpzoo import training
 
     config = training.TrainConfig(
@@ -114,8 +114,5 @@ def scatternet_subset_run(fashion: data.Dataset, root, **changes):
         output_dir=str(root / "run"),
     )
     config = dataclasses.replace(config, **changes)
-    os.environ["DPZOO_CACHE_DIR"] = str(root / "cache")
-    try:
+    with mock.patch.dict(os.environ, {"DPZOO_CACHE_DIR": str(root / "cache")}):
         return training.run(config, verbose=0), config
-    finally:
-        del os.environ["DPZOO_CACHE_DIR"]
