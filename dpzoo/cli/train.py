@@ -116,6 +116,13 @@ flags.DEFINE_boolean(
     "Two fixed views per example, itself and its mirror image, gradients averaged before clipping "
     "(with a ScatterNet both views' features are computed once). Not with --augment.",
 )
+flags.DEFINE_integer(
+    "shift_views",
+    D.shift_views,
+    "Four more fixed views per example, itself shifted by this many pixels down, up, right and left "
+    "(reflect-padded), gradients averaged before clipping; 0: none. Not with --augment.",
+    lower_bound=0,
+)
 flags.DEFINE_float("ema_decay", D.ema_decay, "mu of the parameter EMA, decay min(mu, (1+t)/(10+t)).")
 flags.DEFINE_enum("eval_weights", D.eval_weights, EVAL_WEIGHTS, "Weights to evaluate and export: raw, ema or polyak.")
 flags.DEFINE_float(

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from dpzoo.common.errors import UsageError
 from dpzoo.data.dataset import Dataset
+from dpzoo.data.fixed_views import FixedViews
 from dpzoo.data.records import RecordSplit
 
 CHUNK_SEEDS = 1 << 20  # augmentation seeds per step: one per chunk
@@ -94,11 +95,6 @@ def chunks_in_step(real_rows: int, rows: int) -> int:
     return max(1, -(-real_rows // rows))
 
 
-def mirrored_views(images: tf.Tensor) -> tf.Tensor:
-    """[b, H, W, C] -> [b, 2, H, W, C]: each image, then the same image flipped left to right."""
-    return tf.stack([images, tf.reverse(images, axis=[2])], axis=1)
-
-
 def train_dataset(
     x,
     y: np.ndarray,
@@ -110,7 +106,7 @@ def train_dataset(
     augment: bool = False,
     augmult: int = 1,
     crop_padding: int = 4,
-    mirror: bool = False,
+    views: FixedViews | None = None,
     physical_batch_size: int | None = None,
     seed: int = 0,
 ) -> tf.data.Dataset:
@@ -122,8 +118,8 @@ def train_dataset(
     run resumed at ``start_step`` sees what the uninterrupted run saw.
 
     With ``augmult`` K > 1 (needs ``augment``) the inputs are [b, K, H, W, C]: K augmented views
-    per example, which the private engine averages inside each example's loss. With ``mirror``
-    they are [b, 2, H, W, C]: each image and its mirror image (``mirrored_views``).
+    per example, which the private engine averages inside each example's loss. With ``views``
+    (dpzoo.data.fixed_views) they are [b, K, H, W, C]: each image, then its fixed views.
 
     With ``physical_batch_size`` P, each step comes as a chunk stream
     (dpzoo.privacy.virtual_batches): its sampled examples in chunks of P rows, the last padded
@@ -176,8 +172,8 @@ def train_dataset(
             images = augmented_views(images, augmult, crop_padding, element_seed)
         elif augment:
             images = pad_crop_flip(images, crop_padding, element_seed)
-        elif mirror:
-            images = mirrored_views(images)
+        elif views is not None and views.count > 1:
+            images = views.stacked(images)
         return (images, labels, mask, *chunks)
 
     if physical_batch_size:

@@ -12,8 +12,8 @@ layers, so the checkpoint and the SavedModel hold the whole model, which serves 
 The transform costs no privacy: it is a fixed function, and each example's features depend on
 that example only, so per-example clipping and the accounting are those of the head's run.
 Random augmentation happens before the transform, so a run with ``augment`` trains the whole
-model; the two fixed views of ``mirror_views`` (each image and its mirror image) have their
-features computed once like the rest.
+model; the fixed views of ``mirror_views`` and ``shift_views`` (dpzoo.data.fixed_views) have
+their features computed once like the rest.
 """
 
 import dataclasses
@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from dpzoo.data.fixed_views import FixedViews
 from dpzoo.layers.scattering import Scattering2D
 
 BATCH = 500  # images per forward pass of the front
@@ -163,18 +164,23 @@ def _write_atomically(path: str, array: np.ndarray) -> None:
             os.remove(partial)
 
 
-def model_inputs(front: FrontSplit | None, dataset, preprocess, *, mirror: bool = False) -> tuple:
+def model_inputs(front: FrontSplit | None, dataset, preprocess, *, views: FixedViews | None = None) -> tuple:
     """(training inputs, test inputs, their preprocessing) for the trainer's pipelines: the
-    dataset's images and ``preprocess``, or with a front its features and none. With ``mirror``
-    the training features are [N, 2, ...]: each image's, then its mirror image's (the views of
-    ``mirror_views``, computed once like the rest)."""
+    dataset's images and ``preprocess``, or with a front its features and none. With ``views``
+    (K > 1) the training features are [N, K, ...]: each image's, then each of its fixed views'
+    (dpzoo.data.fixed_views), computed once like the rest, filled in place one view at a time."""
     if front is None:
         return dataset.x_train, dataset.x_test, preprocess
     cache = cache_dir()
     train = features(front.front, dataset.x_train, preprocess, what="training", cache=cache)
-    if mirror:
-        flipped = dataset.x_train[:, :, ::-1]  # [N, H, W, C], left to right
-        mirrored = features(front.front, flipped, preprocess, what="mirrored training", cache=cache)
-        train = np.stack([train, mirrored], axis=1)
+    transforms = views.transforms() if views is not None else []
+    if transforms:
+        stacked = np.empty((train.shape[0], 1 + len(transforms), *train.shape[1:]), np.float32)
+        stacked[:, 0] = train
+        del train
+        for index, (name, view) in enumerate(transforms, start=1):
+            images = view(tf.constant(dataset.x_train)).numpy()
+            stacked[:, index] = features(front.front, images, preprocess, what=f"{name} training", cache=cache)
+        train = stacked
     test = features(front.front, dataset.x_test, preprocess, what="test", cache=cache)
     return train, test, FeatureInputs()

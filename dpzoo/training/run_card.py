@@ -59,6 +59,7 @@ def build(
             "crop_padding": config.crop_padding,
             "augmult": config.augmult,
             "mirror_views": config.mirror_views,
+            "shift_views": config.shift_views,
             **({"public_auxiliary_batch": public_source} if public_source else {}),
             **({"fixed_features": fixed_front} if fixed_front else {}),
         },

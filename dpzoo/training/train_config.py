@@ -13,6 +13,7 @@ from dpzoo import methods
 from dpzoo.accounting import ACCOUNTANTS, SAMPLINGS
 from dpzoo.common import validation
 from dpzoo.common.errors import UsageError
+from dpzoo.data.fixed_views import FixedViews
 from dpzoo.methods.modelmix import MIXINGS
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES, check_linf_p
 from dpzoo.training.averaging import EVAL_WEIGHTS
@@ -56,8 +57,9 @@ class TrainConfig:
     ``mirror_views`` gives each example two fixed views, itself and its mirror image (flipped left
     to right), whose gradients are averaged before clipping: augmentation multiplicity (De et al.
     2022) with a fixed set of views, so a model with a fixed front (a ScatterNet) computes both
-    views' features once. Both views are functions of the one example, so clipping bounds its
-    contribution as before and the accounting is unchanged.
+    views' features once. ``shift_views`` s > 0 adds four more fixed views, the example shifted
+    by s pixels down, up, right and left (dpzoo.data.fixed_views). All views are functions of the
+    one example, so clipping bounds its contribution as before and the accounting is unchanged.
 
     ``lr_schedule="cosine"`` decays the learning rate from ``learning_rate`` to 0 over the run's
     steps (a cosine); the step counts of the optimizer, restored on a resume, drive it.
@@ -99,6 +101,7 @@ class TrainConfig:
     crop_padding: int = 4
     augmult: int = 1
     mirror_views: bool = False
+    shift_views: int = 0
     ema_decay: float = 0.999
     data_norm_noise_multiplier: float | None = None
     data_norm_mean_clip: float = 0.5
@@ -161,10 +164,12 @@ class TrainConfig:
             raise UsageError(f"augmult={self.augmult} needs augment=True: un-augmented views are identical copies.")
         if self.augmult > 1 and self.engine != "dpzoo":
             raise UsageError(f"augmult={self.augmult} needs engine='dpzoo' (it averages each example's views).")
-        if self.mirror_views and (self.augment or self.engine != "dpzoo"):
+        validation.non_negative("shift_views", self.shift_views)
+        if self.fixed_views.count > 1 and (self.augment or self.engine != "dpzoo"):
             raise UsageError(
-                "mirror_views gives each example two fixed views (itself and its mirror image) and needs "
-                "engine='dpzoo', which averages them; --augment draws random views instead. Use one of them."
+                "mirror_views and shift_views give each example fixed views (itself, its mirror image, its "
+                "shifts) and need engine='dpzoo', which averages them; --augment draws random views instead. "
+                "Use one of them."
             )
         if self.stop_at_epsilon and (self.target_epsilon is None or self.engine == "nonprivate"):
             raise UsageError("stop_at_epsilon needs a private engine and a target_epsilon to stop at.")
@@ -198,7 +203,12 @@ class TrainConfig:
             raise UsageError("Expected a non-empty output_dir.")
 
     @property
+    def fixed_views(self) -> FixedViews:
+        """The fixed views each example comes as (count 1: none)."""
+        return FixedViews(mirror=self.mirror_views, shift=self.shift_views)
+
+    @property
     def views_per_example(self) -> int:
-        """K, the views whose gradients the engine averages per example: 2 with mirror_views,
-        else augmult."""
-        return 2 if self.mirror_views else self.augmult
+        """K, the views whose gradients the engine averages per example: the fixed views' count
+        with mirror_views or shift_views, else augmult."""
+        return max(self.fixed_views.count, self.augmult)

@@ -49,8 +49,13 @@ def load_training_data(config: TrainConfig, dataset: data.Dataset | None = None)
     if config.max_train_examples and config.max_train_examples < len(dataset.x_train):
         k = config.max_train_examples
         dataset = dataclasses.replace(dataset, x_train=dataset.x_train[:k], y_train=dataset.y_train[:k])
-    if dataset.is_text and config.augment:
-        raise UsageError(f"augment=True is for images; {dataset.name} is text. Drop --augment.")
+    if dataset.is_text and (config.augment or config.fixed_views.count > 1):
+        raise UsageError(f"augment, mirror_views and shift_views are for images; {dataset.name} is text. Drop them.")
+    if config.shift_views and config.shift_views >= min(dataset.input_shape[:2]):
+        raise UsageError(
+            f"Expected shift_views={config.shift_views} < {min(dataset.input_shape[:2])}, the images' side "
+            f"in {dataset.name}; a shift of a few pixels is the view (Fashion-MNIST: 1 to 3)."
+        )
     if config.batch_size > len(dataset.x_train):
         raise UsageError(f"Expected batch_size={config.batch_size} <= {len(dataset.x_train)} training examples.")
     return dataset
@@ -190,9 +195,11 @@ def _run(
         progress.resumed_from.append(progress.step)
     else:
         progress = resume.Progress(step=0, config=resume.config_record(config), n_train=n)
-    views_in_features = config.mirror_views and front is not None  # else the pipeline mirrors each batch
-    x_train, x_test, inputs = fixed_front.model_inputs(front, dataset, preprocess, mirror=views_in_features)
-    # the same statistics again on a resume; of the images themselves, not their mirror images
+    views_in_features = config.fixed_views.count > 1 and front is not None  # else the pipeline makes them
+    x_train, x_test, inputs = fixed_front.model_inputs(
+        front, dataset, preprocess, views=config.fixed_views if views_in_features else None
+    )
+    # the same statistics again on a resume; of the images themselves, not their views
     data_normalization.release(config, model, x_train[:, 0] if views_in_features else x_train)
     test_ds = pipeline.eval_dataset(x_test, dataset.y_test, inputs)
     try:
@@ -227,7 +234,7 @@ def _run(
                 augment=config.augment,
                 augmult=config.augmult,
                 crop_padding=config.crop_padding,
-                mirror=config.mirror_views and not views_in_features,
+                views=None if views_in_features else config.fixed_views,
                 physical_batch_size=chunk_rows,
                 seed=config.seed,
             )

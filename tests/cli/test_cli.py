@@ -36,7 +36,12 @@ def run(tool, *args, cwd=None):
         (["--noise_multiplier=1", "--model_kwargs={oops"], "not JSON"),
         (["--noise_multiplier=1", "--delta=2"], "delta=2.0 < 1"),
         (["--noise_multiplier=1", "--augmult=4"], "augmult=4 needs augment=True"),
-        (["--noise_multiplier=1", "--mirror_views", "--augment"], "mirror_views gives each example two fixed views"),
+        (
+            ["--noise_multiplier=1", "--mirror_views", "--augment"],
+            "mirror_views and shift_views give each example fixed views",
+        ),
+        (["--noise_multiplier=1", "--shift_views=28"], "Expected shift_views=28 < 28"),
+        (["--noise_multiplier=1", "--shift_views=-1"], "shift_views"),
         (["--noise_multiplier=1", "--lr_schedule=cosine", "--engine=tf_privacy"], "lr_schedule='cosine' needs"),
         (["--noise_multiplier=1", "--stop_at_epsilon"], "stop_at_epsilon needs"),
         (["--noise_multiplier=1", "--eval_weights=median"], "eval_weights"),
