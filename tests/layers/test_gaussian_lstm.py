@@ -137,15 +137,16 @@ def test_the_text_path_trains_labels_and_serves_token_ids(text_run, descriptions
     assert np.mean(outputs["classes"].numpy() == descriptions.y_test[:200]) > 0.35
 
 
-def test_augmenting_text_is_refused(tmp_path):
+@pytest.mark.parametrize("views", [dict(augment=True), dict(mirror_views=True), dict(shift_views=1)])
+def test_augmenting_text_is_refused(tmp_path, views):
     config = TrainConfig(
         model="bilstm",
         dataset="debian_descriptions",
-        augment=True,
         noise_multiplier=1.0,
         output_dir=str(tmp_path / "run"),
+        **views,
     )
-    with pytest.raises(UsageError, match="augment=True is for images"):
+    with pytest.raises(UsageError, match="augment, mirror_views and shift_views are for images"):
         training.run(config, verbose=0)
 
 
