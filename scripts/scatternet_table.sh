@@ -24,7 +24,9 @@
 #                 - Tramer & Boneh's wider CNN (32 and 64 channels) for 40 and 60 epochs;
 #                 - the CNN without privacy, as a reference;
 #                 - the CNN with mirror views (each example and its mirror image, gradients
-#                   averaged before clipping) and with per-channel GroupNorm (81 groups)
+#                   averaged before clipping) and with per-channel GroupNorm (81 groups);
+#                 - the CNN with shift views (each example and its four shifts by 1 or 2 pixels,
+#                   gradients averaged before clipping)
 # Runs that have a model card are kept, so an interrupted sweep resumes; a second copy started
 # beside the first shares the work (each run is claimed by a lock file). A run takes 2 to 30
 # minutes on a 2-core CPU (the scattering features are computed once and cached).
@@ -104,6 +106,8 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
     train goal/cnn_nonprivate_reference "$cnn" --engine=nonprivate --optimizer=adam --learning_rate=0.001 \
       --batch_size=256 --epochs=20 --eval_weights=ema
     train goal/cnn_mirror_ema "$cnn" --mirror_views --eval_weights=ema
-    train goal/cnn_groups81_ema "$cnn" --model_kwargs='{"groups": 81}' --eval_weights=ema ;;
+    train goal/cnn_groups81_ema "$cnn" --model_kwargs='{"groups": 81}' --eval_weights=ema
+    train goal/cnn_shift1_ema "$cnn" --shift_views=1 --eval_weights=ema
+    train goal/cnn_shift2_ema "$cnn" --shift_views=2 --eval_weights=ema ;;
   *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation or goal" >&2; exit 2 ;;
 esac
