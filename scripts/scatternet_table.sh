@@ -26,7 +26,8 @@
 #                 - the CNN with mirror views (each example and its mirror image, gradients
 #                   averaged before clipping) and with per-channel GroupNorm (81 groups);
 #                 - the CNN with shift views (each example and its four shifts by 1 or 2 pixels,
-#                   gradients averaged before clipping)
+#                   gradients averaged before clipping);
+#                 - the recipe's CNN with seeds 1 and 2, for the spread between runs
 # Runs that have a model card are kept, so an interrupted sweep resumes; a second copy started
 # beside the first shares the work (each run is claimed by a lock file). A run takes 2 to 30
 # minutes on a 2-core CPU (the scattering features are computed once and cached).
@@ -108,6 +109,8 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
     train goal/cnn_mirror_ema "$cnn" --mirror_views --eval_weights=ema
     train goal/cnn_groups81_ema "$cnn" --model_kwargs='{"groups": 81}' --eval_weights=ema
     train goal/cnn_shift1_ema "$cnn" --shift_views=1 --eval_weights=ema
-    train goal/cnn_shift2_ema "$cnn" --shift_views=2 --eval_weights=ema ;;
+    train goal/cnn_shift2_ema "$cnn" --shift_views=2 --eval_weights=ema
+    train goal/cnn_seed1_ema "$cnn" --seed=1 --eval_weights=ema
+    train goal/cnn_seed2_ema "$cnn" --seed=2 --eval_weights=ema ;;
   *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation or goal" >&2; exit 2 ;;
 esac
