@@ -89,7 +89,7 @@ def test_config_trains_two_steps_on_synthetic_data(path, tmp_path):
     multiplier of the real run, on 4 synthetic examples in batches of 2 (2 Poisson steps); a config
     with a physical batch size runs its steps in chunks of 1 row."""
     config = load_config(path)
-    sigma, _, _ = _privacy(config, data.SPECS[config.dataset].n_train)
+    sigma = privacy_plan.resolve_noise(config, data.SPECS[config.dataset].n_train)
     tiny = dataclasses.replace(
         config,
         batch_size=2,
