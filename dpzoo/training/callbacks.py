@@ -13,7 +13,11 @@ __all__ = ["PrivacyLedgerCallback", "StopAtStep"]
 
 class PrivacyLedgerCallback(tf.keras.callbacks.Callback):
     """After each epoch, puts the run's epsilon so far into the logs (so History and
-    TensorBoard record it) and logs the full statement (accountant, sampling, delta)."""
+    TensorBoard record it) and logs the full statement (accountant, sampling, delta).
+
+    A run without noise has no finite epsilon: its logs get no epsilon at all rather than a
+    number (Keras's progress line would print ``epsilon: nan``), and the logged statement says
+    it is not differentially private."""
 
     def __init__(self, ledger: PrivacyLedger) -> None:
         super().__init__()
@@ -21,8 +25,8 @@ class PrivacyLedgerCallback(tf.keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         statement = self.ledger.statement()
-        if logs is not None:
-            logs["epsilon"] = statement.epsilon if math.isfinite(statement.epsilon) else float("nan")
+        if logs is not None and math.isfinite(statement.epsilon):
+            logs["epsilon"] = statement.epsilon
         logging.info("epoch %d: %s", epoch + 1, statement.text())
 
 
