@@ -54,9 +54,49 @@ def accuracy_vs_epsilon(
     title: str = "",
 ) -> str:
     """``accuracy_vs_epsilon_figure`` written as a PNG to ``path``."""
-    figure = accuracy_vs_epsilon_figure(methods, anchors=anchors, title=title)
+    return save(accuracy_vs_epsilon_figure(methods, anchors=anchors, title=title), path)
+
+
+def accuracy_by_run_figure(
+    runs: Mapping[str, dict],
+    *,
+    goal: float | None = None,
+    band: tuple[float, float] | None = None,
+    references: Sequence[tuple[str, float]] = (),
+    title: str = "",
+) -> plt.Figure:
+    """One row per run, sorted by its EMA accuracy: a dot for the final weights and one for the
+    EMA weights (read from ``test_accuracy_by_weights``). ``goal`` (%) is drawn as a red line,
+    ``band`` (low, high %) as a grey span (say, one recipe's spread over seeds) and
+    ``references`` as labelled dashed lines (say, runs without noise): how far every try landed
+    from a target, in one picture."""
+    rows = sorted(runs.items(), key=lambda item: item[1]["results"]["test_accuracy_by_weights"]["ema"])
+    figure, axes = plt.subplots(figsize=(8.5, 0.8 + 0.26 * len(rows)))
+    positions = range(len(rows))
+    for weights, marker, label in (("raw", "o", "final weights"), ("ema", "D", "EMA weights")):
+        values = [100 * card["results"]["test_accuracy_by_weights"][weights] for _, card in rows]
+        axes.scatter(values, positions, marker=marker, s=22, label=label, zorder=3)
+    if band is not None:
+        axes.axvspan(*band, color="grey", alpha=0.2, label="spread over seeds")
+    for label, accuracy in references:
+        axes.axvline(accuracy, color="black", linestyle="--", linewidth=1)
+        axes.annotate(label, (accuracy, len(rows) - 0.5), rotation=90, fontsize=7, ha="right", va="top")
+    if goal is not None:
+        axes.axvline(goal, color="red", linewidth=1.5, label=f"goal {goal:g}%")
+    axes.set_yticks(list(positions), [name for name, _ in rows], fontsize=7)
+    axes.set_ylim(-0.7, len(rows) - 0.3)
+    axes.set_xlabel("test accuracy (%)")
+    axes.set_title(title)
+    axes.grid(True, axis="x", alpha=0.3)
+    axes.legend(loc="lower right", fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+def save(figure: plt.Figure, path: str, dpi: int = 120) -> str:
+    """Writes ``figure`` as a PNG to ``path`` (its folder made if needed) and closes it."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=dpi)
     plt.close(figure)
     return path
 
@@ -84,7 +124,4 @@ def training_curves(card: dict, path: str) -> str:
     method = card["training"].get("method", "dpsgd")  # cards before --method existed
     accuracy_axes.set_title(f"{card['model']['name']}, {method}, {privacy['guarantee']}")
     figure.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save(figure, path, dpi=100)

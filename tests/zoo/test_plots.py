@@ -4,6 +4,8 @@ import glob
 import json
 import os
 
+import pytest
+
 from dpzoo.zoo import plots
 from tests.conftest import ROOT
 
@@ -47,3 +49,26 @@ def test_training_curves_of_a_committed_card(tmp_path):
     with open(out, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.getsize(out) > 10_000
+
+
+def test_accuracy_by_run_puts_each_committed_run_on_its_row_against_the_goal(tmp_path):
+    """The goal plot of results/fashion_mnist_scatternet.md: one row per run, sorted by its EMA
+    accuracy, its dots at the card's final and EMA accuracies, and the goal line where asked."""
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(ROOT, "results", "fashion_mnist_scatternet", "goal_cnn_*.json")))[:6]:
+        with open(path) as f:
+            runs[os.path.basename(path)[:-5]] = json.load(f)
+    assert len(runs) == 6
+    figure = plots.accuracy_by_run_figure(runs, goal=90.0, band=(89.1, 89.6), references=[("no noise", 90.3)])
+    axes = figure.axes[0]
+    by_ema = sorted(runs, key=lambda name: runs[name]["results"]["test_accuracy_by_weights"]["ema"])
+    assert [t.get_text() for t in axes.get_yticklabels()] == by_ema
+    final, ema = (collection.get_offsets() for collection in axes.collections[:2])
+    for row, name in enumerate(by_ema):
+        accuracies = runs[name]["results"]["test_accuracy_by_weights"]
+        assert tuple(final[row]) == pytest.approx((100 * accuracies["raw"], row))
+        assert tuple(ema[row]) == pytest.approx((100 * accuracies["ema"], row))
+    assert 90.0 in [line.get_xdata()[0] for line in axes.get_lines()]
+    out = plots.save(figure, str(tmp_path / "goal.png"))
+    with open(out, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
