@@ -203,25 +203,27 @@ RECIPE_SEEDS = SEED_STUDY["Tramer & Boneh's recipe"]
 GOAL = 90.0
 
 
+def _ema_percent(card: dict) -> float:
+    return 100 * card["results"]["test_accuracy_by_weights"]["ema"]
+
+
+def _mean_accuracies(runs: list[dict]) -> str:
+    """Mean EMA accuracy of ``runs``, the final weights' in brackets."""
+    ema, final = (
+        sum(card["results"]["test_accuracy_by_weights"][weights] for card in runs) / len(runs)
+        for weights in ("ema", "raw")
+    )
+    return f"{_percent(ema)} ({_percent(final)})"
+
+
 def seeds_table(cards: dict[str, dict]) -> list[str]:
     """One column per recipe of SEED_STUDY, one row per seed, then the mean: EMA (final) accuracy."""
     lines = ["| seed | " + " | ".join(SEED_STUDY) + " |", "|---|" + "---|" * len(SEED_STUDY)]
     columns = [[cards.get(name) for name in names] for names in SEED_STUDY.values()]
-
-    def cell(runs: list[dict]) -> str:
-        if not runs:
-            return "not run"
-        ema, final = (
-            sum(card["results"]["test_accuracy_by_weights"][weights] for card in runs) / len(runs)
-            for weights in ("ema", "raw")
-        )
-        return f"{_percent(ema)} ({_percent(final)})"
-
     for seed in range(3):
-        lines.append(
-            f"| {seed} | " + " | ".join(cell([c for c in column[seed : seed + 1] if c]) for column in columns) + " |"
-        )
-    means = [cell([c for c in column if c]) if all(column) else "not run" for column in columns]
+        row = [_mean_accuracies([column[seed]]) if column[seed] else "not run" for column in columns]
+        lines.append(f"| {seed} | " + " | ".join(row) + " |")
+    means = [_mean_accuracies(column) if all(column) else "not run" for column in columns]
     lines.append("| mean | " + " | ".join(means) + " |")
     return lines
 
@@ -238,9 +240,9 @@ def goal_plot(cards: dict[str, dict], path: str) -> None:
     if not runs:
         return
     stated = ", ".join(sorted({f"{c['privacy']['guarantee']}, {c['privacy']['accountant']}" for c in runs.values()}))
-    seeds = [100 * cards[name]["results"]["test_accuracy_by_weights"]["ema"] for name in RECIPE_SEEDS if name in cards]
+    seeds = [_ema_percent(cards[name]) for name in RECIPE_SEEDS if name in cards]
     references = [
-        (label, 100 * cards[name]["results"]["test_accuracy_by_weights"]["ema"])
+        (label, _ema_percent(cards[name]))
         for label, name in (
             ("clipped, no noise", "goal/cnn_clip_only_reference"),
             ("not private", "goal/cnn_nonprivate_reference"),
@@ -250,7 +252,7 @@ def goal_plot(cards: dict[str, dict], path: str) -> None:
     figure = plots.accuracy_by_run_figure(
         runs,
         goal=GOAL,
-        band=(min(seeds), max(seeds)) if len(seeds) > 1 else None,
+        band=("the recipe's spread over seeds", min(seeds), max(seeds)) if len(seeds) > 1 else None,
         references=references,
         title=f"Fashion-MNIST at epsilon 3 ({stated}): {len(runs)} private ScatterNet runs",
     )

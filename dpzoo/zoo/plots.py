@@ -61,13 +61,13 @@ def accuracy_by_run_figure(
     runs: Mapping[str, dict],
     *,
     goal: float | None = None,
-    band: tuple[float, float] | None = None,
+    band: tuple[str, float, float] | None = None,
     references: Sequence[tuple[str, float]] = (),
     title: str = "",
 ) -> plt.Figure:
     """One row per run, sorted by its EMA accuracy: a dot for the final weights and one for the
     EMA weights (read from ``test_accuracy_by_weights``). ``goal`` (%) is drawn as a red line,
-    ``band`` (low, high %) as a grey span (say, one recipe's spread over seeds) and
+    ``band`` (label, low %, high %) as a grey span (say, one recipe's spread over seeds) and
     ``references`` as labelled dashed lines (say, runs without noise): how far every try landed
     from a target, in one picture."""
     rows = sorted(runs.items(), key=lambda item: item[1]["results"]["test_accuracy_by_weights"]["ema"])
@@ -77,7 +77,8 @@ def accuracy_by_run_figure(
         values = [100 * card["results"]["test_accuracy_by_weights"][weights] for _, card in rows]
         axes.scatter(values, positions, marker=marker, s=22, label=label, zorder=3)
     if band is not None:
-        axes.axvspan(*band, color="grey", alpha=0.2, label="spread over seeds")
+        label, low, high = band
+        axes.axvspan(low, high, color="grey", alpha=0.2, label=label)
     for label, accuracy in references:
         axes.axvline(accuracy, color="black", linestyle="--", linewidth=1)
         axes.annotate(label, (accuracy, len(rows) - 0.5), rotation=90, fontsize=7, ha="right", va="top")

@@ -10,13 +10,18 @@ from dpzoo.zoo import plots
 from tests.conftest import ROOT
 
 
-def test_accuracy_vs_epsilon_writes_a_png_from_committed_cards(tmp_path):
-    paths = sorted(glob.glob(os.path.join(ROOT, "results", "fashion_mnist", "*.json")))
-    assert len(paths) >= 3
-    cards = []
-    for path in paths:
+def committed_cards(folder: str, pattern: str = "*.json") -> dict[str, dict]:
+    """The model cards under results/FOLDER, by file name without ".json"."""
+    cards = {}
+    for path in sorted(glob.glob(os.path.join(ROOT, "results", folder, pattern))):
         with open(path) as f:
-            cards.append(json.load(f))
+            cards[os.path.basename(path)[: -len(".json")]] = json.load(f)
+    return cards
+
+
+def test_accuracy_vs_epsilon_writes_a_png_from_committed_cards(tmp_path):
+    cards = list(committed_cards("fashion_mnist").values())
+    assert len(cards) >= 3
     out = plots.accuracy_vs_epsilon({"DP-SGD": cards}, str(tmp_path / "plot.png"), anchors=[("anchor", 3.0, 86.0)])
     with open(out, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -26,11 +31,7 @@ def test_accuracy_vs_epsilon_writes_a_png_from_committed_cards(tmp_path):
 def test_the_epsilon_axis_labels_the_epsilons_plotted_and_the_legend_covers_no_line():
     """results/zoo.png once labelled its log axis 2x10^0, 3x10^0 ... and its legend hid the
     ModelMix line at epsilon 8: ticks are now the epsilons plotted, and the legend sits outside."""
-    paths = sorted(glob.glob(os.path.join(ROOT, "results", "fashion_mnist", "*.json")))
-    cards = []
-    for path in paths:
-        with open(path) as f:
-            cards.append(json.load(f))
+    cards = list(committed_cards("fashion_mnist").values())
     figure = plots.accuracy_vs_epsilon_figure({"DP-SGD": cards}, anchors=[("anchor", 0.5, 80.0)])
     axes = figure.axes[0]
     figure.canvas.draw()
@@ -54,12 +55,9 @@ def test_training_curves_of_a_committed_card(tmp_path):
 def test_accuracy_by_run_puts_each_committed_run_on_its_row_against_the_goal(tmp_path):
     """The goal plot of results/fashion_mnist_scatternet.md: one row per run, sorted by its EMA
     accuracy, its dots at the card's final and EMA accuracies, and the goal line where asked."""
-    runs = {}
-    for path in sorted(glob.glob(os.path.join(ROOT, "results", "fashion_mnist_scatternet", "goal_cnn_*.json")))[:6]:
-        with open(path) as f:
-            runs[os.path.basename(path)[:-5]] = json.load(f)
+    runs = dict(list(committed_cards("fashion_mnist_scatternet", "goal_cnn_*.json").items())[:6])
     assert len(runs) == 6
-    figure = plots.accuracy_by_run_figure(runs, goal=90.0, band=(89.1, 89.6), references=[("no noise", 90.3)])
+    figure = plots.accuracy_by_run_figure(runs, goal=90.0, band=("seeds", 89.1, 89.6), references=[("no noise", 90.3)])
     axes = figure.axes[0]
     by_ema = sorted(runs, key=lambda name: runs[name]["results"]["test_accuracy_by_weights"]["ema"])
     assert [t.get_text() for t in axes.get_yticklabels()] == by_ema
