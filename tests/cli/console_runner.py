@@ -140,7 +140,7 @@ class FreshProcesses:
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
                 start_new_session=True,  # its own group: a kill reaches what it started
-                env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"},
+                env=os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_NUM_INTRAOP_THREADS": "1"},
             )
         self.pid = self._process.pid
         return self.pid

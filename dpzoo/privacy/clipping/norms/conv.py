@@ -236,7 +236,7 @@ def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: 
     otherwise from H, kept for the clipped sum when no larger than the output gradient (a
     large H of a stride-1 layer is reduced tap by tap, never formed whole).
     """
-    kernel = tf.convert_to_tensor(layer.kernel)
+    kernel, gain = tf.convert_to_tensor(layer.kernel), tf.convert_to_tensor(layer.gain)
     kh, kw, c_in, c_out = kernel.shape
     n = kh * kw * c_in
     z = kernel - tf.reduce_mean(kernel, axis=[0, 1, 2], keepdims=True)
@@ -265,7 +265,7 @@ def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: 
             return tf.reduce_sum(tf.square(h_uv), 1), tf.reduce_sum(h_uv, 1), tf.reduce_sum(h_uv * z[u, v], 1)
 
         h_squares, h_sums, h_dot_z = _over_taps(layer, inputs, out_size, tap_statistics)
-    kernel_squares = tf.square(layer.gain * r) * (
+    kernel_squares = tf.square(gain * r) * (
         h_squares - tf.square(h_sums) / n + (t * t * squares - 2 * t) * tf.square(h_dot_z)
     )
     gain_grads = r * h_dot_z
@@ -273,6 +273,6 @@ def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: 
     if h is None or not kept:
         return with_bias_sqnorms(layer, norms, output_grads, views)
     h_dot_z = tf.reshape(h_dot_z, [-1, 1, 1, 1, c_out])
-    z_grads = layer.gain * r * (h - t * h_dot_z * z)
+    z_grads = gain * r * (h - t * h_dot_z * z)
     kernel_grads = z_grads - tf.reduce_mean(z_grads, axis=[1, 2, 3], keepdims=True)
     return _with_bias(layer, norms, output_grads, views, (layer.kernel, kernel_grads), (layer.gain, gain_grads))
