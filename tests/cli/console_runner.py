@@ -122,7 +122,10 @@ class FreshProcesses:
     """``Console``'s interface, each run a process of its own started from scratch (it pays for
     the TensorFlow import). For runs compared bitwise: forked from a process that imported
     TensorFlow, identical runs under load ended up to 7e-4 apart even with op determinism
-    (measured, three weight-standardised runs); started fresh, they were bitwise equal."""
+    (measured, three weight-standardised runs); started fresh, they were bitwise equal. Each runs
+    with one intra-op thread: that shows an op-ordering fault almost every time, where the default
+    pool hid it in most runs (measured: two identical de22 runs at once differed in 6 of 7 pairs
+    with one thread, in 2 of 21 runs with the default pool, when the WS norm read its gain twice)."""
 
     def __init__(self, cwd: str, timeout_s: float) -> None:
         self.cwd, self.timeout_s = cwd, timeout_s

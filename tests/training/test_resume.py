@@ -37,6 +37,9 @@ CASES = {
 # Bitwise needs TensorFlow's op determinism (on by default, dpzoo.common.determinism). Without it,
 # measured here: the virtual-batch run resumed at step 6 computed step 7 differently from the
 # uninterrupted run and ended 9.8e-4 away; three de22 runs at once differed in about half the tries.
+# With it, a WSConv2D norm that read its gain twice (once for the norm, once for the kept gradient)
+# still made de22 runs differ in the first layer's kernel now and then; its processes run with one
+# intra-op thread (FreshProcesses), under which that code failed the de22 case in 2 of 2 tries.
 
 
 def as_flags(fields: dict) -> list[str]:

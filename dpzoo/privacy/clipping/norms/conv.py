@@ -236,6 +236,9 @@ def ws_conv2d_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: 
     otherwise from H, kept for the clipped sum when no larger than the output gradient (a
     large H of a stride-1 layer is reduced tap by tap, never formed whole).
     """
+    # one read of each, shared by the norm and the kept gradient: with a second read of the gain
+    # for the kept gradient, two identical de22 runs at once differed in that layer's kernel in 6
+    # of 7 pairs (one intra-op thread, TF 2.15 CPU); with one read, 7 of 7 were bitwise equal
     kernel, gain = tf.convert_to_tensor(layer.kernel), tf.convert_to_tensor(layer.gain)
     kh, kw, c_in, c_out = kernel.shape
     n = kh * kw * c_in
