@@ -10,6 +10,11 @@ zoo > training > methods, artifacts > privacy, data, models > accounting, layers
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ start-up chatter out of logs
+# tf.keras is tf-keras 2.21 (Keras 2) until dpzoo moves to Keras 3. TensorFlow reads this switch
+# when tf.keras is first used, so it must be set before that; dpzoo.common.stack checks it took.
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+from dpzoo.common import stack  # noqa: E402,F401,I001  (checks tf.keras before anything builds a model)
 
 from dpzoo.common.errors import DataNotFoundError, UsageError
 from dpzoo.privacy import DPConfig, PrivateModel, make_private
