@@ -10,8 +10,8 @@ half-size step).
 """
 
 import tensorflow as tf
-from tensorflow_privacy.privacy.optimizers import dp_optimizer_keras
 
+from dpzoo.common.tf_privacy import tf_privacy_module
 from dpzoo.privacy.guards import refuse_activity_regularizers, refuse_batch_statistics
 
 
@@ -30,6 +30,7 @@ def compile_model(
     """Compiles ``model`` in place with TF Privacy's DPKerasSGD/AdamOptimizer and returns it."""
     refuse_batch_statistics(model)
     refuse_activity_regularizers(model)
+    dp_optimizer_keras = tf_privacy_module("privacy.optimizers.dp_optimizer_keras")
     common = dict(l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier, num_microbatches=None)
     lr = learning_rate * rows_per_batch / expected_batch_size
     if optimizer == "adam":

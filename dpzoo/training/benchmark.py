@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from dpzoo import models
+from dpzoo.common.tf_privacy import tf_privacy_module
 from dpzoo.data import sampling
 from dpzoo.privacy import DPConfig, make_private, sized_steps, tf_privacy_optimizers
 
@@ -71,8 +72,8 @@ def dpzoo_sampler(batch_size: int, jit: bool) -> sampling.PoissonSampler:
 
 
 def _tf_privacy_dpmodel(model: tf.keras.Model, jit: bool) -> tf.keras.Model:
-    from tensorflow_privacy.privacy.fast_gradient_clipping import layer_registry
-    from tensorflow_privacy.privacy.keras_models import dp_keras_model
+    layer_registry = tf_privacy_module("privacy.fast_gradient_clipping.layer_registry")
+    dp_keras_model = tf_privacy_module("privacy.keras_models.dp_keras_model")
 
     dp_model = dp_keras_model.DPModel(
         l2_norm_clip=1.0,

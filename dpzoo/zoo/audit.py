@@ -28,6 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from dpzoo import data
 from dpzoo.artifacts import model_card, run_folder
 from dpzoo.common.errors import UsageError
+from dpzoo.common.tf_privacy import tf_privacy_module
 from dpzoo.zoo import registry
 
 ATTACKS = ("threshold", "logistic_regression")
@@ -60,17 +61,10 @@ def _quiet_attack_library():
 
 
 def _attack_library():
-    try:
-        from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import (
-            data_structures,
-            membership_inference_attack,
-        )
-    except ImportError as e:
-        raise UsageError(
-            "Membership-inference audits need TF Privacy's attack library: pip install --no-deps "
-            f"-r requirements-nodeps.lock (tensorflow-empirical-privacy) after requirements.lock ({e})."
-        ) from e
-    return data_structures, membership_inference_attack
+    attack_package = "privacy.privacy_tests.membership_inference_attack"
+    return tf_privacy_module(f"{attack_package}.data_structures"), tf_privacy_module(
+        f"{attack_package}.membership_inference_attack"
+    )
 
 
 BOUND_ALPHA = 0.05
@@ -80,7 +74,7 @@ def _ratio_bounds(members: np.ndarray, others: np.ndarray, thresholds: np.ndarra
     """Clopper-Pearson lower bounds, [4, thresholds], of the four likelihood ratios an attack
     with a threshold can exhibit: TPR / FPR and TNR / FNR predicting members above it, and the
     two readings predicting members below it."""
-    from tensorflow_privacy.privacy.privacy_tests import epsilon_lower_bound as elb
+    elb = tf_privacy_module("privacy.privacy_tests.epsilon_lower_bound")
 
     tp = (members[None, :] >= thresholds[:, None]).sum(axis=1)
     fp = (others[None, :] >= thresholds[:, None]).sum(axis=1)

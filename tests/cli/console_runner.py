@@ -4,11 +4,12 @@
 ``python -m tests.cli.console_runner serve`` reads one case a line on stdin and answers
 "started PID" and then "ended PID CODE" (``Console`` is its client: tests that kill a run).
 
-Each case ({"tool": "dpzoo-train", "args": [...], "file_size_limit": bytes or null}) runs in a
+Each case ({"tool": "dpzoo-train", "args": [...], "file_size_limit": bytes or null, optionally
+"hidden_modules": [names]}) runs in a
 process forked from this one before TensorFlow starts its runtime, with sys.argv as the console
 script would set it, importing the script's module and calling its entry point (``run()``); its
 exit code and stderr go into RESULTS.json. A limit on file sizes (RLIMIT_FSIZE) stands in for a full disk: writes past
-it fail with EFBIG, as they would with ENOSPC.
+it fail with EFBIG, as they would with ENOSPC. A hidden module imports as if it were not installed.
 """
 
 import importlib
@@ -35,6 +36,8 @@ def _child(case: dict, stderr_path: str) -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     if case.get("file_size_limit") is not None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (case["file_size_limit"], resource.RLIM_INFINITY))
+    for name in case.get("hidden_modules", ()):  # as if not installed: importing it raises ImportError
+        sys.modules[name] = None
     sys.argv = [case["tool"], *case["args"]]
     code = 0
     try:

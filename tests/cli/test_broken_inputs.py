@@ -199,6 +199,12 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
             train(f"--output_dir={tmp}/full"),
             "Cannot write the run's output",
         ),
+        (
+            "TF Privacy not installed",
+            "dpzoo-train",
+            train(out, "--engine=tf_privacy"),
+            "install it with: pip install --no-deps --ignore-requires-python tensorflow-privacy==0.9.0",
+        ),
     ]
     return [
         {
@@ -207,6 +213,7 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
             "args": args,
             "expect": expect,
             "file_size_limit": 4096 if "full" in name else None,
+            "hidden_modules": ["tensorflow_privacy"] if "TF Privacy" in name else [],
         }
         for name, tool, args, expect in cases
     ]
