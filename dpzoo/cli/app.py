@@ -1,5 +1,6 @@
 """Shared plumbing of the absl command-line tools: exit code 2 with a clear message on bad input."""
 
+import re
 import sys
 from collections.abc import Callable
 
@@ -14,6 +15,17 @@ def _fail(message: str) -> None:
     program = sys.argv[0].rsplit("/", 1)[-1] if sys.argv else "dpzoo"
     sys.stderr.write(f"{program}: error: {message}\nRun with --help for the flags.\n")
     sys.exit(2)
+
+
+def out_of_memory_message(error: BaseException) -> str:
+    """One line for a run that ran out of memory: what ran out, and the three ways to need less."""
+    allocation = re.search(r"OOM when allocating tensor with shape\[[^\]]*\]", str(error))
+    what = allocation.group(0) if allocation else type(error).__name__
+    return (
+        f"out of memory ({what}). Need less per step: a smaller --batch_size, virtual batches "
+        "(--physical_batch_size=N: a step's memory is set by N rows, not by the batch), or --engine=dpzoo, "
+        "which can chunk (--engine=tf_privacy holds every example's gradient of the whole batch at once)."
+    )
 
 
 def _parse_flags(argv: list[str]) -> list[str]:
@@ -37,6 +49,8 @@ def run(main: Callable[[list[str]], None], *, positional: bool = False) -> None:
             main(argv)
         except UsageError as e:
             _fail(str(e))
+        except (tf.errors.ResourceExhaustedError, MemoryError) as e:
+            _fail(out_of_memory_message(e))
         except OSError as e:  # a file that cannot be read or written: name it, not a traceback
             if e.filename is None:
                 raise

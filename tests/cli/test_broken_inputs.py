@@ -105,7 +105,12 @@ def _drop_card_field(run_dir: str) -> None:
         json.dump(card, f)
 
 
-def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]:
+@pytest.fixture(scope="module")
+def big_data_dir(fashion, tmp_path_factory) -> str:
+    return fashion_subset_dir(tmp_path_factory.mktemp("fashion4000"), fashion, 4000, 200)
+
+
+def _cases(tmp, data_dir: str, finished_run: str, record_dir: str, big_data_dir: str) -> list[dict]:
     with open(os.path.join(data_dir, IMAGES), "rb") as f:
         images = f.read()
     body = gzip.decompress(images)
@@ -200,6 +205,20 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
             "Cannot write the run's output",
         ),
         (
+            # TF Privacy's optimizer holds a [rows, rows, 5, 5, 32] Jacobian: 31 GB at B 3000
+            "out of memory",
+            "dpzoo-train",
+            [
+                f"--data_dir={big_data_dir}",
+                *TRAIN[1:],
+                "--batch_size=3000",
+                "--model=tutorial_cnn_ws",
+                out,
+                "--engine=tf_privacy",
+            ],
+            "out of memory (OOM when allocating tensor with shape[",
+        ),  # fmt: skip
+        (
             "TF Privacy not installed",
             "dpzoo-train",
             train(out, "--engine=tf_privacy"),
@@ -214,13 +233,14 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
             "expect": expect,
             "file_size_limit": 4096 if "full" in name else None,
             "hidden_modules": ["tensorflow_privacy"] if "TF Privacy" in name else [],
+            "memory_limit_mib": 8000 if name == "out of memory" else None,
         }
         for name, tool, args, expect in cases
     ]
 
 
-def test_every_broken_input_exits_2_with_one_line(tmp_path, data_dir, finished_run, record_dir):
-    cases = _cases(tmp_path, data_dir, finished_run, record_dir)
+def test_every_broken_input_exits_2_with_one_line(tmp_path, data_dir, finished_run, record_dir, big_data_dir):
+    cases = _cases(tmp_path, data_dir, finished_run, record_dir, big_data_dir)
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     subprocess.run(
         [
@@ -238,7 +258,7 @@ def test_every_broken_input_exits_2_with_one_line(tmp_path, data_dir, finished_r
     results = json.loads((tmp_path / "results.json").read_text())
     for case, result in zip(cases, results, strict=True):
         errors = [line for line in result["stderr"].splitlines() if f"{case['tool']}: error: " in line]
-        assert result["code"] == 2, (case["name"], result["stderr"][-2000:])
+        assert result["code"] == 2, (case["name"], result["stderr"][:3000])
         assert "Traceback" not in result["stderr"], (case["name"], result["stderr"][-2000:])
         assert len(errors) == 1 and case["expect"] in errors[0], (case["name"], errors)
     leftovers = [n for n in os.listdir(tmp_path) if n.startswith(".") or n in ("out", "full", "e1", "e2", "e3")]
