@@ -1,10 +1,13 @@
 """Shared plumbing of the absl command-line tools: exit code 2 with a clear message on bad input."""
 
+import logging
+import os
 import re
 import sys
 from collections.abc import Callable
 
 from absl import app, flags
+from absl import logging as absl_logging
 
 from dpzoo.common.errors import UsageError
 
@@ -15,6 +18,14 @@ def _fail(message: str) -> None:
     program = sys.argv[0].rsplit("/", 1)[-1] if sys.argv else "dpzoo"
     sys.stderr.write(f"{program}: error: {message}\nRun with --help for the flags.\n")
     sys.exit(2)
+
+
+class _TensorFlowInfo(logging.Filter):
+    """Drops INFO records logged from inside the tensorflow package (a line per checkpoint write
+    and per SavedModel function on TF 2.21); its warnings and dpzoo's own INFO lines stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or f"{os.sep}tensorflow{os.sep}" not in record.pathname
 
 
 def out_of_memory_message(error: BaseException) -> str:
@@ -43,6 +54,7 @@ def run(main: Callable[[list[str]], None], *, positional: bool = False) -> None:
         import tensorflow as tf
 
         tf.get_logger().setLevel("ERROR")  # TensorFlow's own INFO chatter; dpzoo's progress stays
+        absl_logging.get_absl_logger().addFilter(_TensorFlowInfo())  # since TF 2.16 it logs through absl too
         if len(argv) > 1 and not positional:
             _fail(f"unexpected arguments {' '.join(argv[1:])!r} (flags look like --name=value)")
         try:
