@@ -33,9 +33,9 @@ def out_of_memory_message(error: BaseException) -> str:
     allocation = re.search(r"OOM when allocating tensor with shape\[[^\]]*\]", str(error))
     what = allocation.group(0) if allocation else type(error).__name__
     return (
-        f"out of memory ({what}). Need less per step: a smaller --batch_size, virtual batches "
-        "(--physical_batch_size=N: a step's memory is set by N rows, not by the batch), or --engine=dpzoo, "
-        "which can chunk (--engine=tf_privacy holds every example's gradient of the whole batch at once)."
+        f"out of memory ({what}). Need less per step: a smaller --batch_size, or virtual batches "
+        "(--physical_batch_size=N with --engine=dpzoo: a step's memory is then set by N rows, not by the batch; "
+        "--engine=tf_privacy cannot chunk, it holds every example's gradient of the whole batch at once)."
     )
 
 

@@ -5,13 +5,11 @@
 "started PID" and then "ended PID CODE" (``Console`` is its client: tests that kill a run).
 
 Each case ({"tool": "dpzoo-train", "args": [...], "file_size_limit": bytes or null, optionally
-"hidden_modules": [names] and "memory_limit_mib": MiB}) runs in a
+"hidden_modules": [names]}) runs in a
 process forked from this one before TensorFlow starts its runtime, with sys.argv as the console
 script would set it, importing the script's module and calling its entry point (``run()``); its
 exit code and stderr go into RESULTS.json. A limit on file sizes (RLIMIT_FSIZE) stands in for a full disk: writes past
 it fail with EFBIG, as they would with ENOSPC. A hidden module imports as if it were not installed.
-A limit on address space (RLIMIT_AS, MiB above what the process has mapped) stands in for a machine
-short of memory: TensorFlow's allocations past it fail as out of memory.
 """
 
 import importlib
@@ -38,9 +36,6 @@ def _child(case: dict, stderr_path: str) -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     if case.get("file_size_limit") is not None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (case["file_size_limit"], resource.RLIM_INFINITY))
-    if case.get("memory_limit_mib") is not None:  # a machine with that much memory left: more fails
-        size = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmSize"))
-        resource.setrlimit(resource.RLIMIT_AS, (size + case["memory_limit_mib"] * 2**20, resource.RLIM_INFINITY))
     for name in case.get("hidden_modules", ()):  # as if not installed: importing it raises ImportError
         sys.modules[name] = None
     sys.argv = [case["tool"], *case["args"]]
