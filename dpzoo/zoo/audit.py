@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 import tensorflow as tf
+from scipy.optimize import OptimizeWarning
 from sklearn.exceptions import ConvergenceWarning
 
 from dpzoo import data
@@ -48,13 +49,15 @@ class AttackResult:
 @contextlib.contextmanager
 def _quiet_attack_library():
     """The library logs every attack at INFO, its logistic regression warns of non-convergence per
-    fold, and its bounds divide by empty ROC cells: the results say all that matters."""
+    fold (and, with scikit-learn 1.6 on SciPy 1.18, of an lbfgs option SciPy no longer takes), and
+    its bounds divide by empty ROC cells: the results say all that matters."""
     library_logger = logging.getLogger()  # the library logs through the root logger
     level = library_logger.level
     library_logger.setLevel(logging.WARNING)
     try:
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", OptimizeWarning)
             yield
     finally:
         library_logger.setLevel(level)
