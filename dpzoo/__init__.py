@@ -10,9 +10,10 @@ zoo > training > methods, artifacts > privacy, data, models > accounting, layers
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ start-up chatter out of logs
-# tf.keras is tf-keras 2.21 (Keras 2) until dpzoo moves to Keras 3. TensorFlow reads this switch
-# when tf.keras is first used, so it must be set before that; dpzoo.common.stack checks it took.
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
+# tf.keras is tf-keras 2.21 (Keras 2) unless DPZOO_KERAS=3 asks for Keras 3, while dpzoo moves
+# there. TensorFlow reads this switch when tf.keras is first used, so it must be set before that;
+# dpzoo.common.stack checks it took.
+os.environ["TF_USE_LEGACY_KERAS"] = "0" if os.environ.get("DPZOO_KERAS") == "3" else "1"
 
 from dpzoo.common import stack  # noqa: E402,F401,I001  (checks tf.keras before anything builds a model)
 

@@ -1,17 +1,33 @@
 """Which Keras dpzoo runs on, checked once at import.
 
-dpzoo runs on tf-keras 2.21 (Keras 2), which TensorFlow 2.21 serves as ``tf.keras`` when
-``TF_USE_LEGACY_KERAS=1`` was set before the first use of ``tf.keras`` (dpzoo's ``__init__``
-sets it). Code that used ``tf.keras`` before importing dpzoo has Keras 3 there, and dpzoo's
-models and engine would fail far from the cause; this says so at once.
+dpzoo moves from tf-keras 2.21 (Keras 2) to Keras 3 in steps. ``DPZOO_KERAS`` picks one: "2"
+(the default until the move is complete) or "3". TensorFlow 2.21 serves tf-keras as ``tf.keras``
+when ``TF_USE_LEGACY_KERAS=1`` was set before the first use of ``tf.keras``, and Keras 3
+otherwise; dpzoo's ``__init__`` sets that switch from ``DPZOO_KERAS``. Code that used
+``tf.keras`` before importing dpzoo may hold the other Keras, and dpzoo's models and engine would
+fail far from the cause; this says so at once.
 """
+
+import os
 
 import tensorflow as tf
 
+KERAS_CHOICES = ("2", "3")
 KERAS_MODULE = tf.keras.__name__
+KERAS_MAJOR = 2 if KERAS_MODULE.startswith("tf_keras") else 3
 
-if not KERAS_MODULE.startswith("tf_keras"):
+
+def requested_keras() -> str:
+    """The Keras major version ``DPZOO_KERAS`` asks for ("2" unless set)."""
+    requested = os.environ.get("DPZOO_KERAS", "2")
+    if requested not in KERAS_CHOICES:
+        raise ImportError(f"DPZOO_KERAS={requested!r}: expected one of {', '.join(KERAS_CHOICES)}.")
+    return requested
+
+
+if str(KERAS_MAJOR) != requested_keras():
     raise ImportError(
-        f"dpzoo runs on tf-keras (Keras 2), but tf.keras is {KERAS_MODULE} (Keras 3): import dpzoo before "
-        "using tf.keras, or set TF_USE_LEGACY_KERAS=1 before importing TensorFlow."
+        f"dpzoo was asked for Keras {requested_keras()} (DPZOO_KERAS), but tf.keras is {KERAS_MODULE} "
+        f"(Keras {KERAS_MAJOR}): import dpzoo before using tf.keras, or set TF_USE_LEGACY_KERAS="
+        f"{'1' if requested_keras() == '2' else '0'} before importing TensorFlow."
     )

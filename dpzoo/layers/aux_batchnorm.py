@@ -26,6 +26,8 @@ import contextlib
 
 import tensorflow as tf
 
+from dpzoo.common import keras_api
+
 STATISTICS = ("batch", "public")
 
 
@@ -84,7 +86,7 @@ class AuxBatchNorm(tf.keras.layers.Layer):
 
 def aux_batchnorm_layers(module: tf.Module) -> list[AuxBatchNorm]:
     """The AuxBatchNorm layers of a model (nested models included)."""
-    return [m for m in (module, *module.submodules) if isinstance(m, AuxBatchNorm)]
+    return [m for m in (module, *keras_api.sublayers(module)) if isinstance(m, AuxBatchNorm)]
 
 
 def private_statistics_layers(module: tf.Module) -> list[AuxBatchNorm]:

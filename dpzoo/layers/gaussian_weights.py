@@ -20,6 +20,8 @@ gradient, and re-running a Gaussian layer to get it would draw different weights
 
 import tensorflow as tf
 
+from dpzoo.common import keras_api
+
 
 def _refuse_fused_activation(layer: tf.keras.layers.Layer) -> None:
     if layer.activation is not tf.keras.activations.linear:
@@ -59,7 +61,7 @@ class GaussianWeights:
 
 
 @tf.keras.utils.register_keras_serializable(package="dpzoo")
-class GaussianDense(GaussianWeights, tf.keras.layers.Dense):
+class GaussianDense(keras_api.SavesEveryVariable, GaussianWeights, tf.keras.layers.Dense):
     """Dense whose kernel and bias are sampled around their values at every training call.
 
     Accepts Dense's arguments (no fused non-linear activation), plus ``seed`` for the noise
@@ -91,7 +93,7 @@ class GaussianDense(GaussianWeights, tf.keras.layers.Dense):
 
 
 @tf.keras.utils.register_keras_serializable(package="dpzoo")
-class GaussianConv2D(GaussianWeights, tf.keras.layers.Conv2D):
+class GaussianConv2D(keras_api.SavesEveryVariable, GaussianWeights, tf.keras.layers.Conv2D):
     """Conv2D whose kernel and bias are sampled around their values at every training call.
 
     Accepts Conv2D's arguments (channels_last, no fused non-linear activation), plus ``seed``
@@ -126,7 +128,7 @@ GAUSSIAN_LAYERS = (GaussianWeights,)  # GaussianDense, GaussianConv2D, dpzoo.lay
 
 def gaussian_layers(module: tf.Module) -> list[tf.keras.layers.Layer]:
     """The Gaussian weight layers of a model (nested models included), or the layer itself."""
-    return [m for m in (module, *module.submodules) if isinstance(m, GAUSSIAN_LAYERS)]
+    return [m for m in (module, *keras_api.sublayers(module)) if isinstance(m, GAUSSIAN_LAYERS)]
 
 
 def set_weight_noise_stddev(module: tf.Module, stddev) -> None:

@@ -27,5 +27,8 @@ class SkipGain(tf.keras.layers.Layer):
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         return inputs * (self.alpha * self.gain)
 
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
     def get_config(self) -> dict:
         return {**super().get_config(), "alpha": self.alpha, "initial_gain": self.initial_gain}

@@ -38,7 +38,7 @@ import tensorflow as tf
 from absl import logging
 
 from dpzoo.accounting import ModelMixTerms, calibrate_modelmix_noise, data_normalization, steps_per_epoch
-from dpzoo.common import validation
+from dpzoo.common import keras_api, validation
 from dpzoo.common.errors import UsageError
 from dpzoo.common.learning_rate import upcoming_learning_rate
 from dpzoo.methods.method import Attachment, Method, PrivacyTerms, RunConfig
@@ -47,7 +47,7 @@ MIXINGS = ("uniform", "fixed")
 
 
 def _short_name(variable: tf.Variable) -> str:
-    return variable.name.split(":")[0]
+    return keras_api.variable_name(variable)
 
 
 class MixingState(tf.Module):
@@ -126,8 +126,8 @@ class ModelMix(tf.keras.callbacks.Callback):
     def unmixed_variables(self) -> list[str]:
         """Names of the model's trainable variables this callback does not mix (made trainable
         after it was attached); any breaks ModelMix's guarantee."""
-        mixed = {v.ref() for v in self._variables}
-        return [v.name for v in self.model.trainable_variables if v.ref() not in mixed]
+        mixed = {id(v) for v in self._variables}
+        return [keras_api.variable_name(v) for v in self.model.trainable_variables if id(v) not in mixed]
 
     def violations(self) -> list[str]:
         """What breaks ModelMix's guarantee that this callback can see: an optimizer other than
@@ -151,11 +151,9 @@ class ModelMix(tf.keras.callbacks.Callback):
         return reasons
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        steps = getattr(self.model, "_steps_per_execution", None)
-        if steps is not None and int(steps.numpy()) != 1:
-            raise UsageError(
-                f"ModelMix mixes around every step; compile with steps_per_execution=1 (got {int(steps.numpy())})."
-            )
+        steps = keras_api.steps_per_execution(self.model)
+        if steps != 1:
+            raise UsageError(f"ModelMix mixes around every step; compile with steps_per_execution=1 (got {steps}).")
         for reason in self.violations():
             logging.warning("ModelMix's guarantee does not hold: %s.", reason)
         if not bool(self.state.started.numpy()):

@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
 
 BATCH_STATISTICS_LAYERS = (tf.keras.layers.BatchNormalization,)
@@ -16,7 +17,9 @@ def refuse_batch_statistics(model: tf.keras.Model) -> None:
     (trainable=False, which Keras runs in inference mode on its moving statistics) is allowed.
     """
     offending = [
-        layer.name for layer in model.submodules if isinstance(layer, BATCH_STATISTICS_LAYERS) and layer.trainable
+        layer.name
+        for layer in keras_api.sublayers(model)
+        if isinstance(layer, BATCH_STATISTICS_LAYERS) and layer.trainable
     ]
     if offending:
         raise UsageError(
@@ -31,7 +34,7 @@ def refuse_batch_statistics(model: tf.keras.Model) -> None:
 def refuse_activity_regularizers(model: tf.keras.Model) -> None:
     """Raises UsageError for activity regularisers: they add a data-dependent loss term whose
     gradient would escape per-example clipping. Weight regularisers are fine (data-independent)."""
-    offending = [layer.name for layer in model.submodules if getattr(layer, "activity_regularizer", None)]
+    offending = [layer.name for layer in keras_api.sublayers(model) if getattr(layer, "activity_regularizer", None)]
     if offending:
         raise UsageError(
             f"Layers {', '.join(offending)} have activity regularisers, whose data-dependent "

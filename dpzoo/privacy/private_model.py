@@ -24,6 +24,7 @@ from collections.abc import Mapping
 import tensorflow as tf
 from absl import logging
 
+from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
 from dpzoo.common.learning_rate import upcoming_learning_rate
 from dpzoo.layers import aux_batchnorm, gaussian_layers, set_weight_noise_stddev
@@ -163,6 +164,11 @@ class PrivateModel(tf.keras.Model):
         self._per_example_loss = per_example_loss_fn(loss)
         super().compile(optimizer=optimizer, loss=loss, **kwargs)
 
+    def fit(self, x=None, y=None, **kwargs):
+        if isinstance(x, tf.data.Dataset):
+            keras_api.build_for_batches(self, x.element_spec, self.inner.output_shape)
+        return super().fit(x, y, **kwargs)
+
     def make_train_function(self, force: bool = False):
         """Keras' train function, but with a graph traced per padded batch size where Keras
         would build its plain one-step function (dpzoo.privacy.sized_steps: faster, less memory),
@@ -185,8 +191,7 @@ class PrivateModel(tf.keras.Model):
 
     def _check_chunked_steps(self, replicas: int) -> None:
         """Refuses what chunks or replicas cannot compute exactly as one pass on one device."""
-        steps = self._steps_per_execution
-        if (steps is not None and int(steps.numpy()) != 1) or self._cluster_coordinator is not None:
+        if keras_api.steps_per_execution(self) != 1 or keras_api.has_parameter_server(self):
             raise UsageError(
                 "Virtual batches and tf.distribute need one logical step per train-function call: "
                 "compile with steps_per_execution=1 and no ParameterServerStrategy."
@@ -294,7 +299,7 @@ class PrivateModel(tf.keras.Model):
     def train_step(self, data):
         x, y, mask, grads, outputs = self._private_rows(data, self.private_gradients)
         self._apply(grads)
-        self.compute_loss(x, y, outputs, mask)
+        keras_api.track_loss(self, x, y, outputs, mask)
         return self.compute_metrics(x, y, outputs, mask)
 
     def accumulate_chunk(self, data):
@@ -304,7 +309,7 @@ class PrivateModel(tf.keras.Model):
             self._accumulation.same_weight_draw()
         x, y, mask, summed, outputs = self._private_rows(data, self.clipped_sum)
         self._accumulation.add(summed)
-        self.compute_loss(x, y, outputs, mask)
+        keras_api.track_loss(self, x, y, outputs, mask)
         self.compute_metrics(x, y, outputs, mask)
 
     def apply_accumulated(self):
@@ -322,5 +327,5 @@ class PrivateModel(tf.keras.Model):
         with_public_x, _, _, marked = self._with_public_rows(x, y, ones)
         with marked:
             outputs = self.inner(with_public_x, training=False)[: tf.shape(y)[0]]
-        self.compute_loss(x, y, outputs, sample_weight)
+        keras_api.track_loss(self, x, y, outputs, sample_weight)
         return self.compute_metrics(x, y, outputs, sample_weight)

@@ -22,6 +22,8 @@ import collections
 
 import tensorflow as tf
 
+from dpzoo.common import keras_api
+
 MAX_SIZED_TRACES = 12  # sizes traced on their own; a bucketed sampler's common sizes fit
 PATIENCE_STEPS = 25  # size-generic steps of a size before it gets its own graph
 
@@ -29,12 +31,11 @@ PATIENCE_STEPS = 25  # size-generic steps of a size before it gets its own graph
 def runs_one_step_per_call(model: tf.keras.Model) -> bool:
     """Whether Keras would build the plain one-step, one-replica train function for ``model``
     (the case ``SizedTrainFunction`` replaces; others keep Keras' own)."""
-    steps = model._steps_per_execution
     return (
         not model.run_eagerly
-        and (steps is None or int(steps.numpy()) == 1)
-        and not model.autotune_steps_per_execution
-        and model._cluster_coordinator is None
+        and keras_api.steps_per_execution(model) == 1
+        and not keras_api.autotunes_steps(model)
+        and not keras_api.has_parameter_server(model)
         and model.distribute_strategy.num_replicas_in_sync == 1
     )
 
@@ -58,7 +59,7 @@ class SizedTrainFunction:
         outputs = self.model.train_step(data)
         first = [t for t in tf.nest.flatten(outputs) if isinstance(t, tf.Tensor)][:1]
         with tf.control_dependencies(first):  # as Keras does: counted once the step succeeded
-            self.model._train_counter.assign_add(1)
+            keras_api.count_train_step(self.model)
         return outputs
 
     def _earned_own_graph(self, size: int | None) -> bool:
@@ -74,7 +75,7 @@ class SizedTrainFunction:
         return self._generic
 
     def __call__(self, iterator):
-        data = next(iterator)
+        data = _without_missing(next(iterator))
         size = tf.nest.flatten(data)[0].shape[0]
         if size in self.sizes or self._earned_own_graph(size):
             self.sizes.add(size)
@@ -90,3 +91,15 @@ class SizedTrainFunction:
         """Continues from ``state()`` of an interrupted run, so its steps run in the same graphs."""
         self.sizes = set(state.get("sizes", []))
         self._generic_steps = collections.Counter({int(k): v for k, v in state.get("generic_steps", {}).items()})
+
+
+def _without_missing(data):
+    """A batch as tensors, without the trailing missing entries (a None or an empty
+    ``tf.experimental.Optional`` where no sample weight was given: Keras 3 passes them), which a
+    graph's input signature cannot hold."""
+    if not isinstance(data, tuple | list):
+        return tf.convert_to_tensor(data)
+    items = [None if isinstance(item, tf.experimental.Optional) else item for item in data]
+    while items and items[-1] is None:
+        items.pop()
+    return tuple(tf.nest.map_structure(tf.convert_to_tensor, items))

@@ -31,6 +31,7 @@ import time
 import tensorflow as tf
 from absl import logging
 
+from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
 
 CHUNK_STREAM_ARITY = 4  # (x, y, mask, chunks)
@@ -163,7 +164,9 @@ class ChunkedTrainFunction:
             except (StopIteration, tf.errors.OutOfRangeError) as e:
                 raise UsageError(f"The input ended inside a logical step of {count} chunks.") from e
             if done < count and time.monotonic() - last_report > PROGRESS_EVERY_S:
-                logging.info("logical step %d: %d of %d chunks", self.model._train_counter.numpy() + 1, done, count)
+                logging.info(
+                    "logical step %d: %d of %d chunks", keras_api.train_steps_done(self.model) + 1, done, count
+                )
                 last_report = time.monotonic()
 
     def __call__(self, iterator):
@@ -174,5 +177,5 @@ class ChunkedTrainFunction:
             self._reset()  # a failed step leaves no partial sums behind
             raise
         outputs = self._apply()
-        self.model._train_counter.assign_add(1)
+        keras_api.count_train_step(self.model)
         return tf.nest.map_structure(self._first_local, outputs)

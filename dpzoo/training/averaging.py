@@ -14,7 +14,7 @@ import contextlib
 
 import tensorflow as tf
 
-from dpzoo.common import validation
+from dpzoo.common import keras_api, validation
 
 EVAL_WEIGHTS = ("raw", "ema", "polyak")
 
@@ -46,7 +46,7 @@ class ParameterAveraging(tf.keras.callbacks.Callback):
         if self._variables is None:
             self._variables = list(model.trainable_variables)
             copy = lambda kind: [
-                tf.Variable(v, trainable=False, name=f"{kind}/{v.name.split(':')[0]}") for v in self._variables
+                tf.Variable(v, trainable=False, name=f"{kind}/{keras_api.variable_name(v)}") for v in self._variables
             ]
             self.ema, self.polyak, self._raw = copy("ema"), copy("polyak"), copy("raw")
             self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="averaging_updates")

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from dpzoo import data, methods
+from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
 from dpzoo.data.sampling import PoissonSampler, ShuffleSampler
 from dpzoo.layers import aux_batchnorm_layers
@@ -87,9 +88,7 @@ def build_loss_and_metrics(model: tf.keras.Model, classes: int) -> None:
     """Creates the compiled loss's and metrics' variables now, for sparse class labels. Keras
     would create them inside the first traced step, and tf.function traces a step that creates
     variables twice: measured, the tutorial CNN's first private fit went from 5.8 s to 4.1 s."""
-    logits, labels = tf.zeros([1, classes]), tf.zeros([1], tf.int64)
-    model.compiled_loss.build(logits)
-    model.compiled_metrics.build(logits, labels)
+    keras_api.build_loss_and_metrics(model, tf.zeros([1, classes]), tf.zeros([1], tf.int64))
 
 
 def compile_for_engine(

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from dpzoo.common import keras_api
 from dpzoo.data.fixed_views import FixedViews
 from dpzoo.layers.scattering import Scattering2D
 
@@ -68,8 +69,7 @@ def _chain(model: tf.keras.Model) -> list[tf.keras.layers.Layer] | None:
     layers = model.layers[1:]
     previous = model.layers[0]
     for layer in layers:
-        nodes = layer.inbound_nodes
-        if len(nodes) != 1 or nodes[0].inbound_layers is not previous:
+        if keras_api.call_count(layer) != 1 or keras_api.input_layers(layer) != [previous]:
             return None
         previous = layer
     return layers

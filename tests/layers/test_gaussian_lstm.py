@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from dpzoo import models, training
+from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
 from dpzoo.data.text_corpora import SECTIONS, load_debian_descriptions, token_ids
 from dpzoo.layers import GaussianLSTM, set_weight_noise_stddev
@@ -87,11 +88,12 @@ def test_per_example_norms_at_the_sampled_weights_equal_a_loop(descriptions, lay
 @pytest.fixture
 def float64_keras():
     """Models built in float64 while the test runs: float32 rounding out of the comparison."""
-    tf.keras.backend.set_floatx("float64")
+    set_default_dtype = tf.keras.config.set_dtype_policy if keras_api.KERAS_3 else tf.keras.backend.set_floatx
+    set_default_dtype("float64")
     try:
         yield
     finally:
-        tf.keras.backend.set_floatx("float32")
+        set_default_dtype("float32")
 
 
 @pytest.mark.parametrize("name", ["bilstm", "ln_bilstm"])
@@ -106,7 +108,7 @@ def test_ghost_clipped_sum_of_the_bilstm_equals_a_loop_over_single_examples(desc
     x, y = tf.constant(descriptions.x_train[:6]), tf.constant(descriptions.y_train[:6])
     mask = tf.constant([1, 1, 1, 1, 1, 0], tf.float64)
     variables = model.trainable_variables
-    assert all(v.dtype == tf.float64 for v in variables)
+    assert all(tf.as_dtype(v.dtype) == tf.float64 for v in variables)
     got, norms, _ = ghost.GhostClipper(model).clipped_sum(SPARSE_CE.call, x, y, mask, 0.1, variables)
     want = [np.zeros(v.shape, np.float64) for v in variables]
     for i in range(6):

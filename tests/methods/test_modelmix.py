@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 import dpzoo
+from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
 from dpzoo.methods.modelmix import ModelMix, enforce_gap
 from tests.conftest import SPARSE_CE, digits_batch, tiny_cnn
@@ -125,7 +126,7 @@ def test_a_variable_made_trainable_after_attaching_is_reported_unmixed():
     callback = ModelMix(tau=0.01)
     callback.set_model(model)
     dense.trainable = True
-    assert sorted(callback.unmixed_variables()) == sorted(v.name for v in dense.trainable_variables)
+    assert sorted(callback.unmixed_variables()) == sorted(keras_api.variable_name(v) for v in dense.trainable_variables)
     assert "are not mixed" in "; ".join(callback.violations())
 
 

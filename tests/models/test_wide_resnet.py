@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from dpzoo import models
+from dpzoo.common import keras_api
 from dpzoo.layers import SkipGain, WSConv2D
 
 
@@ -39,11 +40,11 @@ def test_wrn_block_is_relu_groupnorm_wsconv_with_skip_on_the_normalised_input():
     model = models.get("wrn", depth=10, width=1)
     layer = model.get_layer("wrn10_1_stage2_block1_conv1")
     assert isinstance(layer, WSConv2D) and layer.strides == (2, 2)
-    norm = layer.input.node.layer
+    (norm,) = keras_api.input_layers(layer)
     assert isinstance(norm, tf.keras.layers.GroupNormalization) and norm.groups == 16
-    assert isinstance(norm.input.node.layer, tf.keras.layers.ReLU)
+    assert isinstance(keras_api.input_layers(norm)[0], tf.keras.layers.ReLU)
     skip = model.get_layer("wrn10_1_stage2_block1_skip")
-    assert skip.kernel_size == (1, 1) and skip.input.node.layer is norm
+    assert skip.kernel_size == (1, 1) and keras_api.input_layers(skip) == [norm]
     assert not any(isinstance(x, tf.keras.layers.BatchNormalization | tf.keras.layers.Dropout) for x in model.layers)
 
 

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 import dpzoo
+from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
 from dpzoo.methods.modelmix import ModelMix
 from dpzoo.privacy import PrivateModel
@@ -88,7 +89,8 @@ def test_update_noise_is_sigma_c_over_b_once_over_the_replicas(mirrored, physica
 
 def _replicas_agree(model: tf.keras.Model) -> None:
     for v in model.variables:
-        first, *others = [t.numpy() for t in v.values]
+        mirrored = v.value if keras_api.KERAS_3 else v  # Keras 3 wraps the MirroredVariable
+        first, *others = [t.numpy() for t in mirrored.values]
         for other in others:
             np.testing.assert_array_equal(other, first, err_msg=v.name)
 

@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from dpzoo.common import keras_api
 from dpzoo.privacy import DPConfig, make_private, sized_steps
 from tests.conftest import SPARSE_CE, digits_batch, tiny_cnn
 
@@ -45,7 +46,7 @@ def test_each_batch_size_gets_its_own_graph_and_the_updates_of_keras_generic_one
         model.fit(_padded_batches(digits, sizes), epochs=1, verbose=0)
     assert isinstance(sized.train_function, sized_steps.SizedTrainFunction)
     assert sized.train_function.sizes == {24, 32, 40}
-    assert int(sized._train_counter.numpy()) == len(sizes) == int(sized.dp_steps.numpy())
+    assert keras_api.train_steps_done(sized) == len(sizes) == int(sized.dp_steps.numpy())
     for a, b in zip(sized.inner.weights, generic.inner.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
     traces = sized.train_function._sized.experimental_get_tracing_count()

@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 
+from dpzoo.common import keras_api
 from dpzoo.privacy.clipping import vectorized
 from dpzoo.privacy.clipping.norms import NORM_FUNCTIONS, LayerNorms, NormFunction, norm_function
 
@@ -47,14 +48,14 @@ def unsupported_layers(
 ) -> list[str]:
     """Why ghost clipping cannot run this model with ``norm_functions``: one line per offending
     layer (empty: it can)."""
-    if not getattr(model, "_is_graph_network", False):
+    if not keras_api.is_graph_model(model):
         return [f"{model.name}: not a Functional or Sequential model built on an Input"]
     reasons = []
     for layer in _trainable_layers(model):
         if norm_function(layer, norm_functions) is None:
             reasons.append(f"{layer.name} ({type(layer).__name__}): no norm function")
-        elif len(layer._inbound_nodes) != 1:
-            reasons.append(f"{layer.name}: called {len(layer._inbound_nodes)} times")
+        elif keras_api.call_count(layer) != 1:
+            reasons.append(f"{layer.name}: called {keras_api.call_count(layer)} times")
     return reasons
 
 
