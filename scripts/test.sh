@@ -9,3 +9,7 @@ bash scripts/setup.sh
 # Two workers (pytest-xdist): tests spend much of their time in single-threaded Python (tracing),
 # so two halve the wall time on a 2-core machine; a module's tests share a worker (conftest.py).
 TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
+# With no arguments (the whole suite), the tests already ported to Keras 3 run again there.
+if [[ $# -eq 0 ]]; then
+  bash scripts/test_keras3.sh
+fi
