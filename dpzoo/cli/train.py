@@ -21,12 +21,11 @@ from dpzoo.artifacts import model_card
 from dpzoo.cli import app
 from dpzoo.common.errors import PEER_FAILURES, UsageError
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES
-from dpzoo.training import distribution, resume
+from dpzoo.training import distribution, engines, resume
 from dpzoo.training.averaging import EVAL_WEIGHTS
 from dpzoo.training.distribution import DISTRIBUTIONS
 from dpzoo.training.train_config import (
     ACCOUNTANTS,
-    ENGINES,
     JIT_MODES,
     LR_SCHEDULES,
     MODELMIX_MIXINGS,
@@ -72,8 +71,8 @@ flags.DEFINE_enum("accountant", D.accountant, ACCOUNTANTS, "Privacy accountant: 
 flags.DEFINE_enum(
     "engine",
     D.engine,
-    ENGINES,
-    "dpzoo (fast vectorised DP-SGD), tf_privacy (stock optimizers) or nonprivate.",
+    engines.names(),
+    "; ".join(engines.get(name).describe() for name in engines.names()) + ".",
 )
 flags.DEFINE_enum(
     "method",

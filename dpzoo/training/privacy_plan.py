@@ -7,6 +7,7 @@ before training (``prior_release``: data normalisation) is composed into both.
 """
 
 from dpzoo import accounting, methods
+from dpzoo.training import engines
 from dpzoo.training.train_config import TrainConfig
 
 
@@ -18,7 +19,7 @@ def prior_release(config: TrainConfig) -> accounting.GaussianReleases | None:
 
 def resolve_noise(config: TrainConfig, n: int) -> float:
     """The noise multiplier of a run of ``config`` on ``n`` examples."""
-    if config.engine == "nonprivate":
+    if not engines.get(config.engine).private:
         return 0.0
     if config.noise_multiplier is not None:
         return config.noise_multiplier

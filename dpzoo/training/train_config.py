@@ -16,10 +16,10 @@ from dpzoo.common.errors import UsageError
 from dpzoo.data.fixed_views import FixedViews
 from dpzoo.methods.modelmix import MIXINGS
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES, check_linf_p
+from dpzoo.training import engines
 from dpzoo.training.averaging import EVAL_WEIGHTS
 from dpzoo.training.distribution import DISTRIBUTIONS
 
-ENGINES = ("dpzoo", "tf_privacy", "nonprivate")
 MODELMIX_MIXINGS = MIXINGS  # the method's a ~ U[0, 1]; a = 1, an ablation
 OPTIMIZERS = ("sgd", "momentum", "adam")
 LR_SCHEDULES = ("constant", "cosine")
@@ -88,7 +88,7 @@ class TrainConfig:
     delta: float = 1e-5
     sampling: str = "poisson"
     accountant: str = "pld"
-    engine: str = "dpzoo"
+    engine: str = engines.DEFAULT
     method: str = methods.DEFAULT
     clipping: str = "auto"
     clipping_norm: str = "l2"
@@ -126,21 +126,14 @@ class TrainConfig:
         validation.in_open_unit_interval("delta", self.delta)
         validation.one_of("optimizer", self.optimizer, OPTIMIZERS)
         validation.one_of("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        if self.lr_schedule != "constant" and self.engine == "tf_privacy":
-            raise UsageError(
-                f"lr_schedule={self.lr_schedule!r} needs engine='dpzoo' or 'nonprivate'; TF Privacy's optimizers "
-                "here take a constant learning rate."
-            )
         validation.one_of("sampling", self.sampling, SAMPLINGS)
         validation.one_of("accountant", self.accountant, ACCOUNTANTS)
-        validation.one_of("engine", self.engine, ENGINES)
+        validation.one_of("engine", self.engine, engines.names())
         validation.one_of("method", self.method, methods.names())
         methods.get(self.method).check_config(self)
         validation.one_of("clipping", self.clipping, CLIPPING_STRATEGIES)
         validation.one_of("clipping_norm", self.clipping_norm, CLIPPING_NORMS)
         check_linf_p(self.clipping_norm, self.linf_p)
-        if self.clipping_norm != "l2" and self.engine != "dpzoo":
-            raise UsageError(f"clipping_norm={self.clipping_norm!r} needs engine='dpzoo'.")
         validation.positive("modelmix_tau_ratio", self.modelmix_tau_ratio)
         validation.one_of("modelmix_mixing", self.modelmix_mixing, MODELMIX_MIXINGS)
         validation.one_of("jit_compile", self.jit_compile, JIT_MODES)
@@ -155,25 +148,17 @@ class TrainConfig:
         validation.in_open_unit_interval("ema_decay", self.ema_decay)
         if self.data_norm_noise_multiplier is not None:
             validation.positive("data_norm_noise_multiplier", self.data_norm_noise_multiplier)
-            if self.engine == "nonprivate":
-                raise UsageError("data_norm_noise_multiplier is for private runs; the nonprivate engine adds no noise.")
         validation.positive("data_norm_mean_clip", self.data_norm_mean_clip)
         validation.positive("data_norm_square_clip", self.data_norm_square_clip)
         validation.one_of("eval_weights", self.eval_weights, EVAL_WEIGHTS)
         if self.augmult > 1 and not self.augment:
             raise UsageError(f"augmult={self.augmult} needs augment=True: un-augmented views are identical copies.")
-        if self.augmult > 1 and self.engine != "dpzoo":
-            raise UsageError(f"augmult={self.augmult} needs engine='dpzoo' (it averages each example's views).")
         validation.non_negative("shift_views", self.shift_views)
-        if self.fixed_views.count > 1 and (self.augment or self.engine != "dpzoo"):
-            raise UsageError(
-                "mirror_views and shift_views give each example fixed views (itself, its mirror image, its "
-                "shifts) and need engine='dpzoo', which averages them; --augment draws random views instead. "
-                "Use one of them."
-            )
-        if self.stop_at_epsilon and (self.target_epsilon is None or self.engine == "nonprivate"):
+        engines.get(self.engine).check_config(self)
+        private = engines.get(self.engine).private
+        if self.stop_at_epsilon and (self.target_epsilon is None or not private):
             raise UsageError("stop_at_epsilon needs a private engine and a target_epsilon to stop at.")
-        if self.engine != "nonprivate" and not self.stop_at_epsilon:
+        if private and not self.stop_at_epsilon:
             given = (self.noise_multiplier is not None) + (self.target_epsilon is not None)
             if given != 1:
                 raise UsageError(
@@ -186,19 +171,8 @@ class TrainConfig:
             validation.positive("max_steps", self.max_steps)
         if self.physical_batch_size is not None:
             validation.positive("physical_batch_size", self.physical_batch_size)
-        if (self.physical_batch_size or self.distribution != "none") and self.engine != "dpzoo":
-            raise UsageError(
-                f"physical_batch_size and distribution={self.distribution!r} need engine='dpzoo' "
-                f"(engine={self.engine!r} runs each batch in one pass on one device)."
-            )
         if self.checkpoint_every_steps is not None:
             validation.non_negative("checkpoint_every_steps", self.checkpoint_every_steps)
-            if self.checkpoint_every_steps and self.engine == "tf_privacy":
-                raise UsageError(
-                    "checkpoint_every_steps needs engine='dpzoo' or 'nonprivate': TF Privacy's optimizers draw "
-                    "their noise from TensorFlow's global generator, which no checkpoint restores, so a resumed "
-                    "step would be a second release. Pass --checkpoint_every_steps=0."
-                )
         if not self.output_dir:
             raise UsageError("Expected a non-empty output_dir.")
 

@@ -30,6 +30,7 @@ from dpzoo.artifacts.run_folder import CHECKPOINT, SAVED_MODEL, writing
 from dpzoo.common.determinism import op_determinism
 from dpzoo.common.errors import UsageError
 from dpzoo.data import pipeline, records, sampling
+from dpzoo.layers import aux_batchnorm_layers
 from dpzoo.training import data_normalization, distribution, engines, fixed_front, privacy_plan, resume, run_card
 from dpzoo.training.averaging import EVAL_WEIGHTS, ParameterAveraging
 from dpzoo.training.callbacks import PrivacyLedgerCallback, StopAtStep
@@ -115,6 +116,21 @@ def run(
         return _run(config, command=command, verbose=verbose, dataset=dataset, strategy=strategy)
 
 
+def _public_batch(
+    config: TrainConfig, engine: engines.Engine, model: tf.keras.Model, dataset: data.Dataset, preprocess
+) -> tuple[np.ndarray | None, str | None]:
+    """(preprocessed public auxiliary images, their source) for a model with AuxBatchNorm
+    layers, on an engine that appends them; (None, None) for other models."""
+    if not aux_batchnorm_layers(model):
+        return None, None
+    if not engine.public_batch:
+        raise UsageError(
+            f"{config.model} has AuxBatchNorm layers, which need the public auxiliary batch only engine='dpzoo' "
+            "appends. Use --engine=dpzoo, or another normalization."
+        )
+    return engines.public_images(dataset, preprocess)
+
+
 def _run(
     config: TrainConfig,
     *,
@@ -129,19 +145,20 @@ def _run(
     _check_output_dir(config.output_dir, config.overwrite)
     staging = resume.staging_dir(config.output_dir)
     method = methods.get(config.method)
+    engine = engines.get(config.engine)
     dataset = load_training_data(config, dataset)
     n = len(dataset.x_train)
-    resumable = config.engine != "tf_privacy"  # its optimizers' noise cannot be redrawn
+    resumable = engine.resumable
     progress = resume.latest_progress(staging) if resumable and not config.overwrite else None
     if progress:
         resume.check_resumable(progress, config, n, staging)
     noise_multiplier = privacy_plan.resolve_noise(config, n)
-    sampling_name = "shuffle" if config.engine == "nonprivate" else config.sampling
+    sampling_name = engine.sampling(config)
     jit = engines.jit_enabled(config.jit_compile)
-    # dpzoo's engine takes any batch size; without XLA, bucketed padding wastes almost no compute
-    bucketed = config.engine == "dpzoo" and not jit and replicas == 1
+    # an engine that takes any batch size wastes almost no compute on bucketed padding without XLA
+    bucketed = engine.bucketed_batches and not jit and replicas == 1
     sampler = sampling.make_sampler(sampling_name, n, config.batch_size, seed=config.seed, bucketed=bucketed)
-    chunk_rows = engines.physical_batch_size(config, sampler, replicas)
+    chunk_rows = engine.physical_batch_size(config, sampler, replicas)
     steps = privacy_plan.planned_steps(config, n, noise_multiplier, sampler.steps_per_epoch)
     tf.keras.utils.set_random_seed(config.seed)
     preprocess = pipeline.Preprocessor.for_dataset(dataset, standardize_channels=config.standardize)
@@ -151,10 +168,16 @@ def _run(
         in_memory = isinstance(dataset.x_train, np.ndarray)
         front = fixed_front.split_for_run(model, augment=config.augment, in_memory=in_memory)
         data_normalization.check(config, model, front)
-        public_images, public_source = engines.public_batch(config, model, dataset, preprocess)
-        trainable, step_counter = engines.compile_for_engine(
-            config, front.head if front else model, sampler, noise_multiplier, jit, steps, public_images, chunk_rows
+        public_images, public_source = _public_batch(config, engine, model, dataset, preprocess)
+        plan = engines.CompilePlan(
+            noise_multiplier=noise_multiplier,
+            jit=jit,
+            steps=steps,
+            rows_per_batch=sampler.pad_to,
+            public_images=public_images,
+            physical_batch_size=chunk_rows,
         )
+        trainable, step_counter = engine.compile(config, front.head if front else model, plan)
         attachment = method.attach(config, trainable)
         averaging = ParameterAveraging(config.ema_decay, config.eval_weights)
         averaging.set_model(trainable)  # creates the averages a resume checkpoint holds
@@ -165,7 +188,7 @@ def _run(
         n=n,
         batch_size=config.batch_size,
         noise_multiplier=noise_multiplier,
-        l2_norm_clip=None if config.engine == "nonprivate" else config.l2_norm_clip,
+        l2_norm_clip=config.l2_norm_clip if engine.private else None,
         delta=config.delta,
         sampling=sampling_name,
         accountant=config.accountant,
