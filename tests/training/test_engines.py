@@ -25,7 +25,7 @@ NEEDS = [
     ("chunks_and_distributes", {"distribution": "mirrored"}),
     ("averages_views", {"augment": True, "augmult": 2}),
     ("averages_views", {"mirror_views": True}),
-    ("refined_clipping", {"clipping_norm": "l2+linf", "linf_p": 100.0, "method": "modelmix"}),
+    ("refined_clipping", {"clipping_norm": "l2+linf", "linf_p": 100.0}),
     ("learning_rate_schedules", {"lr_schedule": "cosine"}),
     ("resumable", {"checkpoint_every_steps": 5}),
 ]
@@ -34,8 +34,6 @@ NEEDS = [
 @pytest.mark.parametrize("engine", engines.names())
 @pytest.mark.parametrize("capability, fields", NEEDS, ids=[f"{c}-{'-'.join(f)}" for c, f in NEEDS])
 def test_the_config_refuses_what_the_engine_says_it_cannot_do(engine, capability, fields):
-    if fields.get("method") == "modelmix" and engine != "dpzoo":
-        pytest.skip("ModelMix runs on dpzoo's engine alone (its method says so first)")
     if getattr(engines.get(engine), capability):
         assert _config(engine, **fields).engine == engine
     else:
