@@ -9,7 +9,6 @@ Each run must carry its audit (dpzoo-audit); the index is written last, so a fai
 the previous index in place.
 """
 
-import json
 import os
 import shutil
 import sys
@@ -114,11 +113,7 @@ def main(argv: list[str]) -> None:
     for e in entries:
         by_method.setdefault(_label(e), []).append(model_card.read(os.path.join(zoo.CHECKPOINT_DIR, e.name)))
     plots.accuracy_vs_epsilon(by_method, _PLOT.value, anchors=ANCHORS, title="dpzoo checkpoints on Fashion-MNIST")
-    index = os.path.join(zoo.CHECKPOINT_DIR, registry.INDEX)
-    with open(index + ".partial", "w") as f:
-        json.dump([e.to_dict() for e in entries], f, indent=1)
-        f.write("\n")
-    os.replace(index + ".partial", index)
+    registry.write_index(entries)
     print(
         f"Packed {len(packed)} checkpoints ({len(entries)} in the index) into {zoo.CHECKPOINT_DIR}; plot {_PLOT.value}"
     )

@@ -6,7 +6,7 @@ import os
 import tensorflow as tf
 
 from dpzoo import models as model_registry
-from dpzoo.artifacts import export, model_card
+from dpzoo.artifacts import export, model_card, weights
 from dpzoo.common.errors import PEER_FAILURES, UsageError
 from dpzoo.data.pipeline import Preprocessor, TokenInputs
 
@@ -52,17 +52,12 @@ def load_run(run_dir: str) -> tuple[tf.keras.Model, dict]:
             f"{run_dir}/{model_card.CARD_JSON} lacks the fields {', '.join(missing)}; it is not a complete dpzoo "
             "model card (train the run again)."
         )
-    model = model_registry.get(  # CARD_FIELDS are there: checked above
-        card["model"]["name"],
-        input_shape=tuple(card["dataset"]["input_shape"]),
-        num_classes=card["dataset"]["num_classes"],
-        **card["model"]["kwargs"],
-    )
+    model = model_from_card(card)  # CARD_FIELDS are there: checked above
     path = os.path.join(run_dir, CHECKPOINT)
     if not tf.io.gfile.exists(path + ".index"):
         raise UsageError(f"{run_dir} has no checkpoint at {CHECKPOINT}.")
     try:
-        tf.train.Checkpoint(model=model).read(path).assert_existing_objects_matched()
+        weights.read(model, path)
     except (AssertionError, ValueError, tf.errors.OpError) as e:
         text = str(getattr(e, "message", e)).strip()
         if isinstance(e, tf.errors.DataLossError) or "Checksum does not match" in text:
@@ -72,6 +67,16 @@ def load_run(run_dir: str) -> tuple[tf.keras.Model, dict]:
             ) from e
         raise UsageError(f"The checkpoint in {run_dir} does not match its model card's model: {e}") from e
     return model, card
+
+
+def model_from_card(card: dict) -> tf.keras.Model:
+    """The run's model as its card describes it, freshly initialised."""
+    return model_registry.get(
+        card["model"]["name"],
+        input_shape=tuple(card["dataset"]["input_shape"]),
+        num_classes=card["dataset"]["num_classes"],
+        **card["model"]["kwargs"],
+    )
 
 
 def preprocessor_from_card(card: dict) -> Preprocessor | TokenInputs:

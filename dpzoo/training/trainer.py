@@ -24,7 +24,7 @@ from absl import logging
 
 from dpzoo import accounting, data, methods
 from dpzoo import models as model_registry
-from dpzoo.artifacts import model_card
+from dpzoo.artifacts import model_card, weights
 from dpzoo.artifacts.export import saved_model
 from dpzoo.artifacts.run_folder import CHECKPOINT, SAVED_MODEL, writing
 from dpzoo.common.determinism import op_determinism
@@ -279,7 +279,7 @@ def _run(
                 by_weights[which] = trainable.evaluate(test_ds, verbose=0)
         averaging.use(config.eval_weights)  # the checkpoint and the export hold these weights
         with writing(write_to):
-            tf.train.Checkpoint(model=model, **attachment.checkpoint).write(os.path.join(write_to, CHECKPOINT))
+            weights.checkpoint(model, **attachment.checkpoint).write(os.path.join(write_to, CHECKPOINT))
             saved_model(
                 model,
                 os.path.join(write_to, SAVED_MODEL),

@@ -87,6 +87,16 @@ def read_index(directory: str = CHECKPOINT_DIR) -> builtins.list[ZooEntry]:
         raise UsageError(f"The zoo's index {path} is unreadable: {e}. Reinstall dpzoo.") from e
 
 
+def write_index(entries: builtins.list[ZooEntry], directory: str = CHECKPOINT_DIR) -> None:
+    """Replaces the index in ``directory`` with ``entries`` at once: a failed write leaves the
+    previous index in place."""
+    path = os.path.join(directory, INDEX)
+    with open(path + ".partial", "w") as f:
+        json.dump([e.to_dict() for e in entries], f, indent=1)
+        f.write("\n")
+    os.replace(path + ".partial", path)
+
+
 def list() -> builtins.list[ZooEntry]:  # noqa: A001  (the zoo's public name: dpzoo.zoo.list())
     """Every checkpoint of the zoo."""
     return read_index()
