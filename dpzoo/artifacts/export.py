@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from dpzoo.common import keras_api
+
 
 def saved_model(
     model: tf.keras.Model,
@@ -25,7 +27,7 @@ def saved_model(
     """Writes ``model`` as a SavedModel to ``export_dir`` atomically; returns the path.
     ``input_dtype``: float32 images in [0, 1], or int32 token ids for text models."""
     module = tf.Module()
-    module.model = model
+    module.model_variables = keras_api.tensorflow_variables(model)  # restored by TF Serving's session too
     input_name = "images" if input_dtype == tf.float32 else "tokens"
 
     @tf.function(input_signature=[tf.TensorSpec([None, *input_shape], input_dtype, name=input_name)])

@@ -141,3 +141,11 @@ def build_for_batches(model: tf.keras.Model, element_spec, output_shape) -> None
         model.compute_loss(y=y, y_pred=y_pred)
         model.compute_metrics(None, y, y_pred, sample_weight=None)
         model.reset_metrics()
+
+
+def tensorflow_variables(layer: tf.keras.layers.Layer) -> list[tf.Variable]:
+    """The TensorFlow variables behind a layer's or model's variables. Keras 3 wraps each in a
+    variable of its own; a SavedModel that tracks the wrappers is not restored when TF Serving
+    (or ``saved_model_cli run``) loads it into a session (keras-team/keras#20096), one that
+    tracks the TensorFlow variables is, as Keras' own ExportArchive does."""
+    return [v.value for v in layer.variables] if KERAS_3 else list(layer.variables)

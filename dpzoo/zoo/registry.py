@@ -176,7 +176,9 @@ def load(name: str) -> tuple[tf.keras.Model, dict]:
     inner, card = run_folder.load_run(fetch(zoo_entry))
     preprocess = run_folder.preprocessor_from_card(card)
     inputs = tf.keras.Input(tuple(card["dataset"]["input_shape"]), dtype=preprocess.dtype, name="images")
-    outputs = inner(preprocess.from_unit_range(inputs), training=False)
+    # a layer, not TensorFlow ops on the Input: Keras 3 takes no TensorFlow function of a KerasTensor
+    preprocessed = tf.keras.layers.Lambda(preprocess.from_unit_range, name="preprocess")(inputs)
+    outputs = inner(preprocessed, training=False)
     model = tf.keras.Model(inputs, outputs, name=name.replace(".", "_"))
     model.compile(
         loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
