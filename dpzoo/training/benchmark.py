@@ -190,7 +190,7 @@ def state_bytes(model: tf.keras.Model) -> int:
     slots = model.optimizer.variables
     slots = slots() if callable(slots) else slots  # TF Privacy's optimizers: the legacy method form
     variables = {id(v): v for v in [*model.variables, *slots]}
-    return sum(int(np.prod(v.shape)) * v.dtype.size for v in variables.values())
+    return sum(int(np.prod(v.shape)) * tf.as_dtype(v.dtype).size for v in variables.values())
 
 
 def _runs(methods, augmults):
