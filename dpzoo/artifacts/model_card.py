@@ -61,7 +61,7 @@ def to_markdown(card: dict) -> str:
         "",
         f"```\n{card['command']}\n```",
         "",
-        f"dpzoo {card['dpzoo_version']}, TensorFlow {card['tensorflow_version']}, "
+        f"dpzoo {card['dpzoo_version']}, TensorFlow {card['tensorflow_version']}{_keras(card)}, "
         f"trained in {card['wall_time_s']:.0f} s.",
         "",
     ]
@@ -149,3 +149,8 @@ def results_table(cards: list[dict]) -> str:
             f"| `{card['command']}` |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _keras(card: dict) -> str:
+    """ ", <Keras package> <version>" where the card records it (cards from before dpzoo ran on Keras 3 do not)."""
+    return f", {card['keras_version']}" if card.get("keras_version") else ""

@@ -8,6 +8,7 @@ otherwise; dpzoo's ``__init__`` sets that switch from ``DPZOO_KERAS``. Code that
 fail far from the cause; this says so at once.
 """
 
+import importlib.metadata
 import os
 
 import tensorflow as tf
@@ -15,6 +16,8 @@ import tensorflow as tf
 KERAS_CHOICES = ("2", "3")
 KERAS_MODULE = tf.keras.__name__
 KERAS_MAJOR = 2 if KERAS_MODULE.startswith("tf_keras") else 3
+KERAS_PACKAGE = "tf-keras" if KERAS_MAJOR == 2 else "keras"
+KERAS_VERSION = f"{KERAS_PACKAGE} {importlib.metadata.version(KERAS_PACKAGE)}"  # as a model card states it
 
 
 def requested_keras() -> str:

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from dpzoo import accounting, data, methods
+from dpzoo.common import stack
 from dpzoo.data import sampling
 from dpzoo.training import data_normalization
 from dpzoo.training.train_config import TrainConfig
@@ -40,6 +41,7 @@ def build(
     return {
         "dpzoo_version": __version__,
         "tensorflow_version": tf.__version__,
+        "keras_version": stack.KERAS_VERSION,
         "model": {
             "name": config.model,
             "kwargs": dict(config.model_kwargs),

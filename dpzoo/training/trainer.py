@@ -270,6 +270,7 @@ def _run(
                     validation_data=test_ds,
                     callbacks=callbacks,
                     verbose=verbose,
+                    shuffle=False,  # the sampler draws each batch; Keras 3 warns that it cannot shuffle a dataset
                 )
         if checkpoints and config.checkpoint_every_steps != 0 and progress.step != step_counter():
             checkpointer.save_now()  # a kill while evaluating and exporting resumes here

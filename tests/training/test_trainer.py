@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from dpzoo import accounting, training
 from dpzoo.artifacts import model_card, run_folder
+from dpzoo.common import stack
 from dpzoo.common.determinism import op_determinism
 from dpzoo.common.errors import UsageError
 from dpzoo.training import TrainConfig, resume, trainer
@@ -60,6 +61,7 @@ def test_card_files_are_complete(private_run):
     assert card["dpzoo_version"] and card["command"] == "pytest"
     markdown = open(os.path.join(private_run.output_dir, model_card.CARD_MARKDOWN)).read()
     assert "PLD accountant" in markdown and "Poisson sampling" in markdown and "formal" in markdown
+    assert card["keras_version"] == stack.KERAS_VERSION and f", {stack.KERAS_VERSION}, trained in" in markdown
     assert not os.path.exists(resume.staging_dir(private_run.output_dir))  # moved into place
 
 
