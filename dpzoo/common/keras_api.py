@@ -12,6 +12,9 @@ version still needs are read here and nowhere else, each with the reason it is n
 - Keras 2's ``compiled_loss`` / ``compiled_metrics`` (built ahead of the first step); Keras 3
   builds them itself before ``fit`` traces a step, and updates the loss metric only in its own
   ``train_step``: a step of dpzoo's own updates ``_loss_tracker`` as that one does.
+- Keras 3's ``_maybe_symbolic_build``: under a distribution strategy ``fit`` builds the model from
+  the first batch reduced over the replicas, which fails under MultiWorkerMirroredStrategy
+  (keras-team/keras#20585); ``FitsUnderMultiWorker`` skips it for a model built before ``fit``.
 """
 
 import tensorflow as tf
@@ -141,6 +144,48 @@ def build_for_batches(model: tf.keras.Model, element_spec, output_shape) -> None
         model.compute_loss(y=y, y_pred=y_pred)
         model.compute_metrics(None, y, y_pred, sample_weight=None)
         model.reset_metrics()
+
+
+class FitsUnderMultiWorker:
+    """Mixin for a Keras model whose layers, compiled loss and metrics are all built before ``fit``
+    (``build_for_batches``), working round two faults of Keras 3's ``fit`` under
+    MultiWorkerMirroredStrategy (keras-team/keras#20585; Keras 2 has neither):
+
+    - ``fit`` first builds the model from its first batch averaged over the replicas, by an
+      all-reduce outside any step, which fails there ("Attempt to convert a value (PerReplica...)")
+      and is wasted work anyway: here only the optimizer is built;
+    - the test step's scalar metrics are averaged over the workers along an axis 0 they do not
+      have ("Invalid reduction dimension 0"): here each step reports its first local replica's
+      values, as Keras 2 did; ``evaluate``'s final values come from the metrics' variables, which
+      the strategy sums over all replicas.
+    """
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        built = (
+            all(layer.built for layer in self._flatten_layers())
+            and (self._compile_loss is None or self._compile_loss.built)
+            and (self._compile_metrics is None or self._compile_metrics.built)
+        )
+        if not built:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        if self.optimizer is not None and not self.optimizer.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
+        return None
+
+    def make_test_function(self, force: bool = False):
+        strategy = self.distribute_strategy
+        multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        if not KERAS_3 or not multi_worker or (self.test_function is not None and not force):
+            return super().make_test_function(force=force)
+        step = tf.function(lambda data: strategy.run(self.test_step, args=(data,)), jit_compile=self.jit_compile)
+
+        def test_function(iterator):
+            outputs = step(next(iterator))
+            return tf.nest.map_structure(lambda value: strategy.experimental_local_results(value)[0], outputs)
+
+        self.test_function = test_function
+        return test_function
 
 
 def tensorflow_variables(layer: tf.keras.layers.Layer) -> list[tf.Variable]:

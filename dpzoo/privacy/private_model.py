@@ -124,7 +124,7 @@ def per_example_loss_fn(loss) -> vectorized.PerExampleLoss:
     raise UsageError(f"compile() needs a loss for private training; got {loss!r}.")
 
 
-class PrivateModel(tf.keras.Model):
+class PrivateModel(keras_api.FitsUnderMultiWorker, tf.keras.Model):
     """A Keras model trained with DP-SGD. Build it with ``make_private``."""
 
     def __init__(

@@ -16,7 +16,7 @@ from dpzoo.layers import GaussianLSTM, set_weight_noise_stddev
 from dpzoo.privacy.clipping import ghost
 from dpzoo.privacy.clipping.norms.gaussian_lstm import gaussian_lstm_sqnorms
 from dpzoo.training import TrainConfig
-from tests.conftest import SPARSE_CE, op_types
+from tests.conftest import op_types
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +87,18 @@ def test_per_example_norms_at_the_sampled_weights_equal_a_loop(descriptions, lay
 
 @pytest.fixture
 def float64_keras():
-    """Models built in float64 while the test runs: float32 rounding out of the comparison."""
-    set_default_dtype = tf.keras.config.set_dtype_policy if keras_api.KERAS_3 else tf.keras.backend.set_floatx
-    set_default_dtype("float64")
+    """Models and losses built in float64 while the test runs: float32 rounding out of the
+    comparison (Keras 3 takes a layer's dtype from its policy and a loss's from floatx)."""
+    set_defaults = [tf.keras.backend.set_floatx]
+    if keras_api.KERAS_3:
+        set_defaults.append(tf.keras.config.set_dtype_policy)
+    for set_default in set_defaults:
+        set_default("float64")
     try:
         yield
     finally:
-        set_default_dtype("float32")
+        for set_default in set_defaults:
+            set_default("float32")
 
 
 @pytest.mark.parametrize("name", ["bilstm", "ln_bilstm"])
@@ -109,11 +114,12 @@ def test_ghost_clipped_sum_of_the_bilstm_equals_a_loop_over_single_examples(desc
     mask = tf.constant([1, 1, 1, 1, 1, 0], tf.float64)
     variables = model.trainable_variables
     assert all(tf.as_dtype(v.dtype) == tf.float64 for v in variables)
-    got, norms, _ = ghost.GhostClipper(model).clipped_sum(SPARSE_CE.call, x, y, mask, 0.1, variables)
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # a float64 loss
+    got, norms, _ = ghost.GhostClipper(model).clipped_sum(loss_fn.call, x, y, mask, 0.1, variables)
     want = [np.zeros(v.shape, np.float64) for v in variables]
     for i in range(6):
         with tf.GradientTape() as tape:
-            loss = SPARSE_CE(y[i : i + 1], model(x[i : i + 1], training=True))
+            loss = loss_fn(y[i : i + 1], model(x[i : i + 1], training=True))
         grads = [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, variables)]
         norm = np.sqrt(sum(np.sum(g**2) for g in grads))
         assert float(norms[i]) == pytest.approx(norm, rel=1e-9)
