@@ -4,7 +4,9 @@
 with amplification, shuffled batches without); ``modelmix_epsilon`` is ModelMix's own accountant
 (``modelmix``); ``PrivacyLedger`` counts a run's steps and states its epsilon with the accountant,
 sampling, delta and guarantee type (``ledger``); ``GaussianReleases`` are releases of the
-training set before training that every epsilon composes (``releases``). No TensorFlow is imported here.
+training set before training that every epsilon composes (``releases``); ``adaptive_clipping``
+turns adaptive clipping's two releases per step into the one sigma the run is accounted with.
+No TensorFlow is imported here.
 """
 
 from dpzoo.accounting.dpsgd import (

@@ -95,6 +95,18 @@ flags.DEFINE_enum(
     "l2, or l2+linf (refined clipping: then every coordinate clamped to C/sqrt(--linf_p); vectorised path).",
 )
 flags.DEFINE_float("linf_p", None, "p of refined clipping (the paper: 100 for ResNet-20).")
+flags.DEFINE_float(
+    "adaptive_clip_quantile",
+    None,
+    "tf_privacy engine: adaptive clipping (Andrew et al. 2021), the clip moving from --l2_norm_clip towards this "
+    "quantile of the gradient norms (the paper: 0.5). sigma is then the step's effective one, count included.",
+)
+flags.DEFINE_float(
+    "adaptive_clip_learning_rate", D.adaptive_clip_learning_rate, "Adaptive clipping: geometric step of the clip."
+)
+flags.DEFINE_float(
+    "clipped_count_stddev", None, "Adaptive clipping: noise std of the clipped count (default: batch_size / 20)."
+)
 flags.DEFINE_float("modelmix_tau_ratio", D.modelmix_tau_ratio, "modelmix: the minimum gap tau over the learning rate.")
 flags.DEFINE_enum(
     "modelmix_mixing",

@@ -5,8 +5,9 @@
 (``clipping``: vectorised, or ghost norms from the ``clipping.norms`` layer registry), summed,
 noised once, divided by B; ``guards`` refuse layers that mix examples; ``sized_steps`` traces a
 graph per padded batch size; ``virtual_batches`` runs a logical step in chunks of P rows (and under
-tf.distribute); ``tf_privacy_optimizers`` is the thin adapter to TF Privacy's
-optimizers (the stock path).
+tf.distribute); ``dp_queries`` makes TF Privacy's DP queries the step's mechanism (engine
+'tf_privacy'); ``tf_privacy_optimizers`` adapts TF Privacy's tf-keras optimizers, the peers
+dpzoo-bench measures.
 """
 
 from dpzoo.privacy.dp_config import DPConfig

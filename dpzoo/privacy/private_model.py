@@ -41,18 +41,24 @@ def make_private(
     *,
     public_batch=None,
     norm_functions: Mapping[type, NormFunction] = NORM_FUNCTIONS,
+    model_class: type["PrivateModel"] | None = None,
+    **model_kwargs,
 ) -> "PrivateModel":
     """Wraps ``model`` for DP-SGD training; compile and fit the result like any Keras model.
 
     ``public_batch``: preprocessed public images appended to every batch for the model's
     AuxBatchNorm layers (dpzoo.layers.aux_batchnorm); required by such models, refused by others.
     ``norm_functions``: ghost clipping's layer registry (dpzoo.privacy.clipping.norms).
+    ``model_class``: a subclass of PrivateModel with another mechanism or source of settings
+    (dpzoo.privacy.dp_queries, tf_privacy_compat), given ``model_kwargs``.
     Refuses models with layers that mix examples (see dpzoo.privacy.guards).
     """
     refuse_batch_statistics(model)
     refuse_activity_regularizers(model)
     _check_public_batch(model, dp_config, public_batch)
-    return PrivateModel(model, dp_config, public_batch=public_batch, norm_functions=norm_functions)
+    return (model_class or PrivateModel)(
+        model, dp_config, public_batch=public_batch, norm_functions=norm_functions, **model_kwargs
+    )
 
 
 def _check_public_batch(model: tf.keras.Model, dp_config: DPConfig, public_batch) -> None:

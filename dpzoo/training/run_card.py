@@ -27,11 +27,13 @@ def build(
     replicas: int = 1,
     resumed_from: list[int] = (),
     fixed_front: str | None = None,
+    engine_fields: dict | None = None,
 ) -> dict:
     """The card of a finished run: versions, model, data, training settings, the privacy statement,
     test results by weights, the per-epoch history (``history``: per metric, a value per epoch),
     the command, the wall time, the steps a resumed run resumed from and the model's fixed front
-    (dpzoo.training.fixed_front), if it trained on its features."""
+    (dpzoo.training.fixed_front), if it trained on its features; ``engine_fields``: what the
+    engine reports of its mechanism (Engine.card_fields)."""
     statement = ledger.statement()
     privacy = statement.to_dict()
     privacy["statement"] = statement.text()
@@ -67,6 +69,7 @@ def build(
         },
         "training": {
             "engine": config.engine,
+            **(engine_fields or {}),
             "method": config.method,
             "clipping": config.clipping,
             "clipping_norm": config.clipping_norm,

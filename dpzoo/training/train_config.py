@@ -64,6 +64,13 @@ class TrainConfig:
     ``lr_schedule="cosine"`` decays the learning rate from ``learning_rate`` to 0 over the run's
     steps (a cosine); the step counts of the optimizer, restored on a resume, drive it.
 
+    ``adaptive_clip_quantile`` q turns on adaptive clipping (Andrew et al. 2021; engine
+    'tf_privacy', TF Privacy's QuantileAdaptiveClipSumQuery): the clip starts at ``l2_norm_clip``
+    and moves geometrically, by ``adaptive_clip_learning_rate``, towards the q-quantile of the
+    gradient norms, estimated from a count released with noise of std ``clipped_count_stddev``
+    (None: batch_size / 20, as the paper suggests). sigma is then the step's effective noise
+    multiplier, both releases together (dpzoo.accounting.adaptive_clipping).
+
     ``checkpoint_every_steps`` N checkpoints the run every N steps so that rerunning it after a
     crash resumes (dpzoo.training.resume); None: after each minute of training; 0: never.
     ``deterministic`` runs TensorFlow's ops deterministically (dpzoo.common.determinism), so that a
@@ -112,6 +119,9 @@ class TrainConfig:
     physical_batch_size: int | None = None
     distribution: str = "none"
     checkpoint_every_steps: int | None = None
+    adaptive_clip_quantile: float | None = None
+    adaptive_clip_learning_rate: float = 0.2
+    clipped_count_stddev: float | None = None
     deterministic: bool = True
     seed: int = 0
     output_dir: str = "runs/latest"
@@ -173,8 +183,18 @@ class TrainConfig:
             validation.positive("physical_batch_size", self.physical_batch_size)
         if self.checkpoint_every_steps is not None:
             validation.non_negative("checkpoint_every_steps", self.checkpoint_every_steps)
+        if self.adaptive_clip_quantile is not None:
+            validation.in_open_unit_interval("adaptive_clip_quantile", self.adaptive_clip_quantile)
+        validation.positive("adaptive_clip_learning_rate", self.adaptive_clip_learning_rate)
+        if self.clipped_count_stddev is not None:
+            validation.positive("clipped_count_stddev", self.clipped_count_stddev)
         if not self.output_dir:
             raise UsageError("Expected a non-empty output_dir.")
+
+    @property
+    def count_stddev(self) -> float:
+        """Std of adaptive clipping's count noise: the configured one, or batch_size / 20."""
+        return self.clipped_count_stddev or self.batch_size / 20
 
     @property
     def fixed_views(self) -> FixedViews:

@@ -173,7 +173,6 @@ def _run(
             noise_multiplier=noise_multiplier,
             jit=jit,
             steps=steps,
-            rows_per_batch=sampler.pad_to,
             public_images=public_images,
             physical_batch_size=chunk_rows,
         )
@@ -304,6 +303,7 @@ def _run(
             replicas=replicas,
             resumed_from=progress.resumed_from,
             fixed_front=front.describe() if front else None,
+            engine_fields=engine.card_fields(config, trainable, noise_multiplier),
         )
         if not chief:
             shutil.rmtree(write_to, ignore_errors=True)

@@ -42,7 +42,6 @@ def run(tool, *args, cwd=None):
         ),
         (["--noise_multiplier=1", "--shift_views=28"], "Expected shift_views=28 < 28"),
         (["--noise_multiplier=1", "--shift_views=-1"], "shift_views"),
-        (["--noise_multiplier=1", "--lr_schedule=cosine", "--engine=tf_privacy"], "lr_schedule='cosine' needs"),
         (["--noise_multiplier=1", "--stop_at_epsilon"], "stop_at_epsilon needs"),
         (["--noise_multiplier=1", "--eval_weights=median"], "eval_weights"),
         (["--noise_multiplier=1", "--clipping=sometimes"], "clipping"),

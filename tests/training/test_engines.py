@@ -26,7 +26,6 @@ NEEDS = [
     ("averages_views", {"augment": True, "augmult": 2}),
     ("averages_views", {"mirror_views": True}),
     ("refined_clipping", {"clipping_norm": "l2+linf", "linf_p": 100.0}),
-    ("learning_rate_schedules", {"lr_schedule": "cosine"}),
     ("resumable", {"checkpoint_every_steps": 5}),
 ]
 
@@ -75,3 +74,15 @@ def test_the_trainer_knows_no_engine_by_name(module):
     # the lines the plug-ins replaced are caught
     assert ENGINE_COMPARISON.search('resumable = config.engine != "tf_privacy"')
     assert ENGINE_COMPARISON.search('if self.engine == "nonprivate":')
+
+
+def test_adaptive_clipping_needs_an_engine_that_adapts_the_clip():
+    for name in engines.names():
+        engine = engines.get(name)
+        if engine.adaptive_clipping:
+            assert _config(name, adaptive_clip_quantile=0.5).count_stddev == 256 / 20
+        elif engine.private:
+            with pytest.raises(UsageError, match="adaptive_clip_quantile needs engine='tf_privacy'"):
+                _config(name, adaptive_clip_quantile=0.5)
+    with pytest.raises(UsageError, match="adaptive_clip_quantile"):
+        _config("tf_privacy", adaptive_clip_quantile=1.5)

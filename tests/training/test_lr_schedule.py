@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from dpzoo.common.errors import UsageError
 from dpzoo.common.learning_rate import upcoming_learning_rate
 from dpzoo.training import TrainConfig, engines
 
@@ -30,6 +29,11 @@ def test_the_constant_schedule_is_the_learning_rate():
     assert float(upcoming_learning_rate(optimizer)) == pytest.approx(0.3)
 
 
-def test_tf_privacy_refuses_a_schedule():
-    with pytest.raises(UsageError, match="lr_schedule='cosine' needs engine='dpzoo'"):
-        TrainConfig(noise_multiplier=1.0, engine="tf_privacy", lr_schedule="cosine")
+def test_every_engine_takes_a_schedule():
+    """TF Privacy's engine applies its query's result with any Keras optimizer, schedules included."""
+    for name in engines.names():
+        sigma = 1.0 if engines.get(name).private else None
+        config = TrainConfig(noise_multiplier=sigma, engine=name, lr_schedule="cosine", learning_rate=0.3)
+        optimizer = engines.make_optimizer(config, steps=10)
+        optimizer.iterations.assign(5)
+        assert float(upcoming_learning_rate(optimizer)) < 0.3

@@ -26,13 +26,12 @@ StepCounter = Callable[[], int]
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CompilePlan:
-    """What the trainer settled before compiling: sigma, XLA, the run's steps, the rows every
-    batch is padded to (None when sizes vary), AuxBatchNorm's public images and the chunk rows."""
+    """What the trainer settled before compiling: sigma, XLA, the run's steps, AuxBatchNorm's
+    public images and the chunk rows."""
 
     noise_multiplier: float
     jit: bool
     steps: int
-    rows_per_batch: int | None
     public_images: np.ndarray | None = None
     physical_batch_size: int | None = None
 
@@ -50,8 +49,8 @@ class Engine:
     averages_views: bool = False  # an example's K views share one clipped gradient
     refined_clipping: bool = False  # clipping_norm other than l2
     public_batch: bool = False  # appends AuxBatchNorm's public batch
-    learning_rate_schedules: bool = True  # lr_schedule other than constant
     bucketed_batches: bool = False  # takes any padded batch size (no graph per size from Keras)
+    adaptive_clipping: bool = False  # adaptive_clip_quantile (Andrew et al.)
     sampling_note: str = "batches as --sampling draws them"  # for describe()
 
     def sampling(self, config: "TrainConfig") -> str:
@@ -60,11 +59,6 @@ class Engine:
 
     def check_config(self, config: "TrainConfig") -> None:
         """Raises UsageError for settings this engine cannot run."""
-        if config.lr_schedule != "constant" and not self.learning_rate_schedules:
-            raise UsageError(
-                f"lr_schedule={config.lr_schedule!r} needs engine='dpzoo' or 'nonprivate'; "
-                f"engine={self.name!r} takes a constant learning rate."
-            )
         if config.clipping_norm != "l2" and not self.refined_clipping:
             raise UsageError(f"clipping_norm={config.clipping_norm!r} needs engine='dpzoo'.")
         if config.augmult > 1 and not self.averages_views:
@@ -79,6 +73,11 @@ class Engine:
             raise UsageError(
                 f"physical_batch_size and distribution={config.distribution!r} need engine='dpzoo' "
                 f"(engine={self.name!r} runs each batch in one pass on one device)."
+            )
+        if config.adaptive_clip_quantile is not None and not self.adaptive_clipping:
+            raise UsageError(
+                f"adaptive_clip_quantile needs engine='tf_privacy' (TF Privacy's QuantileAdaptiveClipSumQuery); "
+                f"engine={self.name!r} clips at a fixed norm."
             )
         if config.checkpoint_every_steps and not self.resumable:
             raise UsageError(
@@ -98,6 +97,10 @@ class Engine:
         """(the trainable Keras model, its step counter) for the planned run; called under the
         strategy's scope when the run is distributed."""
         raise NotImplementedError
+
+    def card_fields(self, config: "TrainConfig", trainable: tf.keras.Model, noise_multiplier: float) -> dict:
+        """What the card's training section records of this engine's mechanism after the run."""
+        return {}
 
     def describe(self) -> str:
         """One line of what this engine does and can do, for --engine's help and the docs."""
