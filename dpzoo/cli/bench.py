@@ -12,6 +12,11 @@ With --inputs it measures the training input pipeline (in memory, or streamed fr
 data set) in records/s beside the private step it feeds (dpzoo.training.input_benchmark):
 
 dpzoo-bench --inputs=fashion_mnist,tfds:fashion_mnist --data_dir=DIR --models=tutorial_cnn --augmult=2
+
+With --keras=2,3 it runs the benchmark on tf-keras and on Keras 3 in alternating processes and
+compares them (dpzoo.training.keras_comparison):
+
+dpzoo-bench --keras=2,3 --keras_processes=3 --models=tutorial_cnn,lenet5 --methods=nonprivate,dpzoo
 """
 
 import dataclasses
@@ -20,6 +25,7 @@ import os
 import platform
 import shlex
 import sys
+import tempfile
 
 import tensorflow as tf
 from absl import flags
@@ -28,7 +34,7 @@ from dpzoo import data
 from dpzoo.cli import app
 from dpzoo.common.errors import UsageError
 from dpzoo.training import benchmark as bench
-from dpzoo.training import distribution, input_benchmark, scale_benchmark
+from dpzoo.training import distribution, input_benchmark, keras_comparison, scale_benchmark
 from dpzoo.training.distribution import DISTRIBUTIONS
 
 _MODELS = flags.DEFINE_list("models", ["tutorial_cnn", "lenet5"], "Registered models to measure.")
@@ -64,6 +70,24 @@ _INPUTS = flags.DEFINE_list(
 )
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Input mode: the datasets' --data_dir (as for dpzoo-train).")
 _INPUT_STEPS = flags.DEFINE_integer("input_steps", 20, "Input mode: steps of the pipeline timed.", lower_bound=1)
+_KERAS = flags.DEFINE_list(
+    "keras",
+    [],
+    "Keras mode: 2,3 runs the benchmark on tf-keras and on Keras 3 in alternating processes and compares them "
+    "(TF Privacy's peers in the tf-keras processes only).",
+)
+_KERAS_PROCESSES = flags.DEFINE_integer(
+    "keras_processes", 3, "Keras mode: processes per Keras (alternated; median taken).", lower_bound=1
+)
+
+KERAS_HEADER = """# Keras 3 against tf-keras: training throughput, private and non-private
+
+Measured by `{command}`, {device}: the benchmark of `dpzoo-bench` (interleaved rounds after a
+warm-up, median per method) in processes of their own per Keras, alternating tf-keras and Keras 3;
+each figure is the median over its processes. dpzoo's rows include the Poisson padding; examples/s
+counts real examples. TF Privacy's Keras peers run on tf-keras only.
+
+"""
 
 SCALE_HEADER = """# A logical DP-SGD step by physical batch size and distribution
 
@@ -107,6 +131,8 @@ def main(argv: list[str]) -> None:
     if _CPU_DEVICES.value:
         distribution.split_cpu(_CPU_DEVICES.value)
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores)"
+    if _KERAS.value:
+        return _keras_mode(shape, augmults, device)
     if _INPUTS.value:
         return _input_mode(augmults[0], device)
     if _PHYSICAL.value or _DISTRIBUTION.value:
@@ -136,6 +162,41 @@ def _write_report(report: dict, header: str, tables: list[str], device: str) -> 
         command = shlex.join(["dpzoo-bench", *sys.argv[1:]])
         _write(_OUTPUT.value + ".json", json.dumps(report, indent=2))
         _write(_OUTPUT.value + ".md", header.format(command=command, device=device) + "\n".join(tables))
+
+
+def _keras_mode(shape: tuple[int, ...], augmults: tuple[int, ...], device: str) -> None:
+    if sorted(_KERAS.value) != ["2", "3"]:
+        raise UsageError(f"--keras takes 2,3 (tf-keras and Keras 3, compared); got {','.join(_KERAS.value)!r}.")
+
+    def args_for(keras: str) -> list[str]:
+        return keras_comparison.child_args(
+            keras,
+            models=_MODELS.value,
+            input_shape=shape,
+            batch_size=_BATCH.value,
+            methods=_METHODS.value,
+            augmults=augmults,
+            rounds=_ROUNDS.value,
+            seconds=_SECONDS.value,
+            jit=_JIT.value,
+        )
+
+    with tempfile.TemporaryDirectory() as workdir:
+        speeds = keras_comparison.run_alternated(args_for, _KERAS.value, _KERAS_PROCESSES.value, workdir)
+    tables = []
+    for model in _MODELS.value:
+        title = f"{model}, input {shape}, batch {_BATCH.value}, {device}"
+        tables.append(keras_comparison.comparison_table(title, model, speeds))
+        print(tables[-1])
+    report = {
+        "device": device,
+        "platform": platform.platform(),
+        "examples_per_second": [
+            {"keras": k, "model": m, "method": method, "augmult": a, "per_process": v}
+            for (k, m, method, a), v in speeds.items()
+        ],
+    }
+    _write_report(report, KERAS_HEADER, tables, device)
 
 
 def _scale_mode(shape: tuple[int, ...], augmults: tuple[int, ...], device: str) -> None:

@@ -15,7 +15,9 @@ Methods:
   tf_privacy      TF Privacy's DPKerasSGDOptimizer, one microbatch per example.
   tf_privacy_dpmodel  TF Privacy's DPModel: fast (ghost) clipping when its layer registry covers
                   every trainable layer, its vectorised per-example path otherwise.
-TF Privacy has no augmentation multiplicity, so its methods are measured at K = 1 only.
+TF Privacy has no augmentation multiplicity, so its methods are measured at K = 1 only. Its Keras
+optimizers and DPModel need tf-keras: on Keras 3 they are refused, and ``dpzoo-bench --keras=2,3``
+measures them in the tf-keras processes it alternates with Keras 3 ones.
 
 Memory: the device allocator's peak during a step above what was allocated before it (the
 step's working memory; the largest of ``MEMORY_STEPS`` steps, as the order in which the runtime
@@ -32,6 +34,8 @@ import numpy as np
 import tensorflow as tf
 
 from dpzoo import models
+from dpzoo.common.errors import UsageError
+from dpzoo.common.keras_api import KERAS_3
 from dpzoo.common.tf_privacy import tf_privacy_module
 from dpzoo.data import sampling
 from dpzoo.privacy import DPConfig, make_private, sized_steps, tf_privacy_optimizers
@@ -226,6 +230,12 @@ def measure(
     progress=None,
 ) -> list[Measurement]:
     """Median throughput and step memory of each (method, K), interleaved (see the module doc)."""
+    peers = [m for m in methods if m in TF_PRIVACY]
+    if KERAS_3 and peers:
+        raise UsageError(
+            f"{', '.join(peers)}: TF Privacy's Keras optimizers and DPModel need tf-keras. Measure them with "
+            "DPZOO_KERAS=2, or compare both Keras with dpzoo-bench --keras=2,3 (the peers run in its tf-keras processes)."
+        )
     rng = np.random.default_rng(seed)
     runners = {}
     for method, augmult in _runs(methods, augmults):

@@ -4,15 +4,24 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from dpzoo.common.errors import UsageError
+from dpzoo.common.keras_api import KERAS_3
 from dpzoo.training import benchmark as bench
+from dpzoo.training import keras_comparison
+
+TF_KERAS_ONLY = pytest.mark.skipif(KERAS_3, reason="TF Privacy's Keras peers need tf-keras (the tf-keras run has them)")
+PEER = "tf_privacy_dpmodel"
 
 
+@TF_KERAS_ONLY
 def test_measure_reports_each_method_and_k_with_rows_and_memory():
     results = bench.measure(
         model_name="tutorial_cnn",
         input_shape=(28, 28, 1),
         batch_size=64,
-        methods=("nonprivate", "dpzoo", "tf_privacy_dpmodel"),
+        methods=("nonprivate", "dpzoo", PEER),
         augmults=(1, 2),
         rounds=1,
         seconds_per_round=0.05,
@@ -38,6 +47,13 @@ def test_measure_reports_each_method_and_k_with_rows_and_memory():
     assert "| dpzoo | 2 |" in table and "tf_privacy_dpmodel" in table and "| 1x |" in table
 
 
+def test_on_keras_3_the_tf_privacy_peers_are_refused_with_the_way_to_measure_them():
+    if not KERAS_3:
+        pytest.skip("tf-keras runs the peers")
+    with pytest.raises(UsageError, match="dpzoo-bench --keras=2,3"):
+        bench.measure(model_name="lenet5", input_shape=(28, 28, 1), batch_size=8, methods=("nonprivate", PEER))
+
+
 def test_state_bytes_counts_weights_and_optimizer_slots():
     import tensorflow as tf
 
@@ -45,7 +61,14 @@ def test_state_bytes_counts_weights_and_optimizer_slots():
     model.compile(tf.keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
     model.train_on_batch(tf.ones((1, 3)), tf.ones((1, 2)))
     # kernel 6 + bias 2, their momenta 8, floats; plus the optimizer's int64 iteration counter
-    assert bench.state_bytes(model) == 16 * 4 + 8
+    # and, on Keras 3, its learning rate, a float variable
+    assert bench.state_bytes(model) == 16 * 4 + 8 + (4 if KERAS_3 else 0)
+
+
+@TF_KERAS_ONLY
+def test_state_bytes_counts_tf_privacys_legacy_slots():
+    import tensorflow as tf
+
     from dpzoo.privacy import tf_privacy_optimizers  # TF Privacy's (legacy) optimizer lists its slots by a method
 
     dp = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
@@ -65,6 +88,38 @@ def test_cli_writes_json_and_markdown(tmp_path):
     assert [r["method"] for r in report["results"]["lenet5"]] == ["nonprivate", "dpzoo"]
     assert "| dpzoo | 1 |" in (tmp_path / "bench.md").read_text()
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_keras_comparison_runs_each_keras_in_alternating_processes(tmp_path):
+    """Two processes per Keras, alternating; the peer runs on tf-keras only; the table sets Keras 3
+    against tf-keras and each against its own non-private step."""
+    out = tmp_path / "keras"
+    args = ["--keras=2,3", "--keras_processes=2", "--models=lenet5", "--batch_size=16"]
+    args += [f"--methods=nonprivate,dpzoo,{PEER}", "--rounds=1", "--seconds_per_round=0.01", f"--output={out}"]
+    done = subprocess.run([sys.executable, "-m", "dpzoo.cli.bench", *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    order = [line.split(" on ")[1] for line in done.stdout.splitlines() if line.startswith("process ")]
+    assert order == ["tf-keras", "Keras 3", "tf-keras", "Keras 3"]
+    rows = json.loads((tmp_path / "keras.json").read_text())["examples_per_second"]
+    counts = {(r["keras"], r["method"]): len(r["per_process"]) for r in rows}
+    assert counts == {
+        ("2", "nonprivate"): 2,
+        ("2", "dpzoo"): 2,
+        ("2", PEER): 2,
+        ("3", "nonprivate"): 2,
+        ("3", "dpzoo"): 2,
+    }
+    table = (tmp_path / "keras.md").read_text()
+    assert "| dpzoo | 1 |" in table and f"| {PEER} | 1 |" in table and "| nonprivate | 1 |" in table
+    assert "Keras 3 vs tf-keras" in table
+
+
+def test_keras_comparison_table_ratios():
+    speeds = {("2", "m", "nonprivate", 1): [100.0, 120.0, 110.0], ("3", "m", "nonprivate", 1): [90.0]}
+    speeds |= {("2", "m", "dpzoo", 1): [70.0], ("3", "m", "dpzoo", 1): [77.0]}
+    table = keras_comparison.comparison_table("t", "m", speeds)
+    assert "| nonprivate | 1 | 110 | 90 | 0.82x | 1.00x | 1.00x | 3, 1 |" in table
+    assert "| dpzoo | 1 | 70 | 77 | 1.10x | 0.64x | 0.86x | 1, 1 |" in table
 
 
 def test_cli_refuses_bad_augmult():
