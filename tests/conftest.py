@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from dpzoo import data  # noqa: E402
+from dpzoo.common.keras_api import KERAS_3  # noqa: E402
 
 # Two logical CPU devices, for the tf.distribute tests (MirroredStrategy over both); everything
 # else runs on the first, as on a plain CPU. Must happen before TensorFlow initialises its devices.
@@ -116,3 +117,19 @@ def scatternet_subset_run(fashion: data.Dataset, root, **changes):
     config = dataclasses.replace(config, **changes)
     with mock.patch.dict(os.environ, {"DPZOO_CACHE_DIR": str(root / "cache")}):
         return training.run(config, verbose=0), config
+
+
+@pytest.fixture
+def float64_keras():
+    """Models and losses built in float64 while the test runs: float32 rounding out of the
+    comparison (Keras 3 takes a layer's dtype from its policy and a loss's from floatx)."""
+    set_defaults = [tf.keras.backend.set_floatx]
+    if KERAS_3:
+        set_defaults.append(tf.keras.config.set_dtype_policy)
+    for set_default in set_defaults:
+        set_default("float64")
+    try:
+        yield
+    finally:
+        for set_default in set_defaults:
+            set_default("float32")

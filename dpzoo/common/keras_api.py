@@ -188,6 +188,16 @@ class FitsUnderMultiWorker:
         return test_function
 
 
+def clone_model(model: tf.keras.Model, clone_function, call_function) -> tf.keras.Model:
+    """``tf.keras.models.clone_model`` with a layer-call hook. Keras 3 replays each layer call with
+    the arguments recorded for the original layer (a BatchNormalization's ``mask``, say), which
+    ``call_function(layer, *args, **kwargs)`` may change for a replacement; Keras 2 has no such
+    hook and passes a layer only the arguments its own ``call`` takes."""
+    if not KERAS_3:
+        return tf.keras.models.clone_model(model, clone_function=clone_function)
+    return tf.keras.models.clone_model(model, clone_function=clone_function, call_function=call_function)
+
+
 def tensorflow_variables(layer: tf.keras.layers.Layer) -> list[tf.Variable]:
     """The TensorFlow variables behind a layer's or model's variables. Keras 3 wraps each in a
     variable of its own; a SavedModel that tracks the wrappers is not restored when TF Serving

@@ -26,8 +26,9 @@ def refuse_batch_statistics(model: tf.keras.Model) -> None:
             f"Layers {', '.join(offending)} are BatchNormalization in training mode: they mix "
             "examples through batch statistics, which breaks DP-SGD's per-example sensitivity "
             "and so its formal guarantee. Use GroupNormalization or LayerNormalization "
-            "(normalization='group' or 'layer' for the zoo's models), or freeze the layer "
-            "(layer.trainable = False) so it uses fixed statistics."
+            "(normalization='group' or 'layer' for the zoo's models); dpzoo.privacy.fix_batch_normalization(model) "
+            "rebuilds the model with GroupNormalization in their place, or with mode='freeze' sets them "
+            "trainable=False so they use fixed statistics (fine-tuning)."
         )
 
 

@@ -9,7 +9,6 @@ import pytest
 import tensorflow as tf
 
 from dpzoo import models, training
-from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
 from dpzoo.data.text_corpora import SECTIONS, load_debian_descriptions, token_ids
 from dpzoo.layers import GaussianLSTM, set_weight_noise_stddev
@@ -83,22 +82,6 @@ def test_per_example_norms_at_the_sampled_weights_equal_a_loop(descriptions, lay
             # float32 through layer norm: rounding of ~1e-5 of the largest entry (6e-6 seen on 0.78)
             scale = float(tf.reduce_max(tf.abs(want)))
             np.testing.assert_allclose(per_example[i].numpy(), want.numpy(), rtol=1e-4, atol=1e-4 * scale)
-
-
-@pytest.fixture
-def float64_keras():
-    """Models and losses built in float64 while the test runs: float32 rounding out of the
-    comparison (Keras 3 takes a layer's dtype from its policy and a loss's from floatx)."""
-    set_defaults = [tf.keras.backend.set_floatx]
-    if keras_api.KERAS_3:
-        set_defaults.append(tf.keras.config.set_dtype_policy)
-    for set_default in set_defaults:
-        set_default("float64")
-    try:
-        yield
-    finally:
-        for set_default in set_defaults:
-            set_default("float32")
 
 
 @pytest.mark.parametrize("name", ["bilstm", "ln_bilstm"])

@@ -55,7 +55,9 @@ def global_norms(grads: Sequence[tf.Tensor]) -> tf.Tensor:
 
 def clip_factors(norms: tf.Tensor, l2_norm_clip: float) -> tf.Tensor:
     """min(1, C / ||g_i||): multiplying g_i by it gives norm <= C; zero gradients stay zero."""
-    return tf.minimum(1.0, l2_norm_clip / tf.maximum(norms, 1e-12))
+    # a Python float stays exact in a float64 model's norms; a tensor clip (a DP query's) is cast
+    clip = l2_norm_clip if isinstance(l2_norm_clip, int | float) else tf.cast(l2_norm_clip, norms.dtype)
+    return tf.minimum(tf.ones_like(norms), clip / tf.maximum(norms, 1e-12))
 
 
 def weighted_sum(grads: Sequence[tf.Tensor], weights: tf.Tensor) -> list[tf.Tensor]:
@@ -72,6 +74,7 @@ def clipped_sum(
     coordinate clamped to [-linf_clip, linf_clip] before the sum; its L2 norm only shrinks.
     """
     factors = clip_factors(global_norms(grads), l2_norm_clip)
+    mask = tf.cast(mask, factors.dtype)  # float32, or the float64 of a float64 model
     if linf_clip is None:
         return weighted_sum(grads, factors * mask)
     clamped = [tf.clip_by_value(scale_rows(g, factors), -linf_clip, linf_clip) for g in grads]
