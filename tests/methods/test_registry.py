@@ -17,6 +17,7 @@ from dpzoo.methods import Attachment, Method, PrivacyTerms
 # The trainer's own modules: none may name a method; what a method adds, the trainer asks for.
 TRAINER_MODULES = (
     "trainer",
+    "run_plan",
     "engines/engine",
     "engines/dpzoo_engine",
     "engines/tf_privacy_engine",

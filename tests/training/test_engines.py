@@ -68,7 +68,7 @@ def test_an_unknown_engine_is_refused_with_the_known_ones():
 ENGINE_COMPARISON = re.compile(r"engine\s*[!=]=|[!=]=\s*\"(?:dpzoo|tf_privacy|nonprivate)\"")
 
 
-@pytest.mark.parametrize("module", ["trainer.py", "train_config.py", "privacy_plan.py"])
+@pytest.mark.parametrize("module", ["trainer.py", "run_plan.py", "train_config.py", "privacy_plan.py"])
 def test_the_trainer_knows_no_engine_by_name(module):
     assert ENGINE_COMPARISON.findall((ROOT / "dpzoo" / "training" / module).read_text()) == []
     # the lines the plug-ins replaced are caught
