@@ -4,7 +4,7 @@ The public surface: ``make_private`` and ``DPConfig`` (the private step, dpzoo.p
 ``dpzoo.accounting`` (epsilon, calibration, ledger), ``dpzoo.models`` (the registry),
 ``dpzoo.layers``, ``dpzoo.callbacks``, ``dpzoo.data``, ``dpzoo.training`` (``run``) and
 ``dpzoo.zoo`` (``load``, ``list``). The package's layers, each importing only those below it:
-zoo > training > methods, artifacts > privacy, data, models > accounting, layers > common.
+zoo, benchmarks > training > methods, artifacts > privacy, data, models > accounting, layers > common.
 """
 
 import os

@@ -3,18 +3,18 @@
 dpzoo-bench --models=tutorial_cnn,lenet5 --batch_size=256 --augmult=1,4 --output=results/bench_cpu
 
 With --physical_batch_size or --distribution it measures a logical private step instead, by
-physical batch size P and tf.distribute strategy (dpzoo.training.scale_benchmark):
+physical batch size P and tf.distribute strategy (dpzoo.benchmarks.scale):
 
 dpzoo-bench --models=tutorial_cnn --batch_size=1024 --physical_batch_size=none,1024,256,128 \
   --distribution=none,mirrored --cpu_devices=2 --output=results/bench_scale_cpu
 
 With --inputs it measures the training input pipeline (in memory, or streamed from a tfds ArrayRecord
-data set) in records/s beside the private step it feeds (dpzoo.training.input_benchmark):
+data set) in records/s beside the private step it feeds (dpzoo.benchmarks.inputs):
 
 dpzoo-bench --inputs=fashion_mnist,tfds:fashion_mnist --data_dir=DIR --models=tutorial_cnn --augmult=2
 
 With --keras=2,3 it runs the benchmark on tf-keras and on Keras 3 in alternating processes and
-compares them (dpzoo.training.keras_comparison):
+compares them (dpzoo.benchmarks.keras_comparison):
 
 dpzoo-bench --keras=2,3 --keras_processes=3 --models=tutorial_cnn,lenet5 --methods=nonprivate,dpzoo
 """
@@ -31,10 +31,13 @@ import tensorflow as tf
 from absl import flags
 
 from dpzoo import data
+from dpzoo.benchmarks import inputs as input_benchmark
+from dpzoo.benchmarks import keras_comparison
+from dpzoo.benchmarks import scale as scale_benchmark
+from dpzoo.benchmarks import throughput as bench
 from dpzoo.cli import app
 from dpzoo.common.errors import UsageError
-from dpzoo.training import benchmark as bench
-from dpzoo.training import distribution, input_benchmark, keras_comparison, scale_benchmark
+from dpzoo.training import distribution
 from dpzoo.training.distribution import DISTRIBUTIONS
 
 _MODELS = flags.DEFINE_list("models", ["tutorial_cnn", "lenet5"], "Registered models to measure.")

@@ -3,8 +3,8 @@
 ``run(TrainConfig(...))`` trains one run and writes its checkpoint, SavedModel and model card
 (``trainer``); ``privacy_plan`` sets its noise and steps, ``engines`` compiles the model for
 dpzoo's engine, TF Privacy's or none, ``averaging`` and ``callbacks`` are the trainer's callbacks,
-``run_card`` builds the card, ``distribution`` makes the tf.distribute strategy, and
-``benchmark`` and ``scale_benchmark`` measure training steps side by side (dpzoo-bench).
+``run_card`` builds the card, and ``distribution`` makes the tf.distribute strategy
+(dpzoo-bench's measurements live in dpzoo.benchmarks).
 """
 
 from dpzoo.training.train_config import TrainConfig

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 from dpzoo import data
+from dpzoo.benchmarks import inputs as input_benchmark
 from dpzoo.data import record_writer
-from dpzoo.training import input_benchmark
 
 
 def test_measures_the_pipeline_in_memory_and_streamed(fashion, tmp_path):

@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
+from dpzoo.benchmarks import keras_comparison
+from dpzoo.benchmarks import throughput as bench
 from dpzoo.common.errors import UsageError
 from dpzoo.common.keras_api import KERAS_3
-from dpzoo.training import benchmark as bench
-from dpzoo.training import keras_comparison
 
 TF_KERAS_ONLY = pytest.mark.skipif(KERAS_3, reason="TF Privacy's Keras peers need tf-keras (the tf-keras run has them)")
 PEER = "tf_privacy_dpmodel"

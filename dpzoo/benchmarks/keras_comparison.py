@@ -16,8 +16,8 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
+from dpzoo.benchmarks import throughput as benchmark
 from dpzoo.common.errors import UsageError
-from dpzoo.training import benchmark
 
 KERAS_NAMES = {"2": "tf-keras", "3": "Keras 3"}
 CHILD_LIMIT_S = 3600  # one process's benchmark; a hung child fails the comparison instead of blocking it

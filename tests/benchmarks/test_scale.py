@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from dpzoo.training import scale_benchmark
+from dpzoo.benchmarks import scale as scale_benchmark
 
 
 def test_memory_of_a_logical_step_follows_p_not_b():

@@ -5,7 +5,7 @@ The pipeline is the trainer's own (``dpzoo.data.pipeline.train_dataset``: Poisso
 expected records, K augmented views, chunks of P rows) iterated alone after a warm-up; records/s
 counts real records. Its resident memory is sampled after every element: the peak above the level
 after the warm-up shows whether it grows with the steps. The private step is
-``scale_benchmark``'s logical step of B rows on the same input shape, K and P.
+``dpzoo.benchmarks.scale``'s logical step of B rows on the same input shape, K and P.
 """
 
 import dataclasses

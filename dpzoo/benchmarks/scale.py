@@ -4,7 +4,7 @@ For each (distribution, P) the model gets its own copy, made private with
 ``DPConfig(physical_batch_size=P)`` under the strategy's scope, and one logical step of B real
 rows is fed the way the trainer feeds it: a chunk stream of P-row chunks (P = None: the whole
 batch in one pass). After a warm-up, rounds interleave every configuration, as in
-``dpzoo.training.benchmark``; throughput is the median over rounds of real examples per second.
+``dpzoo.benchmarks.throughput``; throughput is the median over rounds of real examples per second.
 Memory: the allocator's peak during a step above what it held before (``benchmark.step_memory``,
 the largest of a few steps), plus the variables, the optimizer's slots and the accumulators.
 
@@ -20,9 +20,9 @@ import numpy as np
 import tensorflow as tf
 
 from dpzoo import models
+from dpzoo.benchmarks.throughput import MEMORY_STEPS, state_bytes, step_memory
 from dpzoo.privacy import DPConfig, make_private
 from dpzoo.training import distribution as distribution_lib
-from dpzoo.training.benchmark import MEMORY_STEPS, state_bytes, step_memory
 
 _LOSS = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
