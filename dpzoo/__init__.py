@@ -10,10 +10,10 @@ zoo, benchmarks > training > methods, artifacts > privacy, data, models > accoun
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ start-up chatter out of logs
-# tf.keras is tf-keras 2.21 (Keras 2) unless DPZOO_KERAS=3 asks for Keras 3, while dpzoo moves
-# there. TensorFlow reads this switch when tf.keras is first used, so it must be set before that;
+# tf.keras is Keras 3 unless DPZOO_KERAS=2 asks for tf-keras 2.21 (Keras 2: TF Privacy's Keras
+# peers need it). TensorFlow reads this switch when tf.keras is first used, so it must be set before that;
 # dpzoo.common.stack checks it took.
-os.environ["TF_USE_LEGACY_KERAS"] = "0" if os.environ.get("DPZOO_KERAS") == "3" else "1"
+os.environ["TF_USE_LEGACY_KERAS"] = "1" if os.environ.get("DPZOO_KERAS") == "2" else "0"
 
 from dpzoo.common import stack  # noqa: E402,F401,I001  (checks tf.keras before anything builds a model)
 

@@ -9,7 +9,7 @@ bash scripts/setup.sh
 # Two workers (pytest-xdist): tests spend much of their time in single-threaded Python (tracing),
 # so two halve the wall time on a 2-core machine; a module's tests share a worker (conftest.py).
 TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
-# With no arguments (the whole suite), the tests already ported to Keras 3 run again there.
+# With no arguments (the whole suite), the tests of tests/keras2_run.txt run again on tf-keras.
 if [[ $# -eq 0 ]]; then
-  bash scripts/test_keras3.sh
+  bash scripts/test_keras2.sh
 fi

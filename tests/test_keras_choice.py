@@ -1,6 +1,6 @@
-"""Which Keras dpzoo runs on (dpzoo.common.stack): tf-keras by default, Keras 3 with
-DPZOO_KERAS=3, a clear ImportError for anything else; and the list of tests ported to Keras 3
-names only tests that exist, so a renamed file cannot drop out of the second run unseen."""
+"""Which Keras dpzoo runs on (dpzoo.common.stack): Keras 3 by default, tf-keras with
+DPZOO_KERAS=2, a clear ImportError for anything else; and the list of tests run again on
+tf-keras names only tests that exist, so a renamed file cannot drop out of that run unseen."""
 
 import os
 import pathlib
@@ -22,7 +22,9 @@ def _import_dpzoo(keras: str | None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", PROBE], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("keras, module, keras_3", [(None, "tf_keras", "False"), ("3", "keras", "True")])
+@pytest.mark.parametrize(
+    "keras, module, keras_3", [(None, "keras", "True"), ("3", "keras", "True"), ("2", "tf_keras", "False")]
+)
 def test_dpzoo_keras_picks_the_keras_tf_keras_serves(keras, module, keras_3):
     done = _import_dpzoo(keras)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -36,7 +38,7 @@ def test_an_unknown_keras_choice_is_refused_by_name():
     assert "DPZOO_KERAS='4': expected one of 2, 3." in done.stderr
 
 
-def test_the_keras_3_list_names_existing_tests():
-    lines = [line.split("#")[0].strip() for line in (ROOT / "tests/keras3_ported.txt").read_text().splitlines()]
-    paths = [line.removeprefix("not:").strip().split("::")[0] for line in lines if line]
+def test_the_tf_keras_list_names_existing_tests():
+    lines = [line.split("#")[0].strip() for line in (ROOT / "tests/keras2_run.txt").read_text().splitlines()]
+    paths = [line.split("::")[0] for line in lines if line]
     assert paths and all((ROOT / path).exists() for path in paths)

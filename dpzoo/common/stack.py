@@ -1,7 +1,8 @@
 """Which Keras dpzoo runs on, checked once at import.
 
-dpzoo moves from tf-keras 2.21 (Keras 2) to Keras 3 in steps. ``DPZOO_KERAS`` picks one: "2"
-(the default until the move is complete) or "3". TensorFlow 2.21 serves tf-keras as ``tf.keras``
+dpzoo runs on Keras 3. ``DPZOO_KERAS=2`` selects tf-keras 2.21 (Keras 2) instead, kept for what
+needs it: TF Privacy's Keras optimizers and DPModel (dpzoo-bench's peers), the tf-keras side of
+``dpzoo-bench --keras=2,3``, and converting old checkpoints. TensorFlow 2.21 serves tf-keras as ``tf.keras``
 when ``TF_USE_LEGACY_KERAS=1`` was set before the first use of ``tf.keras``, and Keras 3
 otherwise; dpzoo's ``__init__`` sets that switch from ``DPZOO_KERAS``. Code that used
 ``tf.keras`` before importing dpzoo may hold the other Keras, and dpzoo's models and engine would
@@ -21,8 +22,8 @@ KERAS_VERSION = f"{KERAS_PACKAGE} {importlib.metadata.version(KERAS_PACKAGE)}"  
 
 
 def requested_keras() -> str:
-    """The Keras major version ``DPZOO_KERAS`` asks for ("2" unless set)."""
-    requested = os.environ.get("DPZOO_KERAS", "2")
+    """The Keras major version ``DPZOO_KERAS`` asks for ("3" unless set)."""
+    requested = os.environ.get("DPZOO_KERAS", "3")
     if requested not in KERAS_CHOICES:
         raise ImportError(f"DPZOO_KERAS={requested!r}: expected one of {', '.join(KERAS_CHOICES)}.")
     return requested

@@ -1,12 +1,16 @@
-"""The stock path: TF Privacy's DP Keras optimizers on the same models and batches."""
+"""TF Privacy's DP Keras optimizers, dpzoo-bench's peers, on the same models and batches. They need
+tf-keras: scripts/test_keras2.sh runs this module there; the Keras 3 run skips it."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from dpzoo.common.errors import UsageError
+from dpzoo.common.keras_api import KERAS_3
 from dpzoo.privacy import tf_privacy_optimizers
 from tests.conftest import digits_batch, tiny_cnn
+
+pytestmark = pytest.mark.skipif(KERAS_3, reason="TF Privacy's Keras optimizers need tf-keras (scripts/test_keras2.sh)")
 
 COMMON = dict(
     optimizer="sgd",
