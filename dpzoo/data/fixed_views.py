@@ -6,7 +6,7 @@ and its four shifts by ``shift`` pixels (down, up, right, left; reflect-padded, 
 crop of dpzoo.data.pipeline pads). The private engine averages the views' gradients before
 clipping, so each example still contributes one clipped gradient and the accounting is that of
 the run without views. Because the views are fixed, a model with a fixed front (a ScatterNet)
-has each view's features computed once, like the images' own (dpzoo.training.fixed_front).
+has each view's features computed once, like the images' own (dpzoo.training.precomputed.fixed_front).
 
 Reflect padding and cropping move pixels without changing them, so a view of the preprocessed
 images equals the preprocessing of the view of the raw images: the pipeline (on preprocessed

@@ -5,7 +5,7 @@ import tensorflow as tf
 from dpzoo import accounting, data, methods
 from dpzoo.common import stack
 from dpzoo.data import sampling
-from dpzoo.training import data_normalization
+from dpzoo.training.precomputed import RunFeatures
 from dpzoo.training.train_config import TrainConfig
 from dpzoo.version import __version__
 
@@ -26,13 +26,13 @@ def build(
     physical_batch_size: int | None = None,
     replicas: int = 1,
     resumed_from: list[int] = (),
-    fixed_front: str | None = None,
+    features: RunFeatures | None = None,
     engine_fields: dict | None = None,
 ) -> dict:
     """The card of a finished run: versions, model, data, training settings, the privacy statement,
     test results by weights, the per-epoch history (``history``: per metric, a value per epoch),
-    the command, the wall time, the steps a resumed run resumed from and the model's fixed front
-    (dpzoo.training.fixed_front), if it trained on its features; ``engine_fields``: what the
+    the command, the wall time, the steps a resumed run resumed from and what it computed once
+    before training (``features``: a fixed front's, dpzoo.training.precomputed); ``engine_fields``: what the
     engine reports of its mechanism (Engine.card_fields)."""
     statement = ledger.statement()
     privacy = statement.to_dict()
@@ -65,10 +65,19 @@ def build(
             "mirror_views": config.mirror_views,
             "shift_views": config.shift_views,
             **({"public_auxiliary_batch": public_source} if public_source else {}),
-            **({"fixed_features": fixed_front} if fixed_front else {}),
+            **(features.dataset_card_fields() if features else {}),
         },
         "training": _training(
-            config, model, sampler, ledger, statement, jit, physical_batch_size, replicas, resumed_from, engine_fields
+            config,
+            sampler,
+            ledger,
+            statement,
+            jit,
+            physical_batch_size,
+            replicas,
+            resumed_from,
+            engine_fields,
+            features,
         ),
         "privacy": privacy,
         "results": {
@@ -85,7 +94,6 @@ def build(
 
 def _training(
     config: TrainConfig,
-    model: tf.keras.Model,
     sampler,
     ledger: accounting.PrivacyLedger,
     statement,
@@ -94,6 +102,7 @@ def _training(
     replicas: int,
     resumed_from,
     engine_fields: dict | None,
+    features: RunFeatures | None,
 ) -> dict:
     """The card's training section: every setting the run trained with, and its steps."""
     return {
@@ -124,7 +133,7 @@ def _training(
         "steps": ledger.steps,
         "resumed_from_steps": list(resumed_from),
         "ema_decay": config.ema_decay,
-        **data_normalization.card_fields(config, model),
+        **(features.training_card_fields() if features else {}),
         "sampling": statement.sampling,
         "accountant": config.accountant,
         "seed": config.seed,

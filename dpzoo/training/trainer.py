@@ -21,7 +21,6 @@ import shutil
 import tempfile
 import time
 
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -32,18 +31,10 @@ from dpzoo.artifacts.run_folder import CHECKPOINT, SAVED_MODEL, writing
 from dpzoo.common.determinism import op_determinism
 from dpzoo.common.errors import UsageError
 from dpzoo.data import pipeline, records
-from dpzoo.training import (
-    data_normalization,
-    distribution,
-    engines,
-    fixed_front,
-    privacy_plan,
-    resume,
-    run_card,
-    run_plan,
-)
+from dpzoo.training import distribution, engines, privacy_plan, resume, run_card, run_plan
 from dpzoo.training.averaging import EVAL_WEIGHTS, ParameterAveraging
 from dpzoo.training.callbacks import PrivacyLedgerCallback, StopAtStep
+from dpzoo.training.precomputed import RunFeatures
 from dpzoo.training.train_config import TrainConfig
 
 
@@ -92,11 +83,11 @@ def run(
 
 @dataclasses.dataclass
 class _Built:
-    """The run's models: the whole model (checkpointed and exported), its fixed front if it trains
-    on precomputed features, the compiled model the engine trains, and what the method attached."""
+    """The run's models: the whole model (checkpointed and exported), what it computes once before
+    training (its fixed front, if any), the compiled model the engine trains, and what the method attached."""
 
     model: tf.keras.Model
-    front: fixed_front.FrontSplit | None
+    features: RunFeatures
     trainable: tf.keras.Model
     step_counter: engines.StepCounter
     attachment: methods.Attachment
@@ -112,9 +103,7 @@ def _build(plan: run_plan.RunPlan) -> _Built:
     with plan.strategy.scope():
         model = run_plan.build_model(config, plan.dataset)
         plan.method.check_model(config, model)
-        in_memory = isinstance(plan.dataset.x_train, np.ndarray)
-        front = fixed_front.split_for_run(model, augment=config.augment, in_memory=in_memory)
-        data_normalization.check(config, model, front)
+        features = RunFeatures.for_run(config, model, plan.dataset)
         public_images, public_source = run_plan.public_batch(config, plan.engine, model, plan.dataset, plan.preprocess)
         compile_plan = engines.CompilePlan(
             noise_multiplier=plan.noise_multiplier,
@@ -123,14 +112,14 @@ def _build(plan: run_plan.RunPlan) -> _Built:
             public_images=public_images,
             physical_batch_size=plan.chunk_rows,
         )
-        trainable, step_counter = plan.engine.compile(config, front.head if front else model, compile_plan)
+        trainable, step_counter = plan.engine.compile(config, features.trainable, compile_plan)
         attachment = plan.method.attach(config, trainable)
         averaging = ParameterAveraging(config.ema_decay, config.eval_weights)
         averaging.set_model(trainable)  # creates the averages a resume checkpoint holds
         if plan.engine.resumable:
             trainable.optimizer.build(trainable.trainable_variables)  # its slots, to restore into
             trainable.make_train_function()  # fit keeps it; a resume restores its graph choices
-    return _Built(model, front, trainable, step_counter, attachment, averaging, public_source)
+    return _Built(model, features, trainable, step_counter, attachment, averaging, public_source)
 
 
 def _ledger(plan: run_plan.RunPlan, built: _Built) -> accounting.PrivacyLedger:
@@ -183,7 +172,6 @@ def _fit(
     inputs,
     test_ds,
     callbacks: list,
-    views_in_features: bool,
     verbose: int,
 ):
     """Fits epoch by epoch from the step the run stands at (a resume starts inside an epoch)."""
@@ -204,7 +192,7 @@ def _fit(
             augment=config.augment,
             augmult=config.augmult,
             crop_padding=config.crop_padding,
-            views=None if views_in_features else config.fixed_views,
+            views=None if built.features.views_in_features else config.fixed_views,
             physical_batch_size=plan.chunk_rows,
             seed=config.seed,
         )
@@ -272,12 +260,7 @@ def _run(
         _prepare_staging(staging, resuming=plan.progress is not None)
     write_to = staging if chief else tempfile.mkdtemp(prefix="dpzoo-worker-")
     checkpoints, progress = _resume_checkpoints(plan, built, staging, write_to)
-    views_in_features = config.fixed_views.count > 1 and built.front is not None  # else the pipeline makes them
-    x_train, x_test, inputs = fixed_front.model_inputs(
-        built.front, plan.dataset, plan.preprocess, views=config.fixed_views if views_in_features else None
-    )
-    # the same statistics again on a resume; of the images themselves, not their views
-    data_normalization.release(config, built.model, x_train[:, 0] if views_in_features else x_train)
+    x_train, x_test, inputs = built.features.inputs(plan.dataset, plan.preprocess)
     test_ds = pipeline.eval_dataset(x_test, plan.dataset.y_test, inputs)
     try:
         checkpointer = resume.CheckpointEvery(
@@ -296,7 +279,7 @@ def _run(
             tf.keras.callbacks.TensorBoard(os.path.join(write_to, "tensorboard"), profile_batch=0),
             checkpointer,  # last: its history holds what the others logged
         ]
-        _fit(plan, built, x_train, inputs, test_ds, callbacks, views_in_features, verbose)
+        _fit(plan, built, x_train, inputs, test_ds, callbacks, verbose)
         if checkpoints and config.checkpoint_every_steps != 0 and progress.step != built.step_counter():
             checkpointer.save_now()  # a kill while evaluating and exporting resumes here
         by_weights = _evaluate_and_write(plan, built, test_ds, write_to)
@@ -315,7 +298,7 @@ def _run(
             physical_batch_size=plan.chunk_rows,
             replicas=strategy.num_replicas_in_sync,
             resumed_from=progress.resumed_from,
-            fixed_front=built.front.describe() if built.front else None,
+            features=built.features,
             engine_fields=plan.engine.card_fields(config, built.trainable, plan.noise_multiplier),
         )
         if not chief:

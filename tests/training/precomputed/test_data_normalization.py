@@ -10,7 +10,8 @@ from dp_accounting import pld
 from dpzoo import accounting, models
 from dpzoo.common.errors import UsageError
 from dpzoo.privacy.channel_statistics import clipped_sums
-from dpzoo.training import TrainConfig, data_normalization, fixed_front
+from dpzoo.training import TrainConfig
+from dpzoo.training.precomputed import data_normalization, fixed_front
 from tests.accounting.test_releases import NORM_SIGMA
 from tests.conftest import scatternet_subset_run
 

@@ -1,7 +1,7 @@
 """Tramer & Boneh 2021's data normalisation inside a run: the per-channel statistics a model's
 ChannelNormalization needs, released privately from the training features before training.
 
-The model's fixed front (dpzoo.training.fixed_front) computes the scattering features once; the
+The model's fixed front (dpzoo.training.precomputed.fixed_front) computes the scattering features once; the
 ChannelNormalization that follows them is the head's first layer. Before the first step this
 module releases the features' per-channel mean and variance with two Gaussian mechanisms
 (dpzoo.privacy.channel_statistics) and sets them in that layer. The release is composed into
@@ -17,7 +17,7 @@ from absl import logging
 from dpzoo.common.errors import UsageError
 from dpzoo.layers.channel_normalization import ChannelNormalization
 from dpzoo.privacy.channel_statistics import private_channel_statistics
-from dpzoo.training.fixed_front import FrontSplit
+from dpzoo.training.precomputed.fixed_front import FrontSplit
 from dpzoo.training.train_config import TrainConfig
 
 SEED_OFFSET = 7919  # the release's noise generator is seeded apart from the sampler's and DP-SGD's

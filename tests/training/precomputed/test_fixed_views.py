@@ -14,7 +14,8 @@ from dpzoo import accounting, models
 from dpzoo.common.errors import UsageError
 from dpzoo.data import pipeline, sampling
 from dpzoo.data.fixed_views import FixedViews
-from dpzoo.training import TrainConfig, engines, fixed_front
+from dpzoo.training import TrainConfig, engines
+from dpzoo.training.precomputed import fixed_front
 from tests.conftest import scatternet_subset_run
 
 

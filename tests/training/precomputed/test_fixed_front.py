@@ -12,7 +12,7 @@ import tensorflow as tf
 from dpzoo import data, models
 from dpzoo.artifacts import run_folder
 from dpzoo.data import pipeline
-from dpzoo.training import fixed_front
+from dpzoo.training.precomputed import fixed_front
 from tests.conftest import scatternet_subset_run
 
 
