@@ -14,10 +14,11 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from dpzoo.common import keras_api
+from dpzoo.common.stack import keras
 
 
 def saved_model(
-    model: tf.keras.Model,
+    model: keras.Model,
     export_dir: str,
     *,
     input_shape: tuple[int, ...],

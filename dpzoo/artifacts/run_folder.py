@@ -8,6 +8,7 @@ import tensorflow as tf
 from dpzoo import models as model_registry
 from dpzoo.artifacts import export, model_card, weights
 from dpzoo.common.errors import PEER_FAILURES, UsageError
+from dpzoo.common.stack import keras
 from dpzoo.data.pipeline import Preprocessor, TokenInputs
 
 CHECKPOINT = "checkpoint/weights"
@@ -40,7 +41,7 @@ def writing(path: str, what: str = "the run's output", then: str = ""):
         ) from e
 
 
-def load_run(run_dir: str) -> tuple[tf.keras.Model, dict]:
+def load_run(run_dir: str) -> tuple[keras.Model, dict]:
     """The Keras model of a dpzoo-train run with its weights restored, and its card."""
     try:
         card = model_card.read(run_dir)
@@ -69,7 +70,7 @@ def load_run(run_dir: str) -> tuple[tf.keras.Model, dict]:
     return model, card
 
 
-def model_from_card(card: dict) -> tf.keras.Model:
+def model_from_card(card: dict) -> keras.Model:
     """The run's model as its card describes it, freshly initialised."""
     return model_registry.get(
         card["model"]["name"],

@@ -14,12 +14,13 @@ import tensorflow as tf
 
 from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 
 WEIGHTS = "weights"  # the checkpoint's one object: {variable name: variable}
 LEGACY = "model"  # the object graph of a Keras 2 model, as dpzoo wrote it before
 
 
-def by_name(model: tf.keras.Model) -> dict[str, tf.Variable]:
+def by_name(model: keras.Model) -> dict[str, tf.Variable]:
     """The model's weights by their unique names."""
     named = {}
     for variable in model.weights:
@@ -30,7 +31,7 @@ def by_name(model: tf.keras.Model) -> dict[str, tf.Variable]:
     return named
 
 
-def checkpoint(model: tf.keras.Model, **extra) -> tf.train.Checkpoint:
+def checkpoint(model: keras.Model, **extra) -> tf.train.Checkpoint:
     """A checkpoint of the model's weights by name, with ``extra`` objects beside them (a
     method's state)."""
     return tf.train.Checkpoint(**{WEIGHTS: by_name(model)}, **extra)
@@ -57,7 +58,7 @@ def _listed(names: set[str], most: int = 4) -> str:
     return ", ".join(shown) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def read(model: tf.keras.Model, path: str) -> None:
+def read(model: keras.Model, path: str) -> None:
     """Restores the model's weights from the checkpoint at ``path``. Raises AssertionError when
     the checkpoint lacks one of them or holds weights the model has not, and UsageError for a
     checkpoint in the old format on Keras 3."""

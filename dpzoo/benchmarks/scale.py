@@ -21,10 +21,11 @@ import tensorflow as tf
 
 from dpzoo import models
 from dpzoo.benchmarks.throughput import MEMORY_STEPS, state_bytes, step_memory
+from dpzoo.common.stack import keras
 from dpzoo.privacy import DPConfig, make_private
 from dpzoo.training import distribution as distribution_lib
 
-_LOSS = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+_LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +76,7 @@ class _Runner:
                 seed=0,
             )
             self.model = make_private(model, config)
-            self.model.compile(optimizer=tf.keras.optimizers.SGD(0.01), loss=_LOSS)
+            self.model.compile(optimizer=keras.optimizers.SGD(0.01), loss=_LOSS)
         data = _step_data(batch_size, rows, input_shape, augmult, num_classes, rng)
         if strategy.num_replicas_in_sync > 1:
             data = strategy.experimental_distribute_dataset(data)

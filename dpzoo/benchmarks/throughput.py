@@ -36,6 +36,7 @@ import tensorflow as tf
 from dpzoo import models
 from dpzoo.common.errors import UsageError
 from dpzoo.common.keras_api import KERAS_3
+from dpzoo.common.stack import keras
 from dpzoo.common.tf_privacy import tf_privacy_module
 from dpzoo.data import sampling
 from dpzoo.privacy import DPConfig, make_private, sized_steps, tf_privacy_optimizers
@@ -45,7 +46,7 @@ TF_PRIVACY = ("tf_privacy", "tf_privacy_dpmodel")
 METHODS = ("nonprivate", *CLIPPING, *TF_PRIVACY)
 POISSON_N = 60_000  # dataset size that sets dpzoo's Poisson pad (Fashion-MNIST's training set)
 MEMORY_STEPS = 3  # steps whose largest allocator peak is reported
-_LOSS = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+_LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +76,7 @@ def dpzoo_sampler(batch_size: int, jit: bool) -> sampling.PoissonSampler:
     return sampling.make_sampler("poisson", POISSON_N, batch_size, seed=0, bucketed=not jit)
 
 
-def _tf_privacy_dpmodel(model: tf.keras.Model, jit: bool) -> tf.keras.Model:
+def _tf_privacy_dpmodel(model: keras.Model, jit: bool) -> keras.Model:
     layer_registry = tf_privacy_module("privacy.fast_gradient_clipping.layer_registry")
     dp_keras_model = tf_privacy_module("privacy.keras_models.dp_keras_model")
 
@@ -87,14 +88,14 @@ def _tf_privacy_dpmodel(model: tf.keras.Model, jit: bool) -> tf.keras.Model:
         inputs=model.inputs,
         outputs=model.outputs,
     )
-    dp_model.compile(tf.keras.optimizers.SGD(0.1), loss=_LOSS)
+    dp_model.compile(keras.optimizers.SGD(0.1), loss=_LOSS)
     return dp_model
 
 
-def _compiled(method: str, model: tf.keras.Model, batch_size: int, augmult: int, jit: bool) -> tf.keras.Model:
+def _compiled(method: str, model: keras.Model, batch_size: int, augmult: int, jit: bool) -> keras.Model:
     """The model compiled for ``method``, ready for train_on_batch."""
     if method == "nonprivate":
-        model.compile(tf.keras.optimizers.SGD(0.1), loss=_LOSS, jit_compile=jit)
+        model.compile(keras.optimizers.SGD(0.1), loss=_LOSS, jit_compile=jit)
         return model
     if method in CLIPPING:
         config = DPConfig(
@@ -106,7 +107,7 @@ def _compiled(method: str, model: tf.keras.Model, batch_size: int, augmult: int,
             seed=0,
         )
         private = make_private(model, config)
-        private.compile(tf.keras.optimizers.SGD(0.1), loss=_LOSS, jit_compile=jit)
+        private.compile(keras.optimizers.SGD(0.1), loss=_LOSS, jit_compile=jit)
         function = private.make_train_function()
         if isinstance(function, sized_steps.SizedTrainFunction):
             function.patience = 0  # the steady state of a long run: each size its own graph
@@ -173,7 +174,7 @@ def step_memory(step) -> int | None:
     return max(0, peak - before) if peak else None
 
 
-def batch_memory(model: tf.keras.Model, batch: "_Batch") -> int | None:
+def batch_memory(model: keras.Model, batch: "_Batch") -> int | None:
     """The largest ``step_memory`` of ``MEMORY_STEPS`` training steps on ``batch``."""
 
     def step():
@@ -189,7 +190,7 @@ def _batch_of_b_rows(batches: list["_Batch"], batch_size: int, num_classes: int,
     return _Batch(x, rng.integers(0, num_classes, batch_size), np.ones(batch_size, np.float32), batch_size)
 
 
-def state_bytes(model: tf.keras.Model) -> int:
+def state_bytes(model: keras.Model) -> int:
     """Bytes of the model's variables and its optimizer's slots (each variable counted once)."""
     slots = model.optimizer.variables
     slots = slots() if callable(slots) else slots  # TF Privacy's optimizers: the legacy method form
@@ -202,7 +203,7 @@ def _runs(methods, augmults):
     return [(m, k) for k in augmults for m in methods if k == 1 or m not in TF_PRIVACY]
 
 
-def _timed_round(model: tf.keras.Model, batches: list[_Batch], seconds: float) -> tuple[float, float]:
+def _timed_round(model: keras.Model, batches: list[_Batch], seconds: float) -> tuple[float, float]:
     """(seconds per step, examples per second) of steps cycling through ``batches``."""
     steps = examples = 0
     start = time.perf_counter()

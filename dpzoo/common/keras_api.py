@@ -19,31 +19,31 @@ version still needs are read here and nowhere else, each with the reason it is n
 
 import tensorflow as tf
 
-from dpzoo.common.stack import KERAS_MAJOR
+from dpzoo.common.stack import KERAS_MAJOR, keras
 
 KERAS_3 = KERAS_MAJOR == 3
 
 
-def is_graph_model(model: tf.keras.Model) -> bool:
+def is_graph_model(model: keras.Model) -> bool:
     """Whether ``model`` is a Functional or Sequential model built on an Input (a graph of layers
     dpzoo can walk), as opposed to a subclassed model or an unbuilt Sequential."""
     if not KERAS_3:
         return bool(getattr(model, "_is_graph_network", False))
-    if isinstance(model, tf.keras.Sequential):
+    if isinstance(model, keras.Sequential):
         try:
             model.inputs  # noqa: B018  (raises for a Sequential without an Input)
         except (AttributeError, ValueError):
             return False
         return True
-    return isinstance(model, tf.keras.Function)  # Keras 3's Functional models are Functions
+    return isinstance(model, keras.Function)  # Keras 3's Functional models are Functions
 
 
-def call_count(layer: tf.keras.layers.Layer) -> int:
+def call_count(layer: keras.layers.Layer) -> int:
     """How many times ``layer`` is called in the graphs it belongs to."""
     return len(layer.inbound_nodes if not KERAS_3 else layer._inbound_nodes)
 
 
-def input_layers(layer: tf.keras.layers.Layer) -> list[tf.keras.layers.Layer]:
+def input_layers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
     """The layers whose outputs the first call of ``layer`` takes."""
     if not KERAS_3:
         inbound = layer.inbound_nodes[0].inbound_layers
@@ -51,7 +51,7 @@ def input_layers(layer: tf.keras.layers.Layer) -> list[tf.keras.layers.Layer]:
     return [parent.operation for parent in layer._inbound_nodes[0].parent_nodes]
 
 
-def steps_per_execution(model: tf.keras.Model) -> int:
+def steps_per_execution(model: keras.Model) -> int:
     """Train steps per call of the compiled train function (1 unless compiled otherwise)."""
     if KERAS_3:
         return int(model.steps_per_execution)
@@ -59,30 +59,30 @@ def steps_per_execution(model: tf.keras.Model) -> int:
     return 1 if steps is None else int(steps.numpy())
 
 
-def has_parameter_server(model: tf.keras.Model) -> bool:
+def has_parameter_server(model: keras.Model) -> bool:
     """Whether the model trains under ParameterServerStrategy (Keras 2's cluster coordinator)."""
     return not KERAS_3 and model._cluster_coordinator is not None
 
 
-def autotunes_steps(model: tf.keras.Model) -> bool:
+def autotunes_steps(model: keras.Model) -> bool:
     """Whether Keras tunes steps_per_execution itself (Keras 2's ``steps_per_execution="auto"``)."""
     return not KERAS_3 and bool(model.autotune_steps_per_execution)
 
 
-def count_train_step(model: tf.keras.Model) -> None:
+def count_train_step(model: keras.Model) -> None:
     """Counts one finished train step where Keras keeps a counter of them (Keras 2)."""
     if not KERAS_3:
         model._train_counter.assign_add(1)
 
 
-def train_steps_done(model: tf.keras.Model) -> int:
+def train_steps_done(model: keras.Model) -> int:
     """Train steps this model has finished in its current fit (Keras 2's counter; Keras 3 counts
     the optimizer's updates)."""
     counter = model.optimizer.iterations if KERAS_3 else model._train_counter
     return int(counter.numpy())
 
 
-def build_loss_and_metrics(model: tf.keras.Model, logits: tf.Tensor, labels: tf.Tensor) -> None:
+def build_loss_and_metrics(model: keras.Model, logits: tf.Tensor, labels: tf.Tensor) -> None:
     """Creates the compiled loss's and metrics' variables now, outside any traced step (Keras 2;
     Keras 3 builds them before ``fit`` traces its first step)."""
     if not KERAS_3:
@@ -90,7 +90,7 @@ def build_loss_and_metrics(model: tf.keras.Model, logits: tf.Tensor, labels: tf.
         model.compiled_metrics.build(logits, labels)
 
 
-def track_loss(model: tf.keras.Model, x, y, y_pred, sample_weight) -> None:
+def track_loss(model: keras.Model, x, y, y_pred, sample_weight) -> None:
     """Updates the model's loss metric with this batch's compiled loss (plus regularisation), as
     Keras' own ``train_step`` and ``test_step`` do."""
     if not KERAS_3:
@@ -101,12 +101,12 @@ def track_loss(model: tf.keras.Model, x, y, y_pred, sample_weight) -> None:
     model._loss_tracker.update_state(loss, sample_weight=rows)
 
 
-def sublayers(layer: tf.keras.layers.Layer) -> list[tf.keras.layers.Layer]:
+def sublayers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
     """Every layer inside ``layer`` (a model, or a layer built of layers), recursively, each once.
     Keras 2 has the public ``submodules``; Keras 3 walks its own ``_flatten_layers``, as it has
     no public recursive list of a model's layers."""
     if not KERAS_3:
-        return [m for m in layer.submodules if isinstance(m, tf.keras.layers.Layer)]
+        return [m for m in layer.submodules if isinstance(m, keras.layers.Layer)]
     return list(layer._flatten_layers(include_self=False, recursive=True))
 
 
@@ -117,10 +117,10 @@ class SavesEveryVariable:
     and load every variable the layer holds, in the order it made them."""
 
     def save_own_variables(self, store) -> None:
-        tf.keras.layers.Layer.save_own_variables(self, store)
+        keras.layers.Layer.save_own_variables(self, store)
 
     def load_own_variables(self, store) -> None:
-        tf.keras.layers.Layer.load_own_variables(self, store)
+        keras.layers.Layer.load_own_variables(self, store)
 
 
 def variable_name(variable) -> str:
@@ -129,7 +129,7 @@ def variable_name(variable) -> str:
     return variable.path if KERAS_3 else variable.name.split(":")[0]
 
 
-def build_for_batches(model: tf.keras.Model, element_spec, output_shape) -> None:
+def build_for_batches(model: keras.Model, element_spec, output_shape) -> None:
     """Keras 3 builds a model's compiled loss and metrics from the first batch before ``fit``
     when the model lives in a distribution strategy, reading that batch as (x, y, sample_weight).
     dpzoo's chunk streams add a fourth field (the chunks in the step), so a private model builds
@@ -188,17 +188,17 @@ class FitsUnderMultiWorker:
         return test_function
 
 
-def clone_model(model: tf.keras.Model, clone_function, call_function) -> tf.keras.Model:
-    """``tf.keras.models.clone_model`` with a layer-call hook. Keras 3 replays each layer call with
+def clone_model(model: keras.Model, clone_function, call_function) -> keras.Model:
+    """``keras.models.clone_model`` with a layer-call hook. Keras 3 replays each layer call with
     the arguments recorded for the original layer (a BatchNormalization's ``mask``, say), which
     ``call_function(layer, *args, **kwargs)`` may change for a replacement; Keras 2 has no such
     hook and passes a layer only the arguments its own ``call`` takes."""
     if not KERAS_3:
-        return tf.keras.models.clone_model(model, clone_function=clone_function)
-    return tf.keras.models.clone_model(model, clone_function=clone_function, call_function=call_function)
+        return keras.models.clone_model(model, clone_function=clone_function)
+    return keras.models.clone_model(model, clone_function=clone_function, call_function=call_function)
 
 
-def tensorflow_variables(layer: tf.keras.layers.Layer) -> list[tf.Variable]:
+def tensorflow_variables(layer: keras.layers.Layer) -> list[tf.Variable]:
     """The TensorFlow variables behind a layer's or model's variables. Keras 3 wraps each in a
     variable of its own; a SavedModel that tracks the wrappers is not restored when TF Serving
     (or ``saved_model_cli run``) loads it into a session (keras-team/keras#20096), one that

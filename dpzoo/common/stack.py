@@ -19,6 +19,9 @@ KERAS_MODULE = tf.keras.__name__
 KERAS_MAJOR = 2 if KERAS_MODULE.startswith("tf_keras") else 3
 KERAS_PACKAGE = "tf-keras" if KERAS_MAJOR == 2 else "keras"
 KERAS_VERSION = f"{KERAS_PACKAGE} {importlib.metadata.version(KERAS_PACKAGE)}"  # as a model card states it
+# The Keras dpzoo runs on, for modules that need Keras and not TensorFlow: ``keras`` itself (Keras 3,
+# whose classes tf.keras serves too), or tf.keras when that is tf-keras.
+keras = importlib.import_module("keras") if KERAS_MAJOR == 3 else tf.keras
 
 
 def requested_keras() -> str:

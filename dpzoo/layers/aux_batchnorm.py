@@ -27,12 +27,13 @@ import contextlib
 import tensorflow as tf
 
 from dpzoo.common import keras_api
+from dpzoo.common.stack import keras
 
 STATISTICS = ("batch", "public")
 
 
-@tf.keras.utils.register_keras_serializable(package="dpzoo")
-class AuxBatchNorm(tf.keras.layers.Layer):
+@keras.utils.register_keras_serializable(package="dpzoo")
+class AuxBatchNorm(keras.layers.Layer):
     """Per-channel (last axis) normalisation with statistics of marked rows; no scale or offset."""
 
     def __init__(self, statistics: str = "batch", momentum: float = 0.99, epsilon: float = 1e-3, **kwargs) -> None:

@@ -11,9 +11,11 @@ variance 1); ``statistics_set`` says whether they were.
 import numpy as np
 import tensorflow as tf
 
+from dpzoo.common.stack import keras
 
-@tf.keras.utils.register_keras_serializable(package="dpzoo")
-class ChannelNormalization(tf.keras.layers.Layer):
+
+@keras.utils.register_keras_serializable(package="dpzoo")
+class ChannelNormalization(keras.layers.Layer):
     """(x - mean) / sqrt(variance + epsilon) over the last axis, mean and variance fixed."""
 
     def __init__(self, epsilon: float = 1e-5, **kwargs) -> None:

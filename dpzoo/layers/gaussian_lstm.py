@@ -15,6 +15,7 @@ copy of that draw per example (dpzoo.privacy.clipping.norms.gaussian_lstm).
 
 import tensorflow as tf
 
+from dpzoo.common.stack import keras
 from dpzoo.layers.gaussian_weights import GaussianWeights
 
 GATES = 4  # input, forget, candidate, output
@@ -61,8 +62,8 @@ class GaussianLSTMCell:
         return tf.sigmoid(o) * tf.tanh(cell), c
 
 
-@tf.keras.utils.register_keras_serializable(package="dpzoo")
-class GaussianLSTM(GaussianWeights, tf.keras.layers.Layer):
+@keras.utils.register_keras_serializable(package="dpzoo")
+class GaussianLSTM(GaussianWeights, keras.layers.Layer):
     """LSTM over a fixed-length sequence whose weights are sampled once per training call.
 
     ``return_sequences``: all hidden states [batch, time, units] or the last [batch, units];

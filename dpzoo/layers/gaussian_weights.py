@@ -21,14 +21,15 @@ gradient, and re-running a Gaussian layer to get it would draw different weights
 import tensorflow as tf
 
 from dpzoo.common import keras_api
+from dpzoo.common.stack import keras
 
 
-def _refuse_fused_activation(layer: tf.keras.layers.Layer) -> None:
-    if layer.activation is not tf.keras.activations.linear:
+def _refuse_fused_activation(layer: keras.layers.Layer) -> None:
+    if layer.activation is not keras.activations.linear:
         raise ValueError(
             f"{type(layer).__name__} {layer.name}: activation={layer.activation.__name__!r} is not supported "
             "(re-running the layer for its pre-activation gradient would draw new weight noise). "
-            "Use activation=None and a tf.keras.layers.Activation layer after it."
+            "Use activation=None and a keras.layers.Activation layer after it."
         )
 
 
@@ -60,8 +61,8 @@ class GaussianWeights:
         return {"seed": self.seed, "inference_noise": self.inference_noise}
 
 
-@tf.keras.utils.register_keras_serializable(package="dpzoo")
-class GaussianDense(keras_api.SavesEveryVariable, GaussianWeights, tf.keras.layers.Dense):
+@keras.utils.register_keras_serializable(package="dpzoo")
+class GaussianDense(keras_api.SavesEveryVariable, GaussianWeights, keras.layers.Dense):
     """Dense whose kernel and bias are sampled around their values at every training call.
 
     Accepts Dense's arguments (no fused non-linear activation), plus ``seed`` for the noise
@@ -92,8 +93,8 @@ class GaussianDense(keras_api.SavesEveryVariable, GaussianWeights, tf.keras.laye
         return {**super().get_config(), **self._noise_config()}
 
 
-@tf.keras.utils.register_keras_serializable(package="dpzoo")
-class GaussianConv2D(keras_api.SavesEveryVariable, GaussianWeights, tf.keras.layers.Conv2D):
+@keras.utils.register_keras_serializable(package="dpzoo")
+class GaussianConv2D(keras_api.SavesEveryVariable, GaussianWeights, keras.layers.Conv2D):
     """Conv2D whose kernel and bias are sampled around their values at every training call.
 
     Accepts Conv2D's arguments (channels_last, no fused non-linear activation), plus ``seed``
@@ -126,7 +127,7 @@ class GaussianConv2D(keras_api.SavesEveryVariable, GaussianWeights, tf.keras.lay
 GAUSSIAN_LAYERS = (GaussianWeights,)  # GaussianDense, GaussianConv2D, dpzoo.layers.gaussian_lstm.GaussianLSTM
 
 
-def gaussian_layers(module: tf.Module) -> list[tf.keras.layers.Layer]:
+def gaussian_layers(module: tf.Module) -> list[keras.layers.Layer]:
     """The Gaussian weight layers of a model (nested models included), or the layer itself."""
     return [m for m in (module, *keras_api.sublayers(module)) if isinstance(m, GAUSSIAN_LAYERS)]
 

@@ -14,6 +14,8 @@ import tensorflow as tf
 # gone from the scipy dpzoo pins. The 2D TensorFlow frontend does not.
 from kymatio.scattering2d.frontend.tensorflow_frontend import ScatteringTensorFlow2D
 
+from dpzoo.common.stack import keras
+
 
 def scattering_channels(J: int, L: int, max_order: int = 2) -> int:
     """Output channels per input channel: 1 + JL (+ L^2 J(J-1)/2 at order 2)."""
@@ -21,8 +23,8 @@ def scattering_channels(J: int, L: int, max_order: int = 2) -> int:
     return 1 + first + (L * L * J * (J - 1) // 2 if max_order == 2 else 0)
 
 
-@tf.keras.utils.register_keras_serializable(package="dpzoo")
-class Scattering2D(tf.keras.layers.Layer):
+@keras.utils.register_keras_serializable(package="dpzoo")
+class Scattering2D(keras.layers.Layer):
     """[batch, H, W, C] -> [batch, H / 2^J, W / 2^J, C * channels], channels-last, grouped by
     input channel (all of channel 0's coefficients, then channel 1's). H and W must be
     multiples of 2^J."""

@@ -4,9 +4,11 @@ model)."""
 
 import tensorflow as tf
 
+from dpzoo.common.stack import keras
 
-@tf.keras.utils.register_keras_serializable(package="dpzoo")
-class SkipGain(tf.keras.layers.Layer):
+
+@keras.utils.register_keras_serializable(package="dpzoo")
+class SkipGain(keras.layers.Layer):
     """Multiplies a residual branch by alpha * g, g a learnable scalar (initialised to 0 by default).
 
     SkipInit (De & Smith 2020) as normaliser-free ResNets use it (Brock et al. 2021): every
@@ -20,7 +22,7 @@ class SkipGain(tf.keras.layers.Layer):
         self.initial_gain = initial_gain
 
     def build(self, input_shape) -> None:
-        init = tf.keras.initializers.Constant(self.initial_gain)
+        init = keras.initializers.Constant(self.initial_gain)
         self.gain = self.add_weight(name="gain", shape=(), initializer=init, dtype=self.dtype)
         super().build(input_shape)
 

@@ -10,6 +10,7 @@ data, so it changes nothing about per-example sensitivity.
 import tensorflow as tf
 
 from dpzoo.common import keras_api
+from dpzoo.common.stack import keras
 
 WS_EPSILON = 1e-4
 
@@ -27,8 +28,8 @@ def standardize_kernel(kernel: tf.Tensor, gain: tf.Tensor, epsilon: float = WS_E
     return (kernel - mean) * scale
 
 
-@tf.keras.utils.register_keras_serializable(package="dpzoo")
-class WSConv2D(keras_api.SavesEveryVariable, tf.keras.layers.Conv2D):
+@keras.utils.register_keras_serializable(package="dpzoo")
+class WSConv2D(keras_api.SavesEveryVariable, keras.layers.Conv2D):
     """Conv2D whose kernel is weight-standardised at every call, with a learnable
     per-output-channel gain (initialised to 1) and the usual bias.
 

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from dpzoo.accounting import ModelMixTerms
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 
 
 class RunConfig(Protocol):
@@ -70,7 +71,7 @@ class Attachment:
     read the weights a step leaves); objects saved in the checkpoint beside the model, by name;
     and its privacy terms."""
 
-    callbacks: tuple[tf.keras.callbacks.Callback, ...] = ()
+    callbacks: tuple[keras.callbacks.Callback, ...] = ()
     checkpoint: Mapping[str, tf.Module] = dataclasses.field(default_factory=dict)
     privacy: PrivacyTerms = PrivacyTerms()
 
@@ -101,10 +102,10 @@ class Method:
         """The DPConfig fields the method sets: DP-SGD's update noise sigma."""
         return {"noise_multiplier": noise_multiplier}
 
-    def check_model(self, config: RunConfig, model: tf.keras.Model) -> None:
+    def check_model(self, config: RunConfig, model: keras.Model) -> None:
         """Raises UsageError for a model this method cannot train."""
 
-    def attach(self, config: RunConfig, trainable: tf.keras.Model) -> Attachment:
+    def attach(self, config: RunConfig, trainable: keras.Model) -> Attachment:
         """Callbacks, checkpointed state and privacy terms of a run of ``trainable`` (compiled)."""
         return Attachment()
 

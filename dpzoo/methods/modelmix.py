@@ -41,6 +41,7 @@ from dpzoo.accounting import ModelMixTerms, calibrate_modelmix_noise, data_norma
 from dpzoo.common import keras_api, validation
 from dpzoo.common.errors import UsageError
 from dpzoo.common.learning_rate import upcoming_learning_rate
+from dpzoo.common.stack import keras
 from dpzoo.methods.method import Attachment, Method, PrivacyTerms, RunConfig
 
 MIXINGS = ("uniform", "fixed")
@@ -72,7 +73,7 @@ def enforce_gap(newer: tf.Tensor, older: tf.Tensor, tau: tf.Tensor) -> tuple[tf.
     return newer + shift, older - shift
 
 
-class ModelMix(tf.keras.callbacks.Callback):
+class ModelMix(keras.callbacks.Callback):
     """Mixes the model's two latest states around every optimizer step (see the module docstring).
 
     Give exactly one of ``tau`` (the minimum gap, in weight units) or ``tau_ratio`` (tau =
@@ -111,7 +112,7 @@ class ModelMix(tf.keras.callbacks.Callback):
         self._newer: list[tf.Variable] = []
         self._gap = tf.Variable(0.0, trainable=False, name="modelmix_gap")
 
-    def set_model(self, model: tf.keras.Model) -> None:
+    def set_model(self, model: keras.Model) -> None:
         super().set_model(model)
         if self.state is None:
             self._variables = list(model.trainable_variables)
@@ -134,8 +135,8 @@ class ModelMix(tf.keras.callbacks.Callback):
         plain SGD, or unmixed variables. Empty when mixing holds up (sampling is the run's to check)."""
         reasons = []
         optimizer = self.model.optimizer
-        momentum = float(tf.keras.backend.get_value(getattr(optimizer, "momentum", 0.0)))
-        if not isinstance(optimizer, tf.keras.optimizers.SGD) or momentum != 0.0:
+        momentum = float(tf.convert_to_tensor(getattr(optimizer, "momentum", 0.0)))
+        if not isinstance(optimizer, keras.optimizers.SGD) or momentum != 0.0:
             kind = type(optimizer).__name__ + (f" with momentum {momentum:g}" if momentum else "")
             reasons.append(
                 f"the optimizer is {kind}, not plain SGD: a momentum buffer or adaptive scaling re-injects "
@@ -275,7 +276,7 @@ class ModelMixMethod(Method):
             prior=data_normalization(config.data_norm_noise_multiplier),
         )
 
-    def attach(self, config: RunConfig, trainable: tf.keras.Model) -> Attachment:
+    def attach(self, config: RunConfig, trainable: keras.Model) -> Attachment:
         """The callback (its own check covers the built model: the optimizer, unmixed variables;
         the config's reasons cover the optimizer, sampling and clipping), its state for the
         checkpoint, and ModelMix's terms, or the reason they are not used."""

@@ -15,9 +15,8 @@ Both refuse models without Gaussian weight layers, whose weights they could not 
 
 from typing import Any
 
-import tensorflow as tf
-
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 from dpzoo.layers import gaussian_layers
 from dpzoo.methods.method import Attachment, Method, PrivacyTerms, RunConfig
 
@@ -39,7 +38,7 @@ class SIDPWithUpdateNoise(Method):
     def dp_config_fields(self, config: RunConfig, noise_multiplier: float) -> dict[str, Any]:
         return {"noise_multiplier": noise_multiplier, "weight_noise_multiplier": noise_multiplier}
 
-    def check_model(self, config: RunConfig, model: tf.keras.Model) -> None:
+    def check_model(self, config: RunConfig, model: keras.Model) -> None:
         if not gaussian_layers(model):
             raise UsageError(
                 f"--method={self.name} needs a model with Gaussian weight layers; {config.model} has none. "
@@ -66,5 +65,5 @@ class SIDP(SIDPWithUpdateNoise):
             "private_batch_statistics": True,  # nominal already: the paper's BatchNorm is allowed
         }
 
-    def attach(self, config: RunConfig, trainable: tf.keras.Model) -> Attachment:
+    def attach(self, config: RunConfig, trainable: keras.Model) -> Attachment:
         return Attachment(privacy=PrivacyTerms(guarantee="nominal", reason=NOMINAL_REASON))

@@ -1,8 +1,7 @@
 """LeNet-5 (LeCun et al. 1998) in its common modern form, with a normalisation option, and the
 Gaussian-weight variant of Davody et al. 2020 (SIDP)."""
 
-import tensorflow as tf
-
+from dpzoo.common.stack import keras
 from dpzoo.models.normalization import norm_act
 from dpzoo.models.registry import register
 from dpzoo.models.weight_layers import conv_and_dense
@@ -18,15 +17,15 @@ def lenet5(
     noise_seed: int = 0,
     norm_after_activation: bool = False,
     name: str = "lenet5",
-) -> tf.keras.Model:
+) -> keras.Model:
     """conv6 5x5 (same) - avgpool - conv16 5x5 - avgpool - dense120 - dense84 - dense (logits).
 
     ``gaussian_weights`` builds every conv and dense layer as a Gaussian weight layer (seeded from
     ``noise_seed``); ``norm_after_activation`` puts the normalisation after the activation.
     """
-    layers = tf.keras.layers
+    layers = keras.layers
     conv, dense = conv_and_dense(gaussian_weights=gaussian_weights, noise_seed=noise_seed)
-    inputs = tf.keras.Input(shape=input_shape, name="images")
+    inputs = keras.Input(shape=input_shape, name="images")
     x = conv(6, 5, padding="same", name=f"{name}_conv1")(inputs)
     x = norm_act(x, normalization, activation, f"{name}_conv1", norm_after_activation=norm_after_activation)
     x = layers.AveragePooling2D(2, name=f"{name}_pool1")(x)
@@ -38,18 +37,18 @@ def lenet5(
         x = dense(units, name=f"{name}_fc{i}")(x)
         x = norm_act(x, normalization, activation, f"{name}_fc{i}", norm_after_activation=norm_after_activation)
     logits = dense(num_classes, name=f"{name}_logits")(x)
-    return tf.keras.Model(inputs, logits, name=name)
+    return keras.Model(inputs, logits, name=name)
 
 
 @register
-def lenet5_sidp(**kwargs) -> tf.keras.Model:
+def lenet5_sidp(**kwargs) -> keras.Model:
     """LN-LeNet-5 of Davody et al. 2020: Gaussian weight layers, LayerNorm after the activations."""
     kwargs = {"normalization": "layer", "name": "lenet5_sidp", **kwargs}
     return lenet5(gaussian_weights=True, norm_after_activation=True, **kwargs)
 
 
 @register
-def lenet5_bn_sidp(**kwargs) -> tf.keras.Model:
+def lenet5_bn_sidp(**kwargs) -> keras.Model:
     """BN-LeNet-5 of Davody et al. 2020: Gaussian weight layers and, after the activations,
     BatchNorm without affine parameters over the private batch plus a public auxiliary batch
     (nominal runs only; normalization="public_batch" takes statistics of the public batch alone)."""

@@ -11,8 +11,7 @@ Dense (zero-initialised). Every layer is per-example, so DP-SGD's per-example se
 
 import math
 
-import tensorflow as tf
-
+from dpzoo.common.stack import keras
 from dpzoo.layers import SkipGain, WSConv2D
 from dpzoo.models.registry import register
 
@@ -21,15 +20,15 @@ STAGE_WIDTHS = (256, 512, 1024, 2048)
 STAGE_STRIDES = (1, 2, 2, 2)
 
 
-def _scaled_relu(x: tf.Tensor, scale: float, name: str) -> tf.Tensor:
+def _scaled_relu(x: "keras.KerasTensor", scale: float, name: str) -> "keras.KerasTensor":
     """gamma * relu(x) * scale, as two stock Keras layers (serialisable, no Lambda)."""
-    x = tf.keras.layers.ReLU(name=f"{name}_relu")(x)
-    return tf.keras.layers.Rescaling(RELU_GAMMA * scale, name=f"{name}_scale")(x)
+    x = keras.layers.ReLU(name=f"{name}_relu")(x)
+    return keras.layers.Rescaling(RELU_GAMMA * scale, name=f"{name}_scale")(x)
 
 
 def _block(
-    x: tf.Tensor, width: int, stride: int, beta: float, alpha: float, skip_gain_init: float, name: str
-) -> tf.Tensor:
+    x: "keras.KerasTensor", width: int, stride: int, beta: float, alpha: float, skip_gain_init: float, name: str
+) -> "keras.KerasTensor":
     out = _scaled_relu(x, 1.0 / beta, f"{name}_pre")
     projection = stride > 1 or x.shape[-1] != width
     shortcut = WSConv2D(width, 1, strides=stride, name=f"{name}_skip")(out) if projection else x
@@ -40,7 +39,7 @@ def _block(
     out = _scaled_relu(out, 1.0, f"{name}_act1")
     out = WSConv2D(width, 1, name=f"{name}_conv2")(out)
     out = SkipGain(alpha, initial_gain=skip_gain_init, name=f"{name}_skipgain")(out)
-    return tf.keras.layers.Add(name=f"{name}_add")([out, shortcut])
+    return keras.layers.Add(name=f"{name}_add")([out, shortcut])
 
 
 @register
@@ -52,7 +51,7 @@ def nf_resnet(
     skip_gain_init: float = 0.0,
     head_stddev: float = 0.0,
     name: str = "nf_resnet",
-) -> tf.keras.Model:
+) -> keras.Model:
     """An NF-ResNet with bottleneck stages of the given depths (ResNet-50: 3, 4, 6, 3).
 
     ``skip_gain_init`` starts the SkipInit gains (0: each block starts as the identity, as in
@@ -61,9 +60,9 @@ def nf_resnet(
     """
     if len(depths) != len(STAGE_WIDTHS) or min(depths) < 1:
         raise ValueError(f"Expected depths={depths} to be four positive block counts.")
-    inputs = tf.keras.Input(shape=input_shape, name="images")
+    inputs = keras.Input(shape=input_shape, name="images")
     x = WSConv2D(64, 7, strides=2, padding="same", name=f"{name}_stem")(inputs)
-    x = tf.keras.layers.MaxPool2D(3, 2, padding="same", name=f"{name}_stem_pool")(x)
+    x = keras.layers.MaxPool2D(3, 2, padding="same", name=f"{name}_stem_pool")(x)
     expected_std = 1.0  # of the stem's output; a stage's projection shortcut resets it to 1
     for stage, (depth, width, stride) in enumerate(zip(depths, STAGE_WIDTHS, STAGE_STRIDES, strict=True), start=1):
         for block in range(1, depth + 1):
@@ -72,13 +71,13 @@ def nf_resnet(
             x = _block(x, width, stride if first else 1, expected_std, alpha, skip_gain_init, block_name)
             expected_std = math.sqrt((1.0 if first else expected_std**2) + alpha**2)
     x = _scaled_relu(x, 1.0, f"{name}_head")
-    x = tf.keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
-    head_init = tf.keras.initializers.RandomNormal(stddev=head_stddev) if head_stddev > 0 else "zeros"
-    logits = tf.keras.layers.Dense(num_classes, kernel_initializer=head_init, name=f"{name}_logits")(x)
-    return tf.keras.Model(inputs, logits, name=name)
+    x = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+    head_init = keras.initializers.RandomNormal(stddev=head_stddev) if head_stddev > 0 else "zeros"
+    logits = keras.layers.Dense(num_classes, kernel_initializer=head_init, name=f"{name}_logits")(x)
+    return keras.Model(inputs, logits, name=name)
 
 
 @register
-def nf_resnet50(**kwargs) -> tf.keras.Model:
+def nf_resnet50(**kwargs) -> keras.Model:
     """NF-ResNet-50 (about 25.5M parameters at 1000 classes): De et al.'s ImageNet model."""
     return nf_resnet(depths=(3, 4, 6, 3), **{"name": "nf_resnet50", **kwargs})

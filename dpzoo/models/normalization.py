@@ -6,8 +6,7 @@ private paths. aux_batch (statistics of the private batch and the public batch, 
 refused by the engine except on a nominal run; Keras' BatchNormalization is not offered.
 """
 
-import tensorflow as tf
-
+from dpzoo.common.stack import keras
 from dpzoo.layers import AuxBatchNorm
 
 NORMALIZATIONS = ("none", "group", "layer", "aux_batch", "public_batch")
@@ -20,18 +19,20 @@ def normalization(kind: str, channels: int, name: str, groups: int = 8):
     if kind == "none":
         return None
     if kind == "layer":
-        return tf.keras.layers.LayerNormalization(name=name)
+        return keras.layers.LayerNormalization(name=name)
     if kind in ("aux_batch", "public_batch"):
         return AuxBatchNorm(statistics="batch" if kind == "aux_batch" else "public", name=name)
     groups = max(g for g in range(1, min(groups, channels) + 1) if channels % g == 0)
-    return tf.keras.layers.GroupNormalization(groups=groups, name=name)
+    return keras.layers.GroupNormalization(groups=groups, name=name)
 
 
-def norm_act(x: tf.Tensor, kind: str, activation: str, name: str, *, norm_after_activation: bool = False) -> tf.Tensor:
+def norm_act(
+    x: "keras.KerasTensor", kind: str, activation: str, name: str, *, norm_after_activation: bool = False
+) -> "keras.KerasTensor":
     """Normalise (if asked), then apply the activation; or the other way round (Davody et al.
     2020 normalise after the activations)."""
     layer = normalization(kind, x.shape[-1], name=f"{name}_norm")
-    activation = tf.keras.layers.Activation(activation, name=f"{name}_act")
+    activation = keras.layers.Activation(activation, name=f"{name}_act")
     for step in (activation, layer) if norm_after_activation else (layer, activation):
         x = step(x) if step is not None else x
     return x

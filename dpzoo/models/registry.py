@@ -3,12 +3,11 @@ name twice is an error; an unknown name fails with the list of known ones)."""
 
 from collections.abc import Callable
 
-import tensorflow as tf
-
 from dpzoo.common.errors import UsageError
 from dpzoo.common.registry import Registry
+from dpzoo.common.stack import keras
 
-Builder = Callable[..., tf.keras.Model]
+Builder = Callable[..., keras.Model]
 
 
 class ModelRegistry:
@@ -21,7 +20,7 @@ class ModelRegistry:
         """Decorator: registers ``builder`` under its function name."""
         return self._builders.add(builder.__name__, builder)
 
-    def get(self, name: str, **kwargs) -> tf.keras.Model:
+    def get(self, name: str, **kwargs) -> keras.Model:
         builder = self._builders.get(name)
         try:
             return builder(**kwargs)

@@ -11,6 +11,7 @@ and He et al.'s parameter-free shortcut (option A: subsample, then zero-pad the 
 
 import tensorflow as tf
 
+from dpzoo.common.stack import keras
 from dpzoo.models.normalization import normalization as norm_layer
 from dpzoo.models.registry import register
 from dpzoo.models.weight_layers import conv_and_dense
@@ -19,7 +20,7 @@ STAGES = ((64, 1), (128, 2), (256, 2), (512, 2))
 RESNET20_STAGES = ((16, 1), (32, 2), (64, 2))
 
 
-def _norm(x: tf.Tensor, kind: str, name: str) -> tf.Tensor:
+def _norm(x: "keras.KerasTensor", kind: str, name: str) -> "keras.KerasTensor":
     layer = norm_layer(kind, x.shape[-1], name=name)
     return layer(x) if layer is not None else x
 
@@ -40,7 +41,7 @@ def _zero_pad(filters: int, stride: int, name: str):
     def shortcut(x):
         extra = filters - x.shape[-1]
         pad = [[0, 0], [0, 0], [0, 0], [extra // 2, extra - extra // 2]]
-        layer = tf.keras.layers.Lambda(lambda t: tf.pad(t[:, ::stride, ::stride, :], pad), name=f"{name}_pad")
+        layer = keras.layers.Lambda(lambda t: tf.pad(t[:, ::stride, ::stride, :], pad), name=f"{name}_pad")
         return layer(x)
 
     return shortcut
@@ -55,11 +56,11 @@ def _basic_block(x, conv, filters: int, stride: int, kind: str, activation: str,
         else:
             shortcut = _zero_pad(filters, stride, name)(x)
     y = conv(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(x)
-    y = tf.keras.layers.Activation(activation, name=f"{name}_act1")(_norm(y, kind, f"{name}_norm1"))
+    y = keras.layers.Activation(activation, name=f"{name}_act1")(_norm(y, kind, f"{name}_norm1"))
     y = conv(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
     y = _norm(y, kind, f"{name}_norm2")
-    y = tf.keras.layers.Add(name=f"{name}_add")([shortcut, y])
-    return tf.keras.layers.Activation(activation, name=f"{name}_act2")(y)
+    y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
+    return keras.layers.Activation(activation, name=f"{name}_act2")(y)
 
 
 def cifar_resnet(
@@ -74,21 +75,21 @@ def cifar_resnet(
     noise_seed: int,
     shortcut: str,
     name: str,
-) -> tf.keras.Model:
+) -> keras.Model:
     """The family's one builder: a 3x3 stem, ``blocks`` basic blocks per (channels, stride) stage,
     global average pooling, a dense head."""
     conv, dense = conv_and_dense(gaussian_weights=gaussian_weights, noise_seed=noise_seed)
-    inputs = tf.keras.Input(shape=input_shape, name="images")
+    inputs = keras.Input(shape=input_shape, name="images")
     x = conv(stages[0][0], 3, padding="same", use_bias=False, name=f"{name}_stem")(inputs)
-    x = tf.keras.layers.Activation(activation, name=f"{name}_stem_act")(_norm(x, normalization, f"{name}_stem_norm"))
+    x = keras.layers.Activation(activation, name=f"{name}_stem_act")(_norm(x, normalization, f"{name}_stem_norm"))
     for stage, (filters, stride) in enumerate(stages, start=1):
         for block in range(1, blocks + 1):
             block_stride = stride if block == 1 else 1
             block_name = f"{name}_s{stage}b{block}"
             x = _basic_block(x, conv, filters, block_stride, normalization, activation, block_name, shortcut)
-    x = tf.keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+    x = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
     logits = dense(num_classes, name=f"{name}_logits")(x)
-    return tf.keras.Model(inputs, logits, name=name)
+    return keras.Model(inputs, logits, name=name)
 
 
 @register
@@ -101,7 +102,7 @@ def resnet18(
     noise_seed: int = 0,
     width: int = 64,
     name: str = "resnet18",
-) -> tf.keras.Model:
+) -> keras.Model:
     """ResNet-18, CIFAR form; ``width`` is the first stage's channels (64 in the paper).
 
     ``normalization``: group (default: per-example, for DP-SGD), layer, none, or the auxiliary-batch
@@ -123,7 +124,7 @@ def resnet18(
 
 
 @register
-def resnet18_sidp(**kwargs) -> tf.keras.Model:
+def resnet18_sidp(**kwargs) -> keras.Model:
     """ResNet-18 of Davody et al. 2020: Gaussian weight layers and BatchNorm without affine
     parameters over the private batch plus a public auxiliary batch (nominal runs only;
     normalization="public_batch" for statistics of the public batch alone)."""
@@ -138,7 +139,7 @@ def resnet20(
     normalization: str = "group",
     activation: str = "relu",
     name: str = "resnet20",
-) -> tf.keras.Model:
+) -> keras.Model:
     """ResNet-20 (He et al. 2016, CIFAR) with GroupNorm: the model of ModelMix (Xiao et al.)."""
     return cifar_resnet(
         stages=RESNET20_STAGES,

@@ -10,8 +10,7 @@ run's epsilon). ``"none"`` leaves the channels as they are. For 28x28x1 images t
 7x7x81 features, for 32x32x3 (CIFAR-10) 8x8x243.
 """
 
-import tensorflow as tf
-
+from dpzoo.common.stack import keras
 from dpzoo.layers.channel_normalization import ChannelNormalization
 from dpzoo.layers.scattering import Scattering2D
 from dpzoo.models.registry import register
@@ -20,7 +19,7 @@ NORMALIZATIONS = ("group", "data", "none")
 SCATTERING_GROUPS = 27  # GroupNorm groups over the scattering channels (3 channels each for 81)
 
 
-def scattering_features(inputs: tf.Tensor, normalization: str, groups: int, name: str) -> tf.Tensor:
+def scattering_features(inputs: "keras.KerasTensor", normalization: str, groups: int, name: str) -> "keras.KerasTensor":
     """The scattering transform of ``inputs``, then "group" (GroupNorm, no affine), "data"
     (ChannelNormalization, statistics set before training) or "none"."""
     if normalization not in NORMALIZATIONS:
@@ -31,7 +30,7 @@ def scattering_features(inputs: tf.Tensor, normalization: str, groups: int, name
     if normalization == "group":
         if x.shape[-1] % groups:
             raise ValueError(f"Expected groups={groups} to divide the {x.shape[-1]} scattering channels.")
-        x = tf.keras.layers.GroupNormalization(groups=groups, center=False, scale=False, name=f"{name}_norm")(x)
+        x = keras.layers.GroupNormalization(groups=groups, center=False, scale=False, name=f"{name}_norm")(x)
     elif normalization == "data":
         x = ChannelNormalization(name=f"{name}_norm")(x)
     return x
@@ -44,13 +43,13 @@ def scatternet_linear(
     normalization: str = "group",
     groups: int = SCATTERING_GROUPS,
     name: str = "scatternet_linear",
-) -> tf.keras.Model:
+) -> keras.Model:
     """ScatterNet + linear: scattering - normalisation - one Dense layer (logits)."""
-    inputs = tf.keras.Input(shape=input_shape, name="images")
+    inputs = keras.Input(shape=input_shape, name="images")
     x = scattering_features(inputs, normalization, groups, name)
-    x = tf.keras.layers.Flatten(name=f"{name}_flatten")(x)
-    outputs = tf.keras.layers.Dense(num_classes, name=f"{name}_logits")(x)
-    return tf.keras.Model(inputs, outputs, name=name)
+    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+    outputs = keras.layers.Dense(num_classes, name=f"{name}_logits")(x)
+    return keras.Model(inputs, outputs, name=name)
 
 
 @register
@@ -62,18 +61,18 @@ def scatternet_cnn(
     activation: str = "tanh",
     filters: tuple[int, int] = (16, 32),
     name: str = "scatternet_cnn",
-) -> tf.keras.Model:
+) -> keras.Model:
     """ScatterNet + CNN (the Fashion-MNIST one): scattering - normalisation - conv16 3x3/2 -
     conv32 3x3/1 (padding 1) - dense32 - dense (logits), tanh between. ``filters`` sets the two
     convolutions' channels: Tramer & Boneh's larger variant has (32, 64)."""
     if len(filters) != 2 or min(filters) < 1:
         raise ValueError(f"Expected filters to be two positive channel counts; got {filters!r}.")
-    layers = tf.keras.layers
-    inputs = tf.keras.Input(shape=input_shape, name="images")
+    layers = keras.layers
+    inputs = keras.Input(shape=input_shape, name="images")
     x = scattering_features(inputs, normalization, groups, name)
     x = layers.Conv2D(filters[0], 3, strides=2, padding="same", activation=activation, name=f"{name}_conv1")(x)
     x = layers.Conv2D(filters[1], 3, strides=1, padding="same", activation=activation, name=f"{name}_conv2")(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = layers.Dense(32, activation=activation, name=f"{name}_fc1")(x)
     outputs = layers.Dense(num_classes, name=f"{name}_logits")(x)
-    return tf.keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, outputs, name=name)

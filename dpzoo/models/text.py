@@ -10,8 +10,7 @@ trainable with ``trainable_embedding=True``.
 
 import itertools
 
-import tensorflow as tf
-
+from dpzoo.common.stack import keras
 from dpzoo.layers import GaussianDense, GaussianLSTM
 from dpzoo.models.registry import register
 
@@ -29,13 +28,13 @@ def bilstm(
     trainable_embedding: bool = False,
     noise_seed: int = 0,
     name: str = "bilstm",
-) -> tf.keras.Model:
+) -> keras.Model:
     """BiLSTM over ``input_shape = (length,)`` token ids in [0, vocabulary)."""
     if len(input_shape) != 1:
         raise ValueError(f"Expected input_shape=(length,) of token ids; got {input_shape}.")
     seeds = itertools.count(noise_seed)
-    tokens = tf.keras.Input(shape=input_shape, dtype=tf.int32, name="tokens")
-    vectors = tf.keras.layers.Embedding(
+    tokens = keras.Input(shape=input_shape, dtype="int32", name="tokens")
+    vectors = keras.layers.Embedding(
         vocabulary, embedding_dim, trainable=trainable_embedding, name=f"{name}_embedding"
     )(tokens)
     states = [
@@ -44,15 +43,15 @@ def bilstm(
         )
         for way, backwards in (("forward", False), ("backward", True))
     ]
-    x = tf.keras.layers.Concatenate(name=f"{name}_states")(states)
+    x = keras.layers.Concatenate(name=f"{name}_states")(states)
     logits = GaussianDense(num_classes, seed=next(seeds), name=f"{name}_logits")(x)
     if layer_norm:
-        logits = tf.keras.layers.LayerNormalization(name=f"{name}_logits_norm")(logits)
-    return tf.keras.Model(tokens, logits, name=name)
+        logits = keras.layers.LayerNormalization(name=f"{name}_logits_norm")(logits)
+    return keras.Model(tokens, logits, name=name)
 
 
 @register
-def ln_bilstm(**kwargs) -> tf.keras.Model:
+def ln_bilstm(**kwargs) -> keras.Model:
     """The LN-BiLSTM of Davody et al. 2020: layer-normalised LSTM cells, LayerNorm on the logits."""
     kwargs = {"name": "ln_bilstm", **kwargs}
     return bilstm(layer_norm=True, **kwargs)

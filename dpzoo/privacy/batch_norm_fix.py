@@ -11,16 +11,15 @@ ModuleValidator.fix does for PyTorch).
   came from public data. Their scale and offset are frozen with them.
 """
 
-import tensorflow as tf
-
 from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 
 MODES = ("group_norm", "freeze")
 
 
-def _batch_norms(model: tf.keras.Model) -> list[tf.keras.layers.BatchNormalization]:
-    return [layer for layer in keras_api.sublayers(model) if isinstance(layer, tf.keras.layers.BatchNormalization)]
+def _batch_norms(model: keras.Model) -> list[keras.layers.BatchNormalization]:
+    return [layer for layer in keras_api.sublayers(model) if isinstance(layer, keras.layers.BatchNormalization)]
 
 
 def group_count(channels: int, most: int) -> int:
@@ -28,12 +27,12 @@ def group_count(channels: int, most: int) -> int:
     return next(g for g in range(min(most, channels), 0, -1) if channels % g == 0)
 
 
-def _group_norm_for(layer: tf.keras.layers.BatchNormalization, most_groups: int) -> tf.keras.layers.Layer:
+def _group_norm_for(layer: keras.layers.BatchNormalization, most_groups: int) -> keras.layers.Layer:
     axis = layer.axis[0] if isinstance(layer.axis, list | tuple) else layer.axis
     if axis not in (-1, len(layer.input.shape) - 1):
         raise UsageError(f"{layer.name} normalises axis {axis}; group_norm handles channels-last models only.")
     channels = int(layer.input.shape[-1])
-    return tf.keras.layers.GroupNormalization(
+    return keras.layers.GroupNormalization(
         groups=group_count(channels, most_groups),
         epsilon=layer.epsilon,
         center=layer.center,
@@ -42,7 +41,7 @@ def _group_norm_for(layer: tf.keras.layers.BatchNormalization, most_groups: int)
     )
 
 
-def fix_batch_normalization(model: tf.keras.Model, *, mode: str = "group_norm", groups: int = 32) -> tf.keras.Model:
+def fix_batch_normalization(model: keras.Model, *, mode: str = "group_norm", groups: int = 32) -> keras.Model:
     """``model`` without BatchNormalization in training mode (see the module doc); ``groups`` is
     the most groups a GroupNormalization gets (the largest divisor of its channels up to it)."""
     if mode not in MODES:
@@ -67,14 +66,14 @@ def fix_batch_normalization(model: tf.keras.Model, *, mode: str = "group_norm", 
         )
     replacements = {}
 
-    def clone(layer: tf.keras.layers.Layer) -> tf.keras.layers.Layer:
-        if isinstance(layer, tf.keras.layers.BatchNormalization):
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        if isinstance(layer, keras.layers.BatchNormalization):
             replacements[layer.name] = _group_norm_for(layer, groups)
             return replacements[layer.name]
         return layer.__class__.from_config(layer.get_config())
 
-    def call(layer: tf.keras.layers.Layer, *args, **kwargs):
-        if isinstance(layer, tf.keras.layers.GroupNormalization):
+    def call(layer: keras.layers.Layer, *args, **kwargs):
+        if isinstance(layer, keras.layers.GroupNormalization):
             kwargs.pop("mask", None)  # BatchNormalization's call takes a mask, GroupNormalization's not
         return layer(*args, **kwargs)
 

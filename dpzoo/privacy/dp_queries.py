@@ -33,6 +33,7 @@ import dataclasses
 import tensorflow as tf
 
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 from dpzoo.common.tf_privacy import tf_privacy_module
 from dpzoo.privacy.clipping import vectorized
 from dpzoo.privacy.dp_config import DPConfig
@@ -74,7 +75,7 @@ def adaptive_clip_sum_query(
 
 
 def make_query_private(
-    model: tf.keras.Model,
+    model: keras.Model,
     query,
     *,
     l2_norm_clip: float,
@@ -100,7 +101,7 @@ def make_query_private(
 class QueryPrivateModel(PrivateModel):
     """A PrivateModel whose step aggregates per-example gradients with a TF Privacy DP query."""
 
-    def __init__(self, model: tf.keras.Model, dp_config: DPConfig, *, query, **kwargs) -> None:
+    def __init__(self, model: keras.Model, dp_config: DPConfig, *, query, **kwargs) -> None:
         super().__init__(model, dp_config, **kwargs)
         self.query = query
         initial = query.initial_global_state()

@@ -1,14 +1,13 @@
 """Checks that refuse layers and settings which break a formal DP guarantee."""
 
-import tensorflow as tf
-
 from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 
-BATCH_STATISTICS_LAYERS = (tf.keras.layers.BatchNormalization,)
+BATCH_STATISTICS_LAYERS = (keras.layers.BatchNormalization,)
 
 
-def refuse_batch_statistics(model: tf.keras.Model) -> None:
+def refuse_batch_statistics(model: keras.Model) -> None:
     """Raises UsageError if a layer normalises with statistics of the training batch.
 
     BatchNormalization in training mode normalises each example with the batch's mean and
@@ -32,7 +31,7 @@ def refuse_batch_statistics(model: tf.keras.Model) -> None:
         )
 
 
-def refuse_activity_regularizers(model: tf.keras.Model) -> None:
+def refuse_activity_regularizers(model: keras.Model) -> None:
     """Raises UsageError for activity regularisers: they add a data-dependent loss term whose
     gradient would escape per-example clipping. Weight regularisers are fine (data-independent)."""
     offending = [layer.name for layer in keras_api.sublayers(model) if getattr(layer, "activity_regularizer", None)]

@@ -27,6 +27,7 @@ from absl import logging
 from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
 from dpzoo.common.learning_rate import upcoming_learning_rate
+from dpzoo.common.stack import keras
 from dpzoo.layers import aux_batchnorm, gaussian_layers, set_weight_noise_stddev
 from dpzoo.privacy import sized_steps, virtual_batches
 from dpzoo.privacy.clipping import ghost, vectorized
@@ -36,7 +37,7 @@ from dpzoo.privacy.guards import refuse_activity_regularizers, refuse_batch_stat
 
 
 def make_private(
-    model: tf.keras.Model,
+    model: keras.Model,
     dp_config: DPConfig,
     *,
     public_batch=None,
@@ -61,7 +62,7 @@ def make_private(
     )
 
 
-def _check_public_batch(model: tf.keras.Model, dp_config: DPConfig, public_batch) -> None:
+def _check_public_batch(model: keras.Model, dp_config: DPConfig, public_batch) -> None:
     """AuxBatchNorm needs a public batch, refuses augmult, and private statistics need a nominal run."""
     layers = aux_batchnorm.aux_batchnorm_layers(model)
     if not layers:
@@ -93,7 +94,7 @@ REFINED_CLIPPING_REASON = (
 
 
 def _ghost_clipper(
-    model: tf.keras.Model, dp_config: DPConfig, norm_functions: Mapping[type, NormFunction]
+    model: keras.Model, dp_config: DPConfig, norm_functions: Mapping[type, NormFunction]
 ) -> "ghost.GhostClipper | None":
     """The ghost clipper the strategy asks for, or None for the vectorised path."""
     strategy = dp_config.clipping
@@ -122,20 +123,20 @@ def _ghost_clipper(
 
 def per_example_loss_fn(loss) -> vectorized.PerExampleLoss:
     """The unreduced (one value per example) form of a Keras loss given to ``compile``."""
-    loss = tf.keras.losses.get(loss)
-    if isinstance(loss, tf.keras.losses.Loss):
+    loss = keras.losses.get(loss)
+    if isinstance(loss, keras.losses.Loss):
         return loss.call  # Loss.call returns per-example values, before any reduction
     if callable(loss):
         return loss
     raise UsageError(f"compile() needs a loss for private training; got {loss!r}.")
 
 
-class PrivateModel(keras_api.FitsUnderMultiWorker, tf.keras.Model):
+class PrivateModel(keras_api.FitsUnderMultiWorker, keras.Model):
     """A Keras model trained with DP-SGD. Build it with ``make_private``."""
 
     def __init__(
         self,
-        model: tf.keras.Model,
+        model: keras.Model,
         dp_config: DPConfig,
         *,
         public_batch=None,
@@ -276,7 +277,7 @@ class PrivateModel(keras_api.FitsUnderMultiWorker, tf.keras.Model):
     def _private_rows(self, data, reduce_rows):
         """(x, y, mask, reduce_rows(x, y, mask) with the public rows appended and marked, outputs of
         the private rows): the forward and backward pass of one batch or chunk."""
-        x, y, mask = tf.keras.utils.unpack_x_y_sample_weight(data)
+        x, y, mask = keras.utils.unpack_x_y_sample_weight(data)
         if mask is None:
             mask = tf.ones(tf.shape(y)[:1], tf.float32)
         mask = tf.cast(mask, tf.float32)
@@ -328,7 +329,7 @@ class PrivateModel(keras_api.FitsUnderMultiWorker, tf.keras.Model):
         (Davody et al. 2020 append it at evaluation too) and its rows dropped from the outputs."""
         if self.public_batch is None:
             return super().test_step(data)
-        x, y, sample_weight = tf.keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         ones = tf.ones(tf.shape(y)[:1], tf.float32)
         with_public_x, _, _, marked = self._with_public_rows(x, y, ones)
         with marked:

@@ -23,12 +23,13 @@ import collections
 import tensorflow as tf
 
 from dpzoo.common import keras_api
+from dpzoo.common.stack import keras
 
 MAX_SIZED_TRACES = 12  # sizes traced on their own; a bucketed sampler's common sizes fit
 PATIENCE_STEPS = 25  # size-generic steps of a size before it gets its own graph
 
 
-def runs_one_step_per_call(model: tf.keras.Model) -> bool:
+def runs_one_step_per_call(model: keras.Model) -> bool:
     """Whether Keras would build the plain one-step, one-replica train function for ``model``
     (the case ``SizedTrainFunction`` replaces; others keep Keras' own)."""
     return (
@@ -47,7 +48,7 @@ class SizedTrainFunction:
     graph; None (default) for ``PATIENCE_STEPS``, 0 to trace every new size at once (benchmarks
     of steady-state speed)."""
 
-    def __init__(self, model: tf.keras.Model, patience: int | None = None) -> None:
+    def __init__(self, model: keras.Model, patience: int | None = None) -> None:
         self.model = model
         self.patience = patience
         self.sizes: set[int | None] = set()

@@ -22,9 +22,8 @@ tutorials set it so), and the noisy sum is divided by it. ``layer_registry`` (TF
 fast-clipping registry) is refused: dpzoo's ghost clipping has its own (``clipping.norms``).
 """
 
-import tensorflow as tf
-
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 from dpzoo.common.tf_privacy import tf_privacy_module
 from dpzoo.privacy.dp_config import DPConfig
 from dpzoo.privacy.private_model import PrivateModel
@@ -76,15 +75,15 @@ class _DPOptimizer:
         return super().apply_gradients(grads_and_vars, *args, **kwargs)
 
 
-class DPKerasSGDOptimizer(_DPOptimizer, tf.keras.optimizers.SGD):
+class DPKerasSGDOptimizer(_DPOptimizer, keras.optimizers.SGD):
     """Keras' SGD with TF Privacy's l2_norm_clip, noise_multiplier and num_microbatches."""
 
 
-class DPKerasAdamOptimizer(_DPOptimizer, tf.keras.optimizers.Adam):
+class DPKerasAdamOptimizer(_DPOptimizer, keras.optimizers.Adam):
     """Keras' Adam with TF Privacy's l2_norm_clip, noise_multiplier and num_microbatches."""
 
 
-class DPKerasAdagradOptimizer(_DPOptimizer, tf.keras.optimizers.Adagrad):
+class DPKerasAdagradOptimizer(_DPOptimizer, keras.optimizers.Adagrad):
     """Keras' Adagrad with TF Privacy's l2_norm_clip, noise_multiplier and num_microbatches."""
 
 
@@ -105,7 +104,7 @@ class _OptimizerSettings(PrivateModel):
 SETTINGS_FROM_COMPILE = DPConfig(l2_norm_clip=1.0, noise_multiplier=0.0, expected_batch_size=1)  # replaced there
 
 
-def make_private(model: tf.keras.Model) -> PrivateModel:
+def make_private(model: keras.Model) -> PrivateModel:
     """``model`` made private with the settings of the DP optimizer it will be compiled with."""
     return _make_private(model, SETTINGS_FROM_COMPILE, model_class=_OptimizerSettings)
 
@@ -136,7 +135,7 @@ class DPSequential(_TFPrivacyModel):
         layers=None,
         name: str | None = None,
     ) -> None:
-        inner = tf.keras.Sequential(layers, name=name)
+        inner = keras.Sequential(layers, name=name)
         super().__init__(inner, l2_norm_clip, noise_multiplier, num_microbatches, use_xla, layer_registry)
 
 
@@ -155,7 +154,7 @@ class DPModel(_TFPrivacyModel):
         outputs,
         name: str | None = None,
     ) -> None:
-        inner = tf.keras.Model(inputs=inputs, outputs=outputs, name=name)
+        inner = keras.Model(inputs=inputs, outputs=outputs, name=name)
         super().__init__(inner, l2_norm_clip, noise_multiplier, num_microbatches, use_xla, layer_registry)
 
 

@@ -33,6 +33,7 @@ from absl import logging
 
 from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 
 CHUNK_STREAM_ARITY = 4  # (x, y, mask, chunks)
 PROGRESS_EVERY_S = 60.0
@@ -106,7 +107,7 @@ class ChunkedTrainFunction:
     """Keras' train function for virtual batches and tf.distribute: one call is one logical step
     (see the module doc)."""
 
-    def __init__(self, model: tf.keras.Model, physical_batch_size: int | None) -> None:
+    def __init__(self, model: keras.Model, physical_batch_size: int | None) -> None:
         self.model = model
         self.physical_batch_size = physical_batch_size
         self.strategy = model.distribute_strategy
@@ -131,7 +132,7 @@ class ChunkedTrainFunction:
     def _split(self, first):
         """The chunks of a whole logical batch (x, y[, mask]): P-row pieces on one replica, the
         batch as it is under tf.distribute or without P."""
-        x, y, mask = tf.keras.utils.unpack_x_y_sample_weight(first)
+        x, y, mask = keras.utils.unpack_x_y_sample_weight(first)
         if mask is None:
             mask = tf.ones(tf.shape(self._first_local(y))[:1], tf.float32)
         rows = self.physical_batch_size

@@ -15,6 +15,7 @@ import contextlib
 import tensorflow as tf
 
 from dpzoo.common import keras_api, validation
+from dpzoo.common.stack import keras
 
 EVAL_WEIGHTS = ("raw", "ema", "polyak")
 
@@ -25,7 +26,7 @@ def ema_decay(t: int | tf.Tensor, mu: float) -> tf.Tensor:
     return tf.minimum(tf.constant(mu, tf.float32), (1.0 + t) / (10.0 + t))
 
 
-class ParameterAveraging(tf.keras.callbacks.Callback):
+class ParameterAveraging(keras.callbacks.Callback):
     """Keeps an EMA and a Polyak average of the model's trainable variables.
 
     With ``eval_weights`` "ema" or "polyak", validation during ``fit`` runs on that average
@@ -41,7 +42,7 @@ class ParameterAveraging(tf.keras.callbacks.Callback):
         self.eval_weights = eval_weights
         self._variables = None
 
-    def set_model(self, model: tf.keras.Model) -> None:
+    def set_model(self, model: keras.Model) -> None:
         super().set_model(model)
         if self._variables is None:
             self._variables = list(model.trainable_variables)

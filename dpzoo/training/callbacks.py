@@ -3,15 +3,15 @@ budget."""
 
 import math
 
-import tensorflow as tf
 from absl import logging
 
 from dpzoo.accounting import PrivacyLedger
+from dpzoo.common.stack import keras
 
 __all__ = ["PrivacyLedgerCallback", "StopAtStep"]
 
 
-class PrivacyLedgerCallback(tf.keras.callbacks.Callback):
+class PrivacyLedgerCallback(keras.callbacks.Callback):
     """After each epoch, puts the run's epsilon so far into the logs (so History and
     TensorBoard record it) and logs the full statement (accountant, sampling, delta).
 
@@ -30,7 +30,7 @@ class PrivacyLedgerCallback(tf.keras.callbacks.Callback):
         logging.info("epoch %d: %s", epoch + 1, statement.text())
 
 
-class StopAtStep(tf.keras.callbacks.Callback):
+class StopAtStep(keras.callbacks.Callback):
     """Stops ``fit`` right after the step that brings ``step_counter()`` to ``max_steps``.
 
     With ``max_steps`` from ``accounting.max_steps`` this is "train until the budget": the last

@@ -30,6 +30,7 @@ from absl import logging
 
 from dpzoo.artifacts.run_folder import writing
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 
 RESUME = "resume"
 PROGRESS = "progress.json"
@@ -174,7 +175,7 @@ class RunCheckpoints:
         shutil.rmtree(self.write_to, ignore_errors=True)
 
 
-class CheckpointEvery(tf.keras.callbacks.Callback):
+class CheckpointEvery(keras.callbacks.Callback):
     """Checkpoints after every ``every_steps``-th logical step (None: after each minute of
     training, and after 20 times the last write's time at least), and records the per-epoch
     history (it runs last, so the logs hold the ledger's epsilon)."""

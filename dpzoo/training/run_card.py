@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from dpzoo import accounting, data, methods
 from dpzoo.common import stack
+from dpzoo.common.stack import keras
 from dpzoo.data import sampling
 from dpzoo.training.precomputed import RunFeatures
 from dpzoo.training.train_config import TrainConfig
@@ -13,7 +14,7 @@ from dpzoo.version import __version__
 def build(
     config: TrainConfig,
     dataset: data.Dataset,
-    model: tf.keras.Model,
+    model: keras.Model,
     sampler,
     ledger: accounting.PrivacyLedger,
     history: dict[str, list[float]],

@@ -10,6 +10,7 @@ import tensorflow as tf
 from dpzoo import data, methods
 from dpzoo import models as model_registry
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 from dpzoo.data import pipeline, sampling
 from dpzoo.layers import aux_batchnorm_layers
 from dpzoo.training import engines, privacy_plan, resume
@@ -34,7 +35,7 @@ def load_training_data(config: TrainConfig, dataset: data.Dataset | None = None)
     return dataset
 
 
-def build_model(config: TrainConfig, dataset: data.Dataset) -> tf.keras.Model:
+def build_model(config: TrainConfig, dataset: data.Dataset) -> keras.Model:
     """The registered model for the dataset's input shape and classes; UsageError if it cannot take them."""
     try:
         return model_registry.get(
@@ -108,7 +109,7 @@ def plan_run(config: TrainConfig, dataset: data.Dataset | None, strategy: tf.dis
 
 
 def public_batch(
-    config: TrainConfig, engine: engines.Engine, model: tf.keras.Model, dataset: data.Dataset, preprocess
+    config: TrainConfig, engine: engines.Engine, model: keras.Model, dataset: data.Dataset, preprocess
 ) -> tuple[np.ndarray | None, str | None]:
     """(preprocessed public auxiliary images, their source) for a model with AuxBatchNorm
     layers, on an engine that appends them; (None, None) for other models."""

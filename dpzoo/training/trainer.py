@@ -30,6 +30,7 @@ from dpzoo.artifacts.export import saved_model
 from dpzoo.artifacts.run_folder import CHECKPOINT, SAVED_MODEL, writing
 from dpzoo.common.determinism import op_determinism
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 from dpzoo.data import pipeline, records
 from dpzoo.training import distribution, engines, privacy_plan, resume, run_card, run_plan
 from dpzoo.training.averaging import EVAL_WEIGHTS, ParameterAveraging
@@ -86,9 +87,9 @@ class _Built:
     """The run's models: the whole model (checkpointed and exported), what it computes once before
     training (its fixed front, if any), the compiled model the engine trains, and what the method attached."""
 
-    model: tf.keras.Model
+    model: keras.Model
     features: RunFeatures
-    trainable: tf.keras.Model
+    trainable: keras.Model
     step_counter: engines.StepCounter
     attachment: methods.Attachment
     averaging: ParameterAveraging
@@ -99,7 +100,7 @@ def _build(plan: run_plan.RunPlan) -> _Built:
     """The model, built, split at its fixed front, compiled by the engine and given the method's
     attachments and parameter averaging, in the strategy's scope."""
     config = plan.config
-    tf.keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.seed)
     with plan.strategy.scope():
         model = run_plan.build_model(config, plan.dataset)
         plan.method.check_model(config, model)
@@ -276,7 +277,7 @@ def _run(
             built.averaging,
             StopAtStep(plan.steps, built.step_counter),
             PrivacyLedgerCallback(ledger),
-            tf.keras.callbacks.TensorBoard(os.path.join(write_to, "tensorboard"), profile_batch=0),
+            keras.callbacks.TensorBoard(os.path.join(write_to, "tensorboard"), profile_batch=0),
             checkpointer,  # last: its history holds what the others logged
         ]
         _fit(plan, built, x_train, inputs, test_ds, callbacks, verbose)

@@ -29,6 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from dpzoo import data
 from dpzoo.artifacts import model_card, run_folder
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 from dpzoo.common.tf_privacy import tf_privacy_module
 from dpzoo.zoo import registry
 
@@ -108,7 +109,7 @@ def held_out_epsilon_bound(
     return float(np.log(ratio)) if ratio > 1 else 0.0
 
 
-def logits_of(model: tf.keras.Model, images: tf.Tensor, batch_size: int = 1000) -> np.ndarray:
+def logits_of(model: keras.Model, images: tf.Tensor, batch_size: int = 1000) -> np.ndarray:
     """The model's logits in inference mode, in batches."""
     return np.concatenate(
         [model(images[i : i + batch_size], training=False).numpy() for i in range(0, len(images), batch_size)]

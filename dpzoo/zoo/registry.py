@@ -25,11 +25,10 @@ import os
 import types
 from collections.abc import Mapping
 
-import tensorflow as tf
-
 from dpzoo import methods
 from dpzoo.artifacts import run_folder
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 
 CHECKPOINT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints")
 INDEX = "index.json"
@@ -169,19 +168,19 @@ def _download(url: str, path: str, expected: str, name: str) -> None:
     os.replace(partial, path)
 
 
-def load(name: str) -> tuple[tf.keras.Model, dict]:
+def load(name: str) -> tuple[keras.Model, dict]:
     """(compiled Keras model taking [0, 1] images and returning logits, model card) of a zoo
     checkpoint, after its files are verified."""
     zoo_entry = entry(name)
     inner, card = run_folder.load_run(fetch(zoo_entry))
     preprocess = run_folder.preprocessor_from_card(card)
-    inputs = tf.keras.Input(tuple(card["dataset"]["input_shape"]), dtype=preprocess.dtype, name="images")
+    inputs = keras.Input(tuple(card["dataset"]["input_shape"]), dtype=preprocess.dtype, name="images")
     # a layer, not TensorFlow ops on the Input: Keras 3 takes no TensorFlow function of a KerasTensor
-    preprocessed = tf.keras.layers.Lambda(preprocess.from_unit_range, name="preprocess")(inputs)
+    preprocessed = keras.layers.Lambda(preprocess.from_unit_range, name="preprocess")(inputs)
     outputs = inner(preprocessed, training=False)
-    model = tf.keras.Model(inputs, outputs, name=name.replace(".", "_"))
+    model = keras.Model(inputs, outputs, name=name.replace(".", "_"))
     model.compile(
-        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
     return model, card

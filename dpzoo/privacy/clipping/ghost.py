@@ -35,17 +35,16 @@ from collections.abc import Mapping, Sequence
 import tensorflow as tf
 
 from dpzoo.common import keras_api
+from dpzoo.common.stack import keras
 from dpzoo.privacy.clipping import vectorized
 from dpzoo.privacy.clipping.norms import NORM_FUNCTIONS, LayerNorms, NormFunction, norm_function
 
 
-def _trainable_layers(model: tf.keras.Model) -> list[tf.keras.layers.Layer]:
+def _trainable_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return [layer for layer in model.layers if layer.trainable_weights]
 
 
-def unsupported_layers(
-    model: tf.keras.Model, norm_functions: Mapping[type, NormFunction] = NORM_FUNCTIONS
-) -> list[str]:
+def unsupported_layers(model: keras.Model, norm_functions: Mapping[type, NormFunction] = NORM_FUNCTIONS) -> list[str]:
     """Why ghost clipping cannot run this model with ``norm_functions``: one line per offending
     layer (empty: it can)."""
     if not keras_api.is_graph_model(model):
@@ -62,7 +61,7 @@ def unsupported_layers(
 class GhostClipper:
     """The clipped sum of one model's per-example gradients by ghost norms (see module doc)."""
 
-    def __init__(self, model: tf.keras.Model, norm_functions: Mapping[type, NormFunction] = NORM_FUNCTIONS) -> None:
+    def __init__(self, model: keras.Model, norm_functions: Mapping[type, NormFunction] = NORM_FUNCTIONS) -> None:
         reasons = unsupported_layers(model, norm_functions)
         if reasons:
             raise ValueError("Ghost clipping cannot run this model: " + "; ".join(reasons))
@@ -134,10 +133,10 @@ class _NormHooks:
         self.norm_functions = norm_functions  # layer -> its norm function
         self.active = True
         self.formed: dict[int, tf.Tensor] = {}  # id(variable) -> [batch, *variable.shape]
-        self.kept: dict[tf.keras.layers.Layer, tuple[tf.Tensor, tf.Tensor]] = {}  # layer -> (z, G)
+        self.kept: dict[keras.layers.Layer, tuple[tf.Tensor, tf.Tensor]] = {}  # layer -> (z, G)
 
     @contextlib.contextmanager
-    def installed(self, layers: Sequence[tf.keras.layers.Layer]):
+    def installed(self, layers: Sequence[keras.layers.Layer]):
         """Wraps the layers' ``call`` for one forward pass (restored on exit)."""
         try:
             for layer in layers:
@@ -180,14 +179,14 @@ def _pull_back(tape: tf.GradientTape, z: tf.Tensor, weights: list[tf.Variable], 
     return tf.gradients(z, weights, grad_ys=output_grads, unconnected_gradients="zero")
 
 
-def _pre_activation_grads(layer: tf.keras.layers.Layer, inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tensor:
+def _pre_activation_grads(layer: keras.layers.Layer, inputs: tf.Tensor, output_grads: tf.Tensor) -> tf.Tensor:
     """dL/dZ before a fused activation (Dense / Conv2D with activation=...): the layer is re-run
     with a linear activation (restored in ``finally``) and the activation's VJP applied."""
     activation = getattr(layer, "activation", None)
-    if activation is None or activation is tf.keras.activations.linear:
+    if activation is None or activation is keras.activations.linear:
         return output_grads
     try:
-        layer.activation = tf.keras.activations.linear
+        layer.activation = keras.activations.linear
         with tf.GradientTape() as tape:
             pre = layer(inputs, training=True)
             tape.watch(pre)

@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
+from dpzoo.common.stack import keras
+
 PerExampleLoss = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
 
 def per_example_gradients(
-    model: tf.keras.Model,
+    model: keras.Model,
     loss_fn: PerExampleLoss,
     x: tf.Tensor,
     y: tf.Tensor,

@@ -4,9 +4,9 @@ batches, runs under tf.distribute, averages an example's views, clips refined, a
 AuxBatchNorm's public batch, and resumes bitwise (its noise generator is in the checkpoint)."""
 
 import numpy as np
-import tensorflow as tf
 
 from dpzoo import data, methods
+from dpzoo.common.stack import keras
 from dpzoo.data.sampling import PoissonSampler, ShuffleSampler
 from dpzoo.privacy import DPConfig, make_private
 from dpzoo.training.engines import keras_setup
@@ -48,7 +48,7 @@ class DpzooEngine(Engine):
             return rows
         return replicas * -(-rows // replicas)
 
-    def compile(self, config, model: tf.keras.Model, plan: CompilePlan) -> tuple[tf.keras.Model, StepCounter]:
+    def compile(self, config, model: keras.Model, plan: CompilePlan) -> tuple[keras.Model, StepCounter]:
         private = make_private(
             model, dp_config(config, plan.noise_multiplier, plan.physical_batch_size), public_batch=plan.public_images
         )

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
 
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 from dpzoo.data.sampling import PoissonSampler, ShuffleSampler
 
 if TYPE_CHECKING:  # TrainConfig asks the engines to check it: no import at run time
@@ -91,14 +91,12 @@ class Engine:
         """P, the rows of one chunk of a step; None: a step is one pass."""
         return None
 
-    def compile(
-        self, config: "TrainConfig", model: tf.keras.Model, plan: CompilePlan
-    ) -> tuple[tf.keras.Model, StepCounter]:
+    def compile(self, config: "TrainConfig", model: keras.Model, plan: CompilePlan) -> tuple[keras.Model, StepCounter]:
         """(the trainable Keras model, its step counter) for the planned run; called under the
         strategy's scope when the run is distributed."""
         raise NotImplementedError
 
-    def card_fields(self, config: "TrainConfig", trainable: tf.keras.Model, noise_multiplier: float) -> dict:
+    def card_fields(self, config: "TrainConfig", trainable: keras.Model, noise_multiplier: float) -> dict:
         """What the card's training section records of this engine's mechanism after the run."""
         return {}
 

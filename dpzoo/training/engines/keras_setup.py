@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import tensorflow as tf
 
 from dpzoo.common import keras_api
+from dpzoo.common.stack import keras
 
 if TYPE_CHECKING:  # TrainConfig asks the engines to check it: no import at run time
     from dpzoo.training.train_config import TrainConfig
@@ -18,36 +19,36 @@ def jit_enabled(mode: str) -> bool:
     return mode == "true"
 
 
-def learning_rate(config: "TrainConfig", steps: int) -> float | tf.keras.optimizers.schedules.LearningRateSchedule:
+def learning_rate(config: "TrainConfig", steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """The run's learning rate: constant, or with ``lr_schedule="cosine"`` decayed from it to 0
     over the ``steps`` the run takes (the optimizer's step count, restored on a resume)."""
     if config.lr_schedule == "cosine":
-        return tf.keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps, alpha=0.0)
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=steps, alpha=0.0)
     return config.learning_rate
 
 
-def make_optimizer(config: "TrainConfig", steps: int) -> tf.keras.optimizers.Optimizer:
+def make_optimizer(config: "TrainConfig", steps: int) -> keras.optimizers.Optimizer:
     """The configured Keras optimizer for a run of ``steps`` steps."""
     rate = learning_rate(config, steps)
     if config.optimizer == "adam":
-        return tf.keras.optimizers.Adam(rate)
+        return keras.optimizers.Adam(rate)
     momentum = config.momentum if config.optimizer == "momentum" else 0.0
-    return tf.keras.optimizers.SGD(rate, momentum=momentum)
+    return keras.optimizers.SGD(rate, momentum=momentum)
 
 
-def classification_loss() -> tf.keras.losses.Loss:
+def classification_loss() -> keras.losses.Loss:
     """Every zoo model ends in logits over sparse class labels."""
-    return tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def build_loss_and_metrics(model: tf.keras.Model, classes: int) -> None:
+def build_loss_and_metrics(model: keras.Model, classes: int) -> None:
     """Creates the compiled loss's and metrics' variables now, for sparse class labels. Keras 2
     would create them inside the first traced step, and tf.function traces a step that creates
     variables twice: measured, the tutorial CNN's first private fit went from 5.8 s to 4.1 s."""
     keras_api.build_loss_and_metrics(model, tf.zeros([1, classes]), tf.zeros([1], tf.int64))
 
 
-def compile_keras(model: tf.keras.Model, optimizer: tf.keras.optimizers.Optimizer, jit: bool, classes: int) -> None:
+def compile_keras(model: keras.Model, optimizer: keras.optimizers.Optimizer, jit: bool, classes: int) -> None:
     """``model.compile`` with the zoo's loss and accuracy, then its loss and metrics built."""
     model.compile(optimizer=optimizer, loss=classification_loss(), metrics=["accuracy"], jit_compile=jit)
     build_loss_and_metrics(model, classes)

@@ -1,9 +1,8 @@
 """The non-private baseline: plain Keras training on shuffled batches, no clipping, no noise and
 no epsilon; it resumes, as its state is the model's and the optimizer's."""
 
-import tensorflow as tf
-
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 from dpzoo.training.engines import keras_setup
 from dpzoo.training.engines.engine import CompilePlan, Engine, StepCounter
 
@@ -22,7 +21,7 @@ class NonPrivateEngine(Engine):
         if config.data_norm_noise_multiplier is not None:
             raise UsageError("data_norm_noise_multiplier is for private runs; the nonprivate engine adds no noise.")
 
-    def compile(self, config, model: tf.keras.Model, plan: CompilePlan) -> tuple[tf.keras.Model, StepCounter]:
+    def compile(self, config, model: keras.Model, plan: CompilePlan) -> tuple[keras.Model, StepCounter]:
         keras_setup.compile_keras(
             model, keras_setup.make_optimizer(config, plan.steps), plan.jit, model.output_shape[-1]
         )

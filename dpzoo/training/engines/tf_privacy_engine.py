@@ -5,9 +5,8 @@ TensorFlow, so this engine runs on Keras 2 and Keras 3 alike (TF Privacy's Keras
 Keras 2; dpzoo-bench still measures them, as peers). The query's state (an adaptive clip) is
 not in the run's checkpoint, so these runs do not resume."""
 
-import tensorflow as tf
-
 from dpzoo.accounting import adaptive_clipping
+from dpzoo.common.stack import keras
 from dpzoo.privacy import dp_queries
 from dpzoo.training.engines import keras_setup
 from dpzoo.training.engines.engine import CompilePlan, Engine, StepCounter
@@ -40,7 +39,7 @@ class TFPrivacyEngine(Engine):
     bucketed_batches = True
     adaptive_clipping = True
 
-    def card_fields(self, config, trainable: tf.keras.Model, noise_multiplier: float) -> dict:
+    def card_fields(self, config, trainable: keras.Model, noise_multiplier: float) -> dict:
         """The query, and for adaptive clipping its settings, the gradient sum's own sigma (the
         card's noise multiplier is the step's effective one) and the clip the run ended at."""
         if config.adaptive_clip_quantile is None:
@@ -56,7 +55,7 @@ class TFPrivacyEngine(Engine):
             "final_l2_norm_clip": trainable.l2_norm_clip(),
         }
 
-    def compile(self, config, model: tf.keras.Model, plan: CompilePlan) -> tuple[tf.keras.Model, StepCounter]:
+    def compile(self, config, model: keras.Model, plan: CompilePlan) -> tuple[keras.Model, StepCounter]:
         private = dp_queries.make_query_private(
             model,
             query_for(config, plan.noise_multiplier),

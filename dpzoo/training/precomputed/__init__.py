@@ -10,8 +10,8 @@ without a fixed front passes through it unchanged.
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
+from dpzoo.common.stack import keras
 from dpzoo.training.precomputed import data_normalization, fixed_front
 from dpzoo.training.train_config import TrainConfig
 
@@ -21,11 +21,11 @@ class RunFeatures:
     """A run's fixed front, if it trains on its features: ``split`` is None when it does not."""
 
     config: TrainConfig
-    model: tf.keras.Model
+    model: keras.Model
     split: fixed_front.FrontSplit | None
 
     @classmethod
-    def for_run(cls, config: TrainConfig, model: tf.keras.Model, dataset) -> "RunFeatures":
+    def for_run(cls, config: TrainConfig, model: keras.Model, dataset) -> "RunFeatures":
         """Splits the model at its fixed front when the run can precompute it (in memory, not
         augmented), and refuses a data normalisation the run cannot release."""
         in_memory = isinstance(dataset.x_train, np.ndarray)
@@ -34,7 +34,7 @@ class RunFeatures:
         return cls(config, model, split)
 
     @property
-    def trainable(self) -> tf.keras.Model:
+    def trainable(self) -> keras.Model:
         """The model the engine compiles and trains: the front's head, else the model."""
         return self.split.head if self.split else self.model
 

@@ -11,10 +11,10 @@ run sets the same statistics again (the same release, counted once).
 """
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from dpzoo.common.errors import UsageError
+from dpzoo.common.stack import keras
 from dpzoo.layers.channel_normalization import ChannelNormalization
 from dpzoo.privacy.channel_statistics import private_channel_statistics
 from dpzoo.training.precomputed.fixed_front import FrontSplit
@@ -23,11 +23,11 @@ from dpzoo.training.train_config import TrainConfig
 SEED_OFFSET = 7919  # the release's noise generator is seeded apart from the sampler's and DP-SGD's
 
 
-def normalization_layers(model: tf.keras.Model) -> list[ChannelNormalization]:
+def normalization_layers(model: keras.Model) -> list[ChannelNormalization]:
     return [layer for layer in model.layers if isinstance(layer, ChannelNormalization)]
 
 
-def check(config: TrainConfig, model: tf.keras.Model, front: FrontSplit | None) -> None:
+def check(config: TrainConfig, model: keras.Model, front: FrontSplit | None) -> None:
     """Refuses a run whose model and config disagree on data normalisation, or whose statistics
     cannot be released from precomputed features (augmented or streamed runs)."""
     layers = normalization_layers(model)
@@ -52,7 +52,7 @@ def check(config: TrainConfig, model: tf.keras.Model, front: FrontSplit | None) 
         )
 
 
-def release(config: TrainConfig, model: tf.keras.Model, train_features: np.ndarray) -> None:
+def release(config: TrainConfig, model: keras.Model, train_features: np.ndarray) -> None:
     """Releases the statistics of ``train_features`` (the front's, before normalisation) and sets
     them in the model's ChannelNormalization; nothing when the model has none."""
     layers = normalization_layers(model)
@@ -76,7 +76,7 @@ def release(config: TrainConfig, model: tf.keras.Model, train_features: np.ndarr
     )
 
 
-def card_fields(config: TrainConfig, model: tf.keras.Model) -> dict:
+def card_fields(config: TrainConfig, model: keras.Model) -> dict:
     """The card's record of the release (training section); empty without one."""
     if not normalization_layers(model):
         return {}

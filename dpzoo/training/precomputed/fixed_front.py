@@ -27,6 +27,7 @@ import tensorflow as tf
 from absl import logging
 
 from dpzoo.common import keras_api
+from dpzoo.common.stack import keras
 from dpzoo.data.fixed_views import FixedViews
 from dpzoo.layers.scattering import Scattering2D
 
@@ -39,11 +40,11 @@ def cache_dir() -> str:
     return os.environ.get("DPZOO_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dpzoo")
 
 
-def _is_fixed(layer: tf.keras.layers.Layer) -> bool:
+def _is_fixed(layer: keras.layers.Layer) -> bool:
     """A layer without weights whose output for an example depends on that example alone."""
     if layer.weights:
         return False
-    return isinstance(layer, Scattering2D | tf.keras.layers.GroupNormalization)
+    return isinstance(layer, Scattering2D | keras.layers.GroupNormalization)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +52,8 @@ class FrontSplit:
     """``front``: images -> features (fixed layers); ``head``: features -> logits, built from
     the model's own remaining layers (shared weights)."""
 
-    front: tf.keras.Model
-    head: tf.keras.Model
+    front: keras.Model
+    head: keras.Model
     layers: tuple[str, ...]  # the front's layers, for the card
 
     def describe(self) -> str:
@@ -64,7 +65,7 @@ class FrontSplit:
         )
 
 
-def _chain(model: tf.keras.Model) -> list[tf.keras.layers.Layer] | None:
+def _chain(model: keras.Model) -> list[keras.layers.Layer] | None:
     """The model's layers after its input if each takes the one before it, else None."""
     layers = model.layers[1:]
     previous = model.layers[0]
@@ -75,7 +76,7 @@ def _chain(model: tf.keras.Model) -> list[tf.keras.layers.Layer] | None:
     return layers
 
 
-def split(model: tf.keras.Model) -> FrontSplit | None:
+def split(model: keras.Model) -> FrontSplit | None:
     """The model's leading fixed layers and its trainable rest, or None when it has no
     Scattering2D front or is not a chain of layers."""
     layers = _chain(model)
@@ -87,16 +88,16 @@ def split(model: tf.keras.Model) -> FrontSplit | None:
     fixed = layers[:count]
     if not any(isinstance(layer, Scattering2D) for layer in fixed) or count == len(layers):
         return None
-    front = tf.keras.Model(model.inputs, fixed[-1].output, name=f"{model.name}_front")
-    features = tf.keras.Input(shape=fixed[-1].output.shape[1:], name="features")
+    front = keras.Model(model.inputs, fixed[-1].output, name=f"{model.name}_front")
+    features = keras.Input(shape=fixed[-1].output.shape[1:], name="features")
     x = features
     for layer in layers[count:]:
         x = layer(x)
-    head = tf.keras.Model(features, x, name=f"{model.name}_head")
+    head = keras.Model(features, x, name=f"{model.name}_head")
     return FrontSplit(front=front, head=head, layers=tuple(type(layer).__name__ for layer in fixed))
 
 
-def split_for_run(model: tf.keras.Model, *, augment: bool, in_memory: bool) -> FrontSplit | None:
+def split_for_run(model: keras.Model, *, augment: bool, in_memory: bool) -> FrontSplit | None:
     """The split a training run uses: none when it augments (augmentation comes before the
     front) or streams its records (too many to precompute)."""
     return split(model) if in_memory and not augment else None
@@ -111,7 +112,7 @@ class FeatureInputs:
         return tf.cast(features, tf.float32)
 
 
-def _cache_key(front: tf.keras.Model, images: np.ndarray, preprocess) -> str:
+def _cache_key(front: keras.Model, images: np.ndarray, preprocess) -> str:
     digest = hashlib.sha256()
     configs = [layer.get_config() for layer in front.layers[1:]]
     for layer_config in configs:
@@ -122,7 +123,7 @@ def _cache_key(front: tf.keras.Model, images: np.ndarray, preprocess) -> str:
     return digest.hexdigest()[:24]
 
 
-def features(front: tf.keras.Model, images: np.ndarray, preprocess, *, what: str, cache: str | None) -> np.ndarray:
+def features(front: keras.Model, images: np.ndarray, preprocess, *, what: str, cache: str | None) -> np.ndarray:
     """``front(preprocess(images))`` as float32, in batches, from the folder ``cache`` when it
     holds them (None: no cache). ``what`` names the images in the log lines."""
     path = None

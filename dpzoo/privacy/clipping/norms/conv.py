@@ -6,6 +6,7 @@ through the weight standardisation."""
 
 import tensorflow as tf
 
+from dpzoo.common.stack import keras
 from dpzoo.privacy.clipping.norms.forms import (
     LayerNorms,
     bias_grads,
@@ -20,20 +21,20 @@ IDENTITY_CONV_MAX_PATCH = 160  # one-hot-conv patches: at most this many values 
 IDENTITY_CONV_MAX_CHANNELS = 3  # ... and this many input channels (image stems)
 
 
-def _one_hot_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> bool:
+def _one_hot_patches(layer: keras.layers.Conv2D, inputs: tf.Tensor) -> bool:
     kh, kw = layer.kernel_size
     channels = inputs.shape[-1]
     return channels <= IDENTITY_CONV_MAX_CHANNELS and kh * kw * channels <= IDENTITY_CONV_MAX_PATCH
 
 
-def _through_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> bool:
+def _through_patches(layer: keras.layers.Conv2D, inputs: tf.Tensor) -> bool:
     """Image stems and strided layers go through their patch tensor (small: few channels, or
     few output positions), which CPU kernels handle faster than tap by tap; stride-1 layers,
     whose patches would be kh * kw times the input, go tap by tap (``_over_taps``)."""
     return layer.groups == 1 and (_one_hot_patches(layer, inputs) or tuple(layer.strides) != (1, 1))
 
 
-def conv_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> tf.Tensor:
+def conv_patches(layer: keras.layers.Conv2D, inputs: tf.Tensor) -> tf.Tensor:
     """The input patches each output position sees: [batch, out_h, out_w, kh * kw * c_in], ordered
     like the kernel reshaped to [kh * kw * c_in, c_out] (strides, padding and dilation included).
 
@@ -56,7 +57,7 @@ def conv_patches(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor) -> tf.Tensor:
     )
 
 
-def _padded(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, out_size: tuple[int, int]) -> tf.Tensor:
+def _padded(layer: keras.layers.Conv2D, inputs: tf.Tensor, out_size: tuple[int, int]) -> tf.Tensor:
     """The input with the zero padding the convolution applies ("same": TF's split, extra at the end)."""
     if layer.padding == "valid":
         return inputs
@@ -69,7 +70,7 @@ def _padded(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, out_size: tuple[in
     return tf.pad(inputs, [*pads, [0, 0]])
 
 
-def _over_taps(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, out_size: tuple[int, int], per_tap):
+def _over_taps(layer: keras.layers.Conv2D, inputs: tf.Tensor, out_size: tuple[int, int], per_tap):
     """The sum over kernel taps (u, v) of per_tap(u, v, a_uv) (a tensor or a tuple of tensors),
     a_uv the [rows, out_h, out_w, c_in] slice of the padded input that tap multiplies. Each slice
     is cut only after the previous tap's sum exists, so one slice is in memory at a time and no
@@ -87,7 +88,7 @@ def _over_taps(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, out_size: tuple
     return total
 
 
-def _tap_kernel_grads(layer: tf.keras.layers.Conv2D, output_grads: tf.Tensor, views: int):
+def _tap_kernel_grads(layer: keras.layers.Conv2D, output_grads: tf.Tensor, views: int):
     """A per_tap function for ``_over_taps``: tap (u, v)'s kernel gradient of each example,
     [batch, c_in / groups, c_out], a matmul over positions per example (and group)."""
     g_groups = tf.split(flatten_positions(output_grads, views), layer.groups, axis=-1)
@@ -99,17 +100,17 @@ def _tap_kernel_grads(layer: tf.keras.layers.Conv2D, output_grads: tf.Tensor, vi
     return per_tap
 
 
-def _kernel_elements(layer: tf.keras.layers.Conv2D) -> int:
+def _kernel_elements(layer: keras.layers.Conv2D) -> int:
     return layer.kernel.shape.num_elements()
 
 
-def _forms_kernel_grads(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int) -> bool:
+def _forms_kernel_grads(layer: keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int) -> bool:
     """Whether the instantiated form builds each example's whole kernel gradient (through the
     patches, or when it is small enough) rather than reducing it tap by tap."""
     return formed_whole(_kernel_elements(layer), output_grads, views) or _through_patches(layer, inputs)
 
 
-def _grouped_kernel_grads(layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int):
+def _grouped_kernel_grads(layer: keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int):
     """Each example's kernel gradient as one filter gradient of a grouped convolution: the
     examples move into the channels (example i's channels are its own groups, its views stay on
     the batch axis, where the filter gradient sums them), [batch, kh, kw, c_in / groups, c_out].
@@ -147,7 +148,7 @@ def _single_channel(inputs: tf.Tensor) -> bool:
 
 
 def conv_kernel_grads(
-    layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
+    layer: keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
 ) -> tf.Tensor:
     """Each example's kernel gradient, [batch, kh, kw, c_in / groups, c_out] like the kernel:
     one matmul of the patches (``_through_patches``, except single-channel stems), else one
@@ -182,7 +183,7 @@ def _patch_statistics(layer, inputs: tf.Tensor, out_size: tuple[int, int], views
 
 
 def conv2d_sqnorms(
-    layer: tf.keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
+    layer: keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
 ) -> LayerNorms | tf.Tensor:
     """Conv2D (channels_last): the ghost form where that is cheaper (few output positions, many
     channels); else each example's kernel gradient, kept when no larger than the output

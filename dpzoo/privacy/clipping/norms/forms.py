@@ -9,6 +9,8 @@ import dataclasses
 
 import tensorflow as tf
 
+from dpzoo.common.stack import keras
+
 
 @dataclasses.dataclass(frozen=True)
 class LayerNorms:
@@ -79,6 +81,6 @@ def bias_sqnorms(output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
     return tf.reduce_sum(tf.square(bias_grads(output_grads, views)), axis=1)
 
 
-def with_bias_sqnorms(layer: tf.keras.layers.Layer, norms: tf.Tensor, output_grads: tf.Tensor, views: int) -> tf.Tensor:
+def with_bias_sqnorms(layer: keras.layers.Layer, norms: tf.Tensor, output_grads: tf.Tensor, views: int) -> tf.Tensor:
     """A layer's kernel norms plus its bias gradient's squared norms, if it has a bias."""
     return norms + bias_sqnorms(output_grads, views) if layer.use_bias else norms

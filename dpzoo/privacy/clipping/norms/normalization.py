@@ -3,10 +3,11 @@ gradients, formed (one value per channel) and kept for the clipped sum."""
 
 import tensorflow as tf
 
+from dpzoo.common.stack import keras
 from dpzoo.privacy.clipping.norms.forms import LayerNorms, bias_grads, flatten_positions
 
 
-def _group_norm_gamma_grads(layer: tf.keras.layers.GroupNormalization, inputs: tf.Tensor, output_grads: tf.Tensor):
+def _group_norm_gamma_grads(layer: keras.layers.GroupNormalization, inputs: tf.Tensor, output_grads: tf.Tensor):
     """sum over positions of G * x_hat per row, [rows, channels], without forming x_hat: with a
     group's mean m and r = (var + eps)^(-1/2), that is r (sum G x - m sum G) per channel, and the
     group moments follow from the per-channel ones (mean of variances plus variance of means)."""
@@ -24,7 +25,7 @@ def _group_norm_gamma_grads(layer: tf.keras.layers.GroupNormalization, inputs: t
     return tf.reshape(tf.math.rsqrt(group_var + layer.epsilon) * (grad_x - group_mean * grad_sum), [rows, channels])
 
 
-def _layer_norm_gamma_grads(layer: tf.keras.layers.LayerNormalization, inputs: tf.Tensor, output_grads: tf.Tensor):
+def _layer_norm_gamma_grads(layer: keras.layers.LayerNormalization, inputs: tf.Tensor, output_grads: tf.Tensor):
     """sum over positions of G * x_hat per row, [rows, *gamma.shape] (x_hat formed: LayerNorm
     statistics are per position)."""
     axes = layer.axis if isinstance(layer.axis, list | tuple) else [layer.axis]
@@ -40,7 +41,7 @@ def normalization_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, vie
     norms = tf.zeros(tf.shape(inputs)[:1] // views, inputs.dtype)
     per_example = ()
     if layer.scale:
-        if isinstance(layer, tf.keras.layers.GroupNormalization):
+        if isinstance(layer, keras.layers.GroupNormalization):
             rows = _group_norm_gamma_grads(layer, inputs, output_grads)
         else:
             rows = _layer_norm_gamma_grads(layer, inputs, output_grads)

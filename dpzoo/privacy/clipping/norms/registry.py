@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 
 import tensorflow as tf
 
+from dpzoo.common.stack import keras
 from dpzoo.layers import GaussianLSTM, SkipGain, WSConv2D
 from dpzoo.privacy.clipping.norms.conv import conv2d_sqnorms, ws_conv2d_sqnorms
 from dpzoo.privacy.clipping.norms.dense import dense_sqnorms
@@ -21,24 +22,24 @@ from dpzoo.privacy.clipping.norms.skip_gain import skip_gain_sqnorms
 
 # (layer, its inputs, the gradient of the summed losses w.r.t. its pre-activation output, views K)
 # -> [batch] squared norms, or LayerNorms with the per-example gradients it formed
-NormFunction = Callable[[tf.keras.layers.Layer, tf.Tensor, tf.Tensor, int], tf.Tensor]
+NormFunction = Callable[[keras.layers.Layer, tf.Tensor, tf.Tensor, int], tf.Tensor]
 
 NORM_FUNCTIONS: Mapping[type, NormFunction] = types.MappingProxyType(
     {
         WSConv2D: ws_conv2d_sqnorms,
-        tf.keras.layers.Conv2D: conv2d_sqnorms,
-        tf.keras.layers.Dense: dense_sqnorms,
-        tf.keras.layers.LayerNormalization: normalization_sqnorms,
-        tf.keras.layers.GroupNormalization: normalization_sqnorms,
+        keras.layers.Conv2D: conv2d_sqnorms,
+        keras.layers.Dense: dense_sqnorms,
+        keras.layers.LayerNormalization: normalization_sqnorms,
+        keras.layers.GroupNormalization: normalization_sqnorms,
         SkipGain: skip_gain_sqnorms,
-        tf.keras.layers.Embedding: embedding_sqnorms,
+        keras.layers.Embedding: embedding_sqnorms,
         GaussianLSTM: gaussian_lstm_sqnorms,
     }
 )
 
 
 def norm_function(
-    layer: tf.keras.layers.Layer, norm_functions: Mapping[type, NormFunction] = NORM_FUNCTIONS
+    layer: keras.layers.Layer, norm_functions: Mapping[type, NormFunction] = NORM_FUNCTIONS
 ) -> NormFunction | None:
     """The norm function of the nearest registered class in the layer's hierarchy, or None."""
     for cls in type(layer).__mro__:
