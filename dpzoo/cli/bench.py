@@ -189,7 +189,7 @@ def _keras_mode(shape: tuple[int, ...], augmults: tuple[int, ...], device: str) 
     tables = []
     for model in _MODELS.value:
         title = f"{model}, input {shape}, batch {_BATCH.value}, {device}"
-        tables.append(keras_comparison.comparison_table(title, model, speeds))
+        tables.append(keras_comparison.comparison_table(title, model, speeds, _BATCH.value))
         print(tables[-1])
     report = {
         "device": device,
