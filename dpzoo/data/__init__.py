@@ -4,7 +4,8 @@
   Fashion-MNIST or tensorflow-datasets (``loader``); text corpora in ``text_corpora``;
 * ``sampling``: which examples each step sees (Poisson, or shuffled batches);
 * ``pipeline``: those batches with masks, preprocessing and augmentation (K views);
-* ``public_auxiliary_batch``: AuxBatchNorm's public images.
+* ``public_auxiliary_batch``: AuxBatchNorm's public images;
+* ``random_processes``: public images drawn from a seed (dead leaves, 1/f^alpha spectra).
 """
 
 from dpzoo.data.dataset import CHANNEL_STATS, DATASETS, SPECS, TEXT_DATASETS, Dataset, DatasetSpec, synthetic
