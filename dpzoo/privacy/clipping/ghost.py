@@ -23,9 +23,12 @@ over a second backward pass.
 
 Layers are looked up in the registry given (``NORM_FUNCTIONS`` by default) through their class
 hierarchy. A model qualifies when every layer with trainable weights has a norm function and is
-called once (shared layers would need their calls' contributions summed first); ``unsupported_layers`` names the ones that do not,
-and the engine then falls back to the vectorised strategy for the whole model. With K views per
-example, the views' positions are one example's positions: a kernel gradient is summed over them.
+called once (shared layers would need their calls' contributions summed first);
+``unsupported_layers`` names the ones that do not, and the engine then falls back to the
+vectorised strategy for the whole model. A layer with Keras 3's LoRA on qualifies only as a Dense
+(its adapters' norms, not the frozen kernel's): a norm function written for the plain layer would
+miss the adapters' gradients, and so their clipping. With K views per example, the views'
+positions are one example's positions: a kernel gradient is summed over them.
 """
 
 import contextlib
@@ -38,6 +41,7 @@ from dpzoo.common import keras_api
 from dpzoo.common.stack import keras
 from dpzoo.privacy.clipping import vectorized
 from dpzoo.privacy.clipping.norms import NORM_FUNCTIONS, LayerNorms, NormFunction, norm_function
+from dpzoo.privacy.clipping.norms.dense import dense_sqnorms, lora_enabled
 
 
 def _trainable_layers(model: keras.Model) -> list[keras.layers.Layer]:
@@ -53,6 +57,8 @@ def unsupported_layers(model: keras.Model, norm_functions: Mapping[type, NormFun
     for layer in _trainable_layers(model):
         if norm_function(layer, norm_functions) is None:
             reasons.append(f"{layer.name} ({type(layer).__name__}): no norm function")
+        elif lora_enabled(layer) and norm_function(layer, norm_functions) is not dense_sqnorms:
+            reasons.append(f"{layer.name} ({type(layer).__name__}): LoRA has a norm function on Dense only")
         elif keras_api.call_count(layer) != 1:
             reasons.append(f"{layer.name}: called {keras_api.call_count(layer)} times")
     return reasons
