@@ -1,4 +1,4 @@
-"""Draws docs/random_processes.png: the first images of each family of dpzoo.data.random_processes
+"""Draws results/random_processes.png: the first images of each family of dpzoo.data.random_processes
 (seed 0, 64x64x3), as docs/data.md shows them. Run: python scripts/random_process_samples.py"""
 
 import matplotlib
@@ -11,7 +11,7 @@ from dpzoo.data import random_processes  # noqa: E402
 COLUMNS = 8
 
 
-def main(path: str = "docs/random_processes.png") -> None:
+def main(path: str = "results/random_processes.png") -> None:
     families = sorted(random_processes.FAMILIES)
     figure, axes = plt.subplots(len(families), COLUMNS, figsize=(12, 1.7 * len(families)))
     for row, family in enumerate(families):
