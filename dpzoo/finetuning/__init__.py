@@ -1,0 +1,21 @@
+"""dpzoo.finetuning: a publicly pretrained model made ready for private fine-tuning.
+
+``prepare(model, mode, num_classes=...)`` replaces the classification layer with a zero-initialised
+one for the private task and freezes what ``mode`` (``MODES``: full, head, norms, lora) leaves
+out; ``make_private`` then clips and noises the trainable weights only. Public pretraining costs
+no privacy only because its data is public (METHODS.md section 6).
+"""
+
+from dpzoo.common.stack import keras
+from dpzoo.finetuning.head import HEAD_NAME, replace_head
+from dpzoo.finetuning.trainable import MODES, set_trainable
+
+
+def prepare(model: keras.Model, mode: str, *, num_classes: int, lora_rank: int = 8) -> keras.Model:
+    """``model`` with a new zero-initialised head of ``num_classes`` logits, trainable as ``mode`` says."""
+    prepared, head = replace_head(model, num_classes)
+    set_trainable(prepared, head, mode, lora_rank=lora_rank)
+    return prepared
+
+
+__all__ = ["HEAD_NAME", "MODES", "prepare"]
