@@ -135,7 +135,7 @@ class _Batch:
     examples: int  # real (private) examples the step trains on
 
 
-def _batches(method, batch_size, input_shape, augmult, num_classes, jit, rng, draws=8) -> list[_Batch]:
+def method_batches(method, batch_size, input_shape, augmult, num_classes, jit, rng, draws=8) -> list[_Batch]:
     """Random data in the method's layout. dpzoo: ``draws`` Poisson steps as its sampler pads them
     (bucketed: sizes vary like in training); non-private: the B * K images of a step; TF
     Privacy: B rows."""
@@ -203,7 +203,7 @@ def _runs(methods, augmults):
     return [(m, k) for k in augmults for m in methods if k == 1 or m not in TF_PRIVACY]
 
 
-def _timed_round(model: keras.Model, batches: list[_Batch], seconds: float) -> tuple[float, float]:
+def timed_round(model: keras.Model, batches: list[_Batch], seconds: float) -> tuple[float, float]:
     """(seconds per step, examples per second) of steps cycling through ``batches``."""
     steps = examples = 0
     start = time.perf_counter()
@@ -244,7 +244,7 @@ def measure(
             progress(f"compiling {method} K={augmult}")
         model = models.get(model_name, input_shape=input_shape, num_classes=num_classes)
         model = _compiled(method, model, batch_size, augmult, jit)
-        batches = _batches(method, batch_size, input_shape, augmult, num_classes, jit, rng)
+        batches = method_batches(method, batch_size, input_shape, augmult, num_classes, jit, rng)
         for batch in batches:  # warm-up: trace (a relaxed batch axis after the second size), compile
             model.train_on_batch(batch.x, batch.y, sample_weight=batch.mask)
         largest = max(batches, key=lambda b: len(b.mask))
@@ -259,7 +259,7 @@ def measure(
         if progress:
             progress(f"round {r + 1}/{rounds}")
         for key, (model, batches, *_) in runners.items():
-            timings[key].append(_timed_round(model, batches, seconds_per_round))
+            timings[key].append(timed_round(model, batches, seconds_per_round))
     results = []
     for (method, augmult), rounds_measured in timings.items():
         _, _, rows, (memory, memory_rows, at_b), state = runners[method, augmult]
@@ -269,11 +269,11 @@ def measure(
     return results
 
 
-def _mib(n: int | None) -> str:
+def mib(n: int | None) -> str:
     return "-" if n is None else f"{n / 2**20:.1f}"
 
 
-def _ratio(value: float | None, base: float | None) -> str:
+def ratio(value: float | None, base: float | None) -> str:
     return f"{value / base:.3g}x" if value and base else "-"
 
 
@@ -291,14 +291,14 @@ def markdown_table(title: str, results: list[Measurement]) -> str:
     ]
     for r in results:
         base = by_key.get(("nonprivate", r.augmult))
-        speed = _ratio(r.examples_per_second, base and base.examples_per_second)
-        memory = _ratio(r.memory_bytes, base and base.memory_bytes)
-        at_b = _ratio(r.memory_at_batch_size_bytes, base and base.memory_bytes)
+        speed = ratio(r.examples_per_second, base and base.examples_per_second)
+        memory = ratio(r.memory_bytes, base and base.memory_bytes)
+        at_b = ratio(r.memory_at_batch_size_bytes, base and base.memory_bytes)
         k1 = by_key.get((r.method, 1))
-        cost = _ratio(r.seconds_per_step, k1.seconds_per_step) if k1 and r.augmult > 1 else "-"
+        cost = ratio(r.seconds_per_step, k1.seconds_per_step) if k1 and r.augmult > 1 else "-"
         lines.append(
             f"| {r.method} | {r.augmult} | {r.mean_rows:.4g} | {r.seconds_per_step:.4f} | "
-            f"{r.examples_per_second:.0f} | {speed} | {_mib(r.memory_bytes)} ({_mib(r.step_memory_bytes)} + "
-            f"{_mib(r.state_bytes)}) [{r.memory_rows} rows] | {memory} | {at_b} | {cost} |"
+            f"{r.examples_per_second:.0f} | {speed} | {mib(r.memory_bytes)} ({mib(r.step_memory_bytes)} + "
+            f"{mib(r.state_bytes)}) [{r.memory_rows} rows] | {memory} | {at_b} | {cost} |"
         )
     return "\n".join(lines) + "\n"

@@ -13,6 +13,11 @@ data set) in records/s beside the private step it feeds (dpzoo.benchmarks.inputs
 
 dpzoo-bench --inputs=fashion_mnist,tfds:fashion_mnist --data_dir=DIR --models=tutorial_cnn --augmult=2
 
+With --finetune it measures a private step of each fine-tuning mode on each model, against full
+fine-tuning (dpzoo.benchmarks.finetuning):
+
+dpzoo-bench --finetune=full,head,norms,lora --models=tutorial_cnn_gnws --output=results/bench_finetune_cpu
+
 With --keras=2,3 it runs the benchmark on tf-keras and on Keras 3 in alternating processes and
 compares them (dpzoo.benchmarks.keras_comparison):
 
@@ -30,7 +35,8 @@ import tempfile
 import tensorflow as tf
 from absl import flags
 
-from dpzoo import data
+from dpzoo import data, finetuning
+from dpzoo.benchmarks import finetuning as finetune_benchmark
 from dpzoo.benchmarks import inputs as input_benchmark
 from dpzoo.benchmarks import keras_comparison
 from dpzoo.benchmarks import scale as scale_benchmark
@@ -73,6 +79,13 @@ _INPUTS = flags.DEFINE_list(
 )
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Input mode: the datasets' --data_dir (as for dpzoo-train).")
 _INPUT_STEPS = flags.DEFINE_integer("input_steps", 20, "Input mode: steps of the pipeline timed.", lower_bound=1)
+_FINETUNE = flags.DEFINE_list(
+    "finetune",
+    [],
+    f"Fine-tuning mode: modes ({', '.join(finetuning.MODES)}) whose private step to measure side by side on "
+    "each of --models, a new head of 10 classes; speed and memory against full.",
+)
+_LORA_RANK = flags.DEFINE_integer("lora_rank", 8, "Fine-tuning mode: the adapters' rank for lora.", lower_bound=1)
 _KERAS = flags.DEFINE_list(
     "keras",
     [],
@@ -89,6 +102,17 @@ Measured by `{command}`, {device}: the benchmark of `dpzoo-bench` (interleaved r
 warm-up, median per method) in processes of their own per Keras, alternating tf-keras and Keras 3;
 each figure is the median over its processes. dpzoo's rows include the Poisson padding; examples/s
 counts real examples. TF Privacy's Keras peers run on tf-keras only.
+
+"""
+
+FINETUNE_HEADER = """# Private fine-tuning modes: speed and memory against full fine-tuning
+
+Measured side by side in one process by `{command}`: interleaved rounds after warm-up, median
+per mode; {device}. Each mode trains a new zero-initialised head of 10 classes on the backbone
+(dpzoo.finetuning), a private step on padded Poisson batches (examples/s counts real examples).
+`clipping`: the strategy the engine chose (LoRA on a convolution has no ghost norm: vectorised).
+Memory: the allocator's peak during a step above what it held before, plus variables and
+optimizer state.
 
 """
 
@@ -138,6 +162,8 @@ def main(argv: list[str]) -> None:
         return _keras_mode(shape, augmults, device)
     if _INPUTS.value:
         return _input_mode(augmults[0], device)
+    if _FINETUNE.value:
+        return _finetune_mode(shape, device)
     if _PHYSICAL.value or _DISTRIBUTION.value:
         return _scale_mode(shape, augmults, device)
     report, tables = {"device": device, "platform": platform.platform(), "results": {}}, []
@@ -157,6 +183,29 @@ def main(argv: list[str]) -> None:
         tables.append(bench.markdown_table(f"{name}, input {shape}, batch {_BATCH.value}, {device}", results))
         print(tables[-1])
     _write_report(report, HEADER, tables, device)
+
+
+def _finetune_mode(shape: tuple[int, ...], device: str) -> None:
+    unknown = [mode for mode in _FINETUNE.value if mode not in finetuning.MODES]
+    if unknown:
+        raise UsageError(f"--finetune: unknown modes {unknown}; known: {', '.join(finetuning.MODES)}.")
+    report, tables = {"device": device, "platform": platform.platform(), "results": {}}, []
+    for name in _MODELS.value:
+        results = finetune_benchmark.measure_finetuning(
+            model_name=name,
+            input_shape=shape,
+            batch_size=_BATCH.value,
+            modes=tuple(_FINETUNE.value),
+            lora_rank=_LORA_RANK.value,
+            rounds=_ROUNDS.value,
+            seconds_per_round=_SECONDS.value,
+            progress=lambda message, name=name: print(f"[{name}] {message}", flush=True),
+        )
+        report["results"][name] = [dict(dataclasses.asdict(r), memory_bytes=r.memory_bytes) for r in results]
+        title = f"{name}, input {shape}, batch {_BATCH.value}, LoRA rank {_LORA_RANK.value}, {device}"
+        tables.append(finetune_benchmark.markdown_table(title, results))
+        print(tables[-1])
+    _write_report(report, FINETUNE_HEADER, tables, device)
 
 
 def _write_report(report: dict, header: str, tables: list[str], device: str) -> None:

@@ -162,6 +162,11 @@ class PrivateModel(keras_api.FitsUnderMultiWorker, keras.Model):
                 "GaussianConv2D."
             )
 
+    @property
+    def clipping_strategy(self) -> str:
+        """The clipping this model runs: "ghost" (norm functions) or "vectorized" (per-example gradients)."""
+        return "vectorized" if self._ghost is None else "ghost"
+
     def call(self, inputs, training=None):
         return self.inner(inputs, training=training)
 
