@@ -26,9 +26,9 @@ hierarchy. A model qualifies when every layer with trainable weights has a norm 
 called once (shared layers would need their calls' contributions summed first);
 ``unsupported_layers`` names the ones that do not, and the engine then falls back to the
 vectorised strategy for the whole model. A layer with Keras 3's LoRA on qualifies only as a Dense
-(its adapters' norms, not the frozen kernel's): a norm function written for the plain layer would
-miss the adapters' gradients, and so their clipping. With K views per example, the views'
-positions are one example's positions: a kernel gradient is summed over them.
+or an ungrouped Conv2D (its adapters' norms, not the frozen kernel's): a norm function written
+for the plain layer would miss the adapters' gradients, and so their clipping. With K views per
+example, the views' positions are one example's positions: a kernel gradient is summed over them.
 """
 
 import contextlib
@@ -41,11 +41,19 @@ from dpzoo.common import keras_api
 from dpzoo.common.stack import keras
 from dpzoo.privacy.clipping import vectorized
 from dpzoo.privacy.clipping.norms import NORM_FUNCTIONS, LayerNorms, NormFunction, norm_function
-from dpzoo.privacy.clipping.norms.dense import dense_sqnorms, lora_enabled
+from dpzoo.privacy.clipping.norms.conv import conv2d_sqnorms
+from dpzoo.privacy.clipping.norms.dense import dense_sqnorms
+from dpzoo.privacy.clipping.norms.forms import lora_enabled
 
 
 def _trainable_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return [layer for layer in model.layers if layer.trainable_weights]
+
+
+def lora_norm_known(layer: keras.layers.Layer, function: NormFunction | None) -> bool:
+    """Whether ``function`` computes the norms of ``layer``'s LoRA adapters: dpzoo's Dense and
+    ungrouped Conv2D functions do; a function written for the plain layer would miss them."""
+    return function is dense_sqnorms or (function is conv2d_sqnorms and getattr(layer, "groups", 1) == 1)
 
 
 def unsupported_layers(model: keras.Model, norm_functions: Mapping[type, NormFunction] = NORM_FUNCTIONS) -> list[str]:
@@ -57,8 +65,10 @@ def unsupported_layers(model: keras.Model, norm_functions: Mapping[type, NormFun
     for layer in _trainable_layers(model):
         if norm_function(layer, norm_functions) is None:
             reasons.append(f"{layer.name} ({type(layer).__name__}): no norm function")
-        elif lora_enabled(layer) and norm_function(layer, norm_functions) is not dense_sqnorms:
-            reasons.append(f"{layer.name} ({type(layer).__name__}): LoRA has a norm function on Dense only")
+        elif lora_enabled(layer) and not lora_norm_known(layer, norm_function(layer, norm_functions)):
+            reasons.append(
+                f"{layer.name} ({type(layer).__name__}): LoRA has norm functions on Dense and ungrouped Conv2D only"
+            )
         elif keras_api.call_count(layer) != 1:
             reasons.append(f"{layer.name}: called {keras_api.call_count(layer)} times")
     return reasons

@@ -1,7 +1,8 @@
 """LoRA (Keras 3's ``enable_lora``) under ghost clipping: the adapters' per-example gradients,
 not the frozen kernel's, are clipped, equal to a loop over single examples; a norm function that
 ignores LoRA (the plain Dense one before it knew of adapters) misses them, which the same check
-catches; LoRA on layers without an adapter-aware norm function falls back to vectorised clipping."""
+catches; LoRA on layers without an adapter-aware norm function (grouped convolutions, Embedding)
+falls back to vectorised clipping."""
 
 import numpy as np
 import pytest
@@ -35,6 +36,33 @@ def _lora_mlp(rank: int = 2, seed: int = 0) -> keras.Model:
     return model
 
 
+def _lora_cnn(seed: int = 0) -> keras.Model:
+    """Digits (8x8x1) -> Conv2D 4 3x3/2 same tanh -> Conv2D 6 3x3 valid -> Dense 10, LoRA (rank 2,
+    scaled by 3) on all three, adapters B drawn non-zero; biases left trainable, as Keras leaves them."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 8, 1))
+    layers = [
+        keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="tanh", name="conv1"),
+        keras.layers.Conv2D(6, 3, padding="valid", name="conv2"),
+    ]
+    x = layers[1](layers[0](inputs))
+    logits = keras.layers.Dense(10, name="logits")
+    model = keras.Model(inputs, logits(keras.layers.Flatten()(x)))
+    rng = np.random.default_rng(seed)
+    for layer in (*layers, logits):
+        layer.enable_lora(2, lora_alpha=6)
+        layer.lora_kernel_b.assign(rng.normal(0, 0.5, layer.lora_kernel_b.shape))
+    return model
+
+
+MODELS = {"mlp": lambda: _lora_mlp(), "cnn": lambda: _lora_cnn()}
+
+
+def _inputs(name: str, digits):
+    x, y = digits_batch(digits, 8)
+    return x.reshape(8, 8, 8, *([1] if name == "cnn" else [])), y
+
+
 def _looped_clipped_sum(model, x, y, mask, clip, views=False):
     """sum_i mask_i * clip(g_i, C) over the trainable variables, one example at a time, and the
     norms; with ``views``, x[i] holds example i's views and its loss is their mean."""
@@ -60,9 +88,11 @@ def test_lora_trains_only_the_adapters_and_the_biases():
 
 
 @pytest.mark.parametrize("views", [False, True], ids=["K=1", "K=2"])
-def test_ghost_clipping_of_lora_equals_a_loop_over_single_examples(digits, views):
-    model = _lora_mlp()
-    x, y = digits_batch(digits, 8)
+@pytest.mark.parametrize("name", MODELS)
+def test_ghost_clipping_of_lora_equals_a_loop_over_single_examples(digits, name, views):
+    model = MODELS[name]()
+    assert unsupported_layers(model) == []
+    x, y = _inputs(name, digits)
     if views:
         x = np.stack([x, x[:, :, ::-1]], axis=1)  # each digit and its mirror image
     mask = np.array([1, 1, 0, 1, 1, 1, 0, 1], np.float32)
@@ -87,7 +117,9 @@ def test_a_norm_function_blind_to_lora_is_refused_and_would_be_caught(digits):
     past that guard, it gets the norms wrong, so its clip factors would bound nothing the
     update contains (the parity check above fails on it)."""
     model = _lora_mlp()
-    with pytest.raises(ValueError, match="hidden \\(Dense\\): LoRA"):
+    with pytest.raises(
+        ValueError, match="hidden \\(Dense\\): LoRA has norm functions on Dense and ungrouped Conv2D only"
+    ):
         GhostClipper(model, {**NORM_FUNCTIONS, keras.layers.Dense: _lora_blind_dense_sqnorms})
     x, y = digits_batch(digits, 8)
     _, want_norms = _looped_clipped_sum(model, x, y, np.ones(8, np.float32), clip=np.inf)
@@ -99,10 +131,12 @@ def test_a_norm_function_blind_to_lora_is_refused_and_would_be_caught(digits):
     assert not np.allclose(norms.numpy(), want_norms, rtol=1e-2)
 
 
-def test_lora_on_a_convolution_falls_back_to_vectorised_clipping(digits):
+def test_lora_on_a_grouped_convolution_falls_back_to_vectorised_clipping(digits):
+    """A grouped convolution's LoRA kernel A @ B mixes the groups, so no ghost norm: the vectorised
+    path, which equals the loop."""
     keras.utils.set_random_seed(0)
-    inputs = keras.Input((8, 8, 1))
-    conv = keras.layers.Conv2D(4, 3, name="conv")
+    inputs = keras.Input((8, 8, 2))
+    conv = keras.layers.Conv2D(4, 3, groups=2, name="conv")
     x = keras.layers.Flatten()(conv(inputs))
     model = keras.Model(inputs, keras.layers.Dense(10)(x))
     conv.enable_lora(2)
@@ -110,8 +144,10 @@ def test_lora_on_a_convolution_falls_back_to_vectorised_clipping(digits):
     private = make_private(model, DPConfig(l2_norm_clip=1.0, noise_multiplier=0.0, expected_batch_size=4))
     assert private.clipping_strategy == "vectorized"  # clipping="auto" falls back
     x, y = digits_batch(digits, 4)
-    grads, _, _ = vectorized.per_example_gradients(model, SPARSE_CE.call, x[..., None], y, model.trainable_variables)
-    want, _ = _looped_clipped_sum(model, x[..., None], y, np.ones(4, np.float32), 1.0)
+    x = x.reshape(4, 8, 8)
+    x = np.stack([x, x[:, ::-1]], axis=-1)  # two channels: the digit and its vertical flip
+    grads, _, _ = vectorized.per_example_gradients(model, SPARSE_CE.call, x, y, model.trainable_variables)
+    want, _ = _looped_clipped_sum(model, x, y, np.ones(4, np.float32), 1.0)
     got = vectorized.clipped_sum(grads, tf.ones([4]), 1.0)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-4, atol=1e-6)

@@ -10,9 +10,12 @@ from dpzoo.common.stack import keras
 from dpzoo.privacy.clipping.norms.forms import (
     LayerNorms,
     bias_grads,
+    bias_sqnorms,
     flatten_positions,
     formed_whole,
     ghost_is_cheaper,
+    lora_enabled,
+    matmul_kernel_sqnorms,
     with_bias_sqnorms,
     worth_keeping,
 )
@@ -182,13 +185,55 @@ def _patch_statistics(layer, inputs: tf.Tensor, out_size: tuple[int, int], views
     )
 
 
+class _ConvWithKernel:
+    """A Conv2D's geometry (strides, padding, dilation, groups) with another kernel and no bias:
+    what the norm functions below read of a layer, for LoRA's parts of one."""
+
+    def __init__(self, layer: keras.layers.Conv2D, kernel) -> None:
+        self.name, self.kernel, self.use_bias = layer.name, kernel, False
+        self.kernel_size, self.strides, self.padding = layer.kernel_size, layer.strides, layer.padding
+        self.dilation_rate, self.groups, self.data_format = layer.dilation_rate, layer.groups, layer.data_format
+
+
+def _kernel_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int) -> tf.Tensor:
+    result = conv2d_sqnorms(layer, inputs, output_grads, views)
+    return result.sqnorms if isinstance(result, LayerNorms) else result
+
+
+def _lora_conv2d_sqnorms(layer: keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int):
+    """Conv2D with LoRA (groups = 1): the layer convolves with W + s A B (A [kh, kw, c_in, r],
+    B [r, c_out], s = alpha / r), which is W's convolution plus s times A's convolution followed
+    by B as a 1x1 convolution. So dL/dA is s times the kernel gradient of A's convolution for
+    the output gradient G B^T, and dL/dB = s H^T G with H the output of A's convolution: a conv
+    kernel's and a matmul kernel's norms, each in its cheaper form. Frozen weights add nothing."""
+    scale = layer.lora_alpha / layer.lora_rank
+    a, b = tf.convert_to_tensor(layer.lora_kernel_a), tf.convert_to_tensor(layer.lora_kernel_b)
+    norms = tf.zeros(tf.shape(output_grads)[:1] // views)
+    if layer.lora_kernel_a.trainable:
+        projected = tf.tensordot(output_grads, tf.transpose(b), axes=1)  # G B^T, [rows, out_h, out_w, r]
+        norms += scale**2 * _kernel_sqnorms(_ConvWithKernel(layer, a), inputs, projected, views)
+    if layer.lora_kernel_b.trainable:
+        hidden = tf.nn.conv2d(
+            inputs, a, strides=layer.strides, padding=layer.padding.upper(), dilations=layer.dilation_rate
+        )
+        norms += scale**2 * matmul_kernel_sqnorms(hidden, output_grads, views)
+    base = [w for w in layer.weights if w.trainable and w.path.endswith("/kernel")]
+    if base:  # the base kernel unfrozen too: its gradient is the merged kernel's
+        norms += _kernel_sqnorms(_ConvWithKernel(layer, base[0]), inputs, output_grads, views)
+    if layer.use_bias and layer.bias.trainable:
+        norms += bias_sqnorms(output_grads, views)
+    return norms
+
+
 def conv2d_sqnorms(
     layer: keras.layers.Conv2D, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1
 ) -> LayerNorms | tf.Tensor:
     """Conv2D (channels_last): the ghost form where that is cheaper (few output positions, many
     channels); else each example's kernel gradient, kept when no larger than the output
     gradient; a large one of a stride-1 layer is never formed whole, its squared norm summed
-    tap by tap."""
+    tap by tap. With LoRA on, the adapters' norms (``_lora_conv2d_sqnorms``)."""
+    if lora_enabled(layer):
+        return _lora_conv2d_sqnorms(layer, inputs, output_grads, views)
     if layer.data_format != "channels_last":
         raise ValueError(f"{layer.name}: only channels_last convolutions have a norm function.")
     kh, kw = layer.kernel_size

@@ -5,12 +5,7 @@ the frozen kernel's. Only trainable weights count: a frozen kernel or bias adds 
 import tensorflow as tf
 
 from dpzoo.common.stack import keras
-from dpzoo.privacy.clipping.norms.forms import bias_sqnorms, matmul_kernel_sqnorms
-
-
-def lora_enabled(layer: keras.layers.Layer) -> bool:
-    """Whether Keras 3's LoRA is on for ``layer`` (its kernel frozen, two adapters trained)."""
-    return bool(getattr(layer, "lora_enabled", False))
+from dpzoo.privacy.clipping.norms.forms import bias_sqnorms, lora_enabled, matmul_kernel_sqnorms
 
 
 def _lora_sqnorms(layer: keras.layers.Dense, inputs: tf.Tensor, output_grads: tf.Tensor, views: int) -> tf.Tensor:

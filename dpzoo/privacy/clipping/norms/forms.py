@@ -22,6 +22,11 @@ class LayerNorms:
     per_example: tuple[tuple[tf.Variable, tf.Tensor], ...] = ()
 
 
+def lora_enabled(layer: keras.layers.Layer) -> bool:
+    """Whether Keras 3's LoRA is on for ``layer`` (its kernel frozen, two adapters trained)."""
+    return bool(getattr(layer, "lora_enabled", False))
+
+
 def worth_keeping(elements: int, output_grads: tf.Tensor, views: int) -> bool:
     """Keep an example's formed gradient of ``elements`` values for the clipped sum only when it
     is at most twice the layer's output gradient, which the clipped sum would hold otherwise: a
