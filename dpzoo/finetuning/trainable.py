@@ -45,8 +45,8 @@ def _enable_lora(layer: keras.layers.Layer, rank: int) -> None:
     if not getattr(layer, "lora_enabled", False):
         layer.enable_lora(rank)
     layer.trainable = True
-    for variable in layer.weights:
-        variable.trainable = variable is layer.lora_kernel_a or variable is layer.lora_kernel_b
+    for variable in layer.weights:  # lora_kernel_a/b (Dense, Conv), lora_embeddings_a/b (Embedding)
+        variable.trainable = variable.path.split("/")[-1].startswith("lora_")
 
 
 def set_trainable(model: keras.Model, head: keras.layers.Layer, mode: str, *, lora_rank: int = 8) -> None:

@@ -63,6 +63,16 @@ def test_each_mode_trains_the_weights_it_names(mode):
 
 
 @pytest.mark.skipif(not KERAS_3, reason="LoRA (enable_lora) is Keras 3's")
+def test_lora_on_a_text_model_adapts_the_embedding_and_dense_layers():
+    """The BiLSTM: adapters on its Embedding (lora_embeddings_a/b); its Gaussian LSTMs have no LoRA
+    and are frozen, and the new head replaces its only Dense."""
+    keras.utils.set_random_seed(0)
+    prepared = finetuning.prepare(models.get("bilstm", num_classes=4), "lora", num_classes=2, lora_rank=2)
+    adapters = {"bilstm_embedding/lora_embeddings_a", "bilstm_embedding/lora_embeddings_b"}
+    assert _short(prepared) == adapters | set(FINETUNE_HEAD)
+
+
+@pytest.mark.skipif(not KERAS_3, reason="LoRA (enable_lora) is Keras 3's")
 def test_lora_starts_as_the_pretrained_model():
     backbone = _backbone()
     x = np.random.default_rng(1).random((3, 28, 28, 1)).astype(np.float32)

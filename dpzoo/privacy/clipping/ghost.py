@@ -25,8 +25,8 @@ Layers are looked up in the registry given (``NORM_FUNCTIONS`` by default) throu
 hierarchy. A model qualifies when every layer with trainable weights has a norm function and is
 called once (shared layers would need their calls' contributions summed first);
 ``unsupported_layers`` names the ones that do not, and the engine then falls back to the
-vectorised strategy for the whole model. A layer with Keras 3's LoRA on qualifies only as a Dense
-or an ungrouped Conv2D (its adapters' norms, not the frozen kernel's): a norm function written
+vectorised strategy for the whole model. A layer with Keras 3's LoRA on qualifies only as a Dense,
+an Embedding or an ungrouped Conv2D (its adapters' norms, not the frozen kernel's): a norm function written
 for the plain layer would miss the adapters' gradients, and so their clipping. With K views per
 example, the views' positions are one example's positions: a kernel gradient is summed over them.
 """
@@ -43,6 +43,7 @@ from dpzoo.privacy.clipping import vectorized
 from dpzoo.privacy.clipping.norms import NORM_FUNCTIONS, LayerNorms, NormFunction, norm_function
 from dpzoo.privacy.clipping.norms.conv import conv2d_sqnorms
 from dpzoo.privacy.clipping.norms.dense import dense_sqnorms
+from dpzoo.privacy.clipping.norms.embedding import embedding_sqnorms
 from dpzoo.privacy.clipping.norms.forms import lora_enabled
 
 
@@ -51,9 +52,11 @@ def _trainable_layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def lora_norm_known(layer: keras.layers.Layer, function: NormFunction | None) -> bool:
-    """Whether ``function`` computes the norms of ``layer``'s LoRA adapters: dpzoo's Dense and
-    ungrouped Conv2D functions do; a function written for the plain layer would miss them."""
-    return function is dense_sqnorms or (function is conv2d_sqnorms and getattr(layer, "groups", 1) == 1)
+    """Whether ``function`` computes the norms of ``layer``'s LoRA adapters: dpzoo's Dense,
+    Embedding and ungrouped Conv2D functions do; a function written for the plain layer would miss them."""
+    if function is conv2d_sqnorms:
+        return getattr(layer, "groups", 1) == 1
+    return function is dense_sqnorms or function is embedding_sqnorms
 
 
 def unsupported_layers(model: keras.Model, norm_functions: Mapping[type, NormFunction] = NORM_FUNCTIONS) -> list[str]:
@@ -67,7 +70,7 @@ def unsupported_layers(model: keras.Model, norm_functions: Mapping[type, NormFun
             reasons.append(f"{layer.name} ({type(layer).__name__}): no norm function")
         elif lora_enabled(layer) and not lora_norm_known(layer, norm_function(layer, norm_functions)):
             reasons.append(
-                f"{layer.name} ({type(layer).__name__}): LoRA has norm functions on Dense and ungrouped Conv2D only"
+                f"{layer.name} ({type(layer).__name__}): LoRA has norm functions on Dense, Embedding and ungrouped Conv2D only"
             )
         elif keras_api.call_count(layer) != 1:
             reasons.append(f"{layer.name}: called {keras_api.call_count(layer)} times")

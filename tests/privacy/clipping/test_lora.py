@@ -55,11 +55,32 @@ def _lora_cnn(seed: int = 0) -> keras.Model:
     return model
 
 
-MODELS = {"mlp": lambda: _lora_mlp(), "cnn": lambda: _lora_cnn()}
+def _lora_text(seed: int = 0) -> keras.Model:
+    """12 tokens (of 16) -> Embedding 8 -> Dense 6 tanh on every token -> mean -> Dense 10, LoRA
+    (rank 2, scaled by 3) on all three, adapters B drawn non-zero."""
+    keras.utils.set_random_seed(seed)
+    tokens = keras.Input((12,), dtype="int32")
+    embedding = keras.layers.Embedding(16, 8, name="embedding")
+    hidden = keras.layers.Dense(6, activation="tanh", name="hidden")
+    logits = keras.layers.Dense(10, name="logits")
+    x = keras.layers.GlobalAveragePooling1D()(hidden(embedding(tokens)))
+    model = keras.Model(tokens, logits(x))
+    rng = np.random.default_rng(seed)
+    for layer in (embedding, hidden, logits):
+        layer.enable_lora(2, lora_alpha=6)
+        adapter_b = layer.lora_embeddings_b if layer is embedding else layer.lora_kernel_b
+        adapter_b.assign(rng.normal(0, 0.5, adapter_b.shape))
+    return model
+
+
+MODELS = {"mlp": lambda: _lora_mlp(), "cnn": lambda: _lora_cnn(), "text": lambda: _lora_text()}
 
 
 def _inputs(name: str, digits):
+    """Digits as images, or as tokens: the first 12 pixels' intensities in 16 levels (repeats included)."""
     x, y = digits_batch(digits, 8)
+    if name == "text":
+        return np.minimum(x.reshape(8, -1)[:, 12:24] * 16, 15).astype(np.int32), y
     return x.reshape(8, 8, 8, *([1] if name == "cnn" else [])), y
 
 
@@ -94,7 +115,7 @@ def test_ghost_clipping_of_lora_equals_a_loop_over_single_examples(digits, name,
     assert unsupported_layers(model) == []
     x, y = _inputs(name, digits)
     if views:
-        x = np.stack([x, x[:, :, ::-1]], axis=1)  # each digit and its mirror image
+        x = np.stack([x, x[:, ::-1]], axis=1)  # each example and its mirror image (tokens reversed)
     mask = np.array([1, 1, 0, 1, 1, 1, 0, 1], np.float32)
     _, want_norms = _looped_clipped_sum(model, x, y, mask, clip=np.inf, views=views)
     clip = float(np.median(want_norms))  # half the examples clipped
@@ -118,7 +139,7 @@ def test_a_norm_function_blind_to_lora_is_refused_and_would_be_caught(digits):
     update contains (the parity check above fails on it)."""
     model = _lora_mlp()
     with pytest.raises(
-        ValueError, match="hidden \\(Dense\\): LoRA has norm functions on Dense and ungrouped Conv2D only"
+        ValueError, match="hidden \\(Dense\\): LoRA has norm functions on Dense, Embedding and ungrouped Conv2D only"
     ):
         GhostClipper(model, {**NORM_FUNCTIONS, keras.layers.Dense: _lora_blind_dense_sqnorms})
     x, y = digits_batch(digits, 8)
