@@ -41,6 +41,7 @@ def to_markdown(card: dict) -> str:
         f"{_fmt(privacy['l2_norm_clip'])}, {privacy['steps']} steps, batch {privacy['batch_size']} "
         f"of {privacy['n']}",
         f"- Statement: {privacy['statement']}",
+        *_pretraining_lines(card.get("pretraining")),
         "",
         "## Data",
         "",
@@ -66,6 +67,23 @@ def to_markdown(card: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _pretraining_lines(pretraining: dict | None) -> list[str]:
+    """A fine-tuning run's starting point, under its privacy: the epsilon above covers this run's
+    private steps only, which holds because the starting point saw none of this data."""
+    if not pretraining:
+        return []
+    return [
+        "",
+        "## Pretraining (not covered by the epsilon above)",
+        "",
+        f"- Fine-tuned ({pretraining['finetune']}) from {pretraining['model']} in {pretraining['init_from']} "
+        f"(checkpoint sha256 {pretraining['sha256']})",
+        f"- It saw {pretraining['dataset']} ({pretraining['dataset_source']}), not this run's data: public "
+        "pretraining costs no privacy only because its data is public",
+        f"- Its own statement: {pretraining['statement']}",
+    ]
 
 
 def _audit_lines(audit: dict | None) -> list[str]:

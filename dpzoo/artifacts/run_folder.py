@@ -5,6 +5,7 @@ import os
 
 import tensorflow as tf
 
+from dpzoo import finetuning
 from dpzoo import models as model_registry
 from dpzoo.artifacts import export, model_card, weights
 from dpzoo.common.errors import PEER_FAILURES, UsageError
@@ -71,12 +72,22 @@ def load_run(run_dir: str) -> tuple[keras.Model, dict]:
 
 
 def model_from_card(card: dict) -> keras.Model:
-    """The run's model as its card describes it, freshly initialised."""
-    return model_registry.get(
+    """The run's model as its card describes it, freshly initialised; a fine-tuning run's is its
+    pretrained model's architecture, prepared as the run prepared it (dpzoo.finetuning)."""
+    pretraining = card.get("pretraining")
+    model = model_registry.get(
         card["model"]["name"],
         input_shape=tuple(card["dataset"]["input_shape"]),
-        num_classes=card["dataset"]["num_classes"],
+        num_classes=pretraining["num_classes"] if pretraining else card["dataset"]["num_classes"],
         **card["model"]["kwargs"],
+    )
+    if not pretraining:
+        return model
+    return finetuning.prepare(
+        model,
+        pretraining["finetune"],
+        num_classes=card["dataset"]["num_classes"],
+        lora_rank=pretraining["lora_rank"] or finetuning.DEFAULT_LORA_RANK,
     )
 
 

@@ -16,7 +16,7 @@ import types
 
 from absl import flags
 
-from dpzoo import methods, training
+from dpzoo import finetuning, methods, training
 from dpzoo.artifacts import model_card
 from dpzoo.cli import app
 from dpzoo.common.errors import PEER_FAILURES, UsageError
@@ -40,6 +40,20 @@ D = types.SimpleNamespace(
 _CONFIG = flags.DEFINE_string("config", None, "Python config file defining get_config() -> TrainConfig.")
 flags.DEFINE_string("model", D.model, "Registered model name (see dpzoo.models.names()).")
 flags.DEFINE_string("model_kwargs", "{}", 'JSON keyword arguments of the model, e.g. \'{"normalization": "group"}\'.')
+flags.DEFINE_string(
+    "init_from",
+    None,
+    "Fine-tune the model of this dpzoo run folder (or zoo checkpoint folder), pretrained on public data: its "
+    "head is replaced by a zero one for --dataset's classes; --model and --model_kwargs must name its model.",
+)
+flags.DEFINE_enum(
+    "finetune",
+    D.finetune,
+    finetuning.MODES,
+    "With --init_from, what trains: full (every weight), head (the new head only), norms (normalisation scales "
+    "and offsets, and the head) or lora (low-rank adapters of rank --lora_rank, and the head).",
+)
+flags.DEFINE_integer("lora_rank", D.lora_rank, "--finetune=lora: the adapters' rank r.", lower_bound=1)
 flags.DEFINE_string(
     "dataset",
     D.dataset,

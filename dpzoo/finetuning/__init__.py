@@ -10,12 +10,14 @@ from dpzoo.common.stack import keras
 from dpzoo.finetuning.head import HEAD_NAME, replace_head
 from dpzoo.finetuning.trainable import MODES, set_trainable
 
+DEFAULT_LORA_RANK = 8
 
-def prepare(model: keras.Model, mode: str, *, num_classes: int, lora_rank: int = 8) -> keras.Model:
+
+def prepare(model: keras.Model, mode: str, *, num_classes: int, lora_rank: int = DEFAULT_LORA_RANK) -> keras.Model:
     """``model`` with a new zero-initialised head of ``num_classes`` logits, trainable as ``mode`` says."""
     prepared, head = replace_head(model, num_classes)
     set_trainable(prepared, head, mode, lora_rank=lora_rank)
     return prepared
 
 
-__all__ = ["HEAD_NAME", "MODES", "prepare"]
+__all__ = ["DEFAULT_LORA_RANK", "HEAD_NAME", "MODES", "prepare"]

@@ -1,11 +1,14 @@
 """The model card of a training run, as a dict (dpzoo.artifacts.model_card writes it)."""
 
+import math
+
 import tensorflow as tf
 
 from dpzoo import accounting, data, methods
 from dpzoo.common import stack
 from dpzoo.common.stack import keras
 from dpzoo.data import sampling
+from dpzoo.training import pretrained
 from dpzoo.training.precomputed import RunFeatures
 from dpzoo.training.train_config import TrainConfig
 from dpzoo.version import __version__
@@ -49,7 +52,9 @@ def build(
             "name": config.model,
             "kwargs": dict(config.model_kwargs),
             "parameters": model.count_params(),
+            "trainable_parameters": sum(math.prod(v.shape) for v in model.trainable_variables),
         },
+        **({"pretraining": pretrained.card_fields(config)} if config.init_from else {}),
         "dataset": {
             "name": dataset.name,
             "source": dataset.source,

@@ -13,7 +13,7 @@ from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
 from dpzoo.data import pipeline, sampling
 from dpzoo.layers import aux_batchnorm_layers
-from dpzoo.training import engines, privacy_plan, resume
+from dpzoo.training import engines, pretrained, privacy_plan, resume
 from dpzoo.training.train_config import TrainConfig
 
 
@@ -36,7 +36,10 @@ def load_training_data(config: TrainConfig, dataset: data.Dataset | None = None)
 
 
 def build_model(config: TrainConfig, dataset: data.Dataset) -> keras.Model:
-    """The registered model for the dataset's input shape and classes; UsageError if it cannot take them."""
+    """The registered model for the dataset's input shape and classes, or the pretrained one of
+    ``init_from`` prepared for them (dpzoo.training.pretrained); UsageError if it cannot take them."""
+    if config.init_from:
+        return pretrained.build(config, dataset)
     try:
         return model_registry.get(
             config.model,

@@ -9,7 +9,7 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-from dpzoo import methods
+from dpzoo import finetuning, methods
 from dpzoo.accounting import ACCOUNTANTS, SAMPLINGS
 from dpzoo.common import validation
 from dpzoo.common.errors import UsageError
@@ -71,6 +71,13 @@ class TrainConfig:
     (None: batch_size / 20, as the paper suggests). sigma is then the step's effective noise
     multiplier, both releases together (dpzoo.accounting.adaptive_clipping).
 
+    ``init_from`` names a dpzoo run folder (or a zoo checkpoint's) whose model, ``model`` with
+    ``model_kwargs``, this run fine-tunes (dpzoo.training.pretrained): its classification layer is
+    replaced by a zero one for this dataset's classes and ``finetune`` (full, head, norms, lora with
+    ``lora_rank``) says what trains (dpzoo.finetuning). The card names the starting point, its
+    data and its own privacy statement; one that saw this run's dataset is refused, as its
+    guarantee would have to be composed with this run's.
+
     ``checkpoint_every_steps`` N checkpoints the run every N steps so that rerunning it after a
     crash resumes (dpzoo.training.resume); None: after each minute of training; 0: never.
     ``deterministic`` runs TensorFlow's ops deterministically (dpzoo.common.determinism), so that a
@@ -80,6 +87,9 @@ class TrainConfig:
 
     model: str = "tutorial_cnn"
     model_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    init_from: str | None = None
+    finetune: str = "full"
+    lora_rank: int = finetuning.DEFAULT_LORA_RANK
     dataset: str = "fashion_mnist"
     data_dir: str | None = None
     max_train_examples: int | None = None
@@ -134,6 +144,10 @@ class TrainConfig:
         validation.positive("learning_rate", self.learning_rate)
         validation.positive("l2_norm_clip", self.l2_norm_clip)
         validation.in_open_unit_interval("delta", self.delta)
+        validation.one_of("finetune", self.finetune, finetuning.MODES)
+        validation.positive("lora_rank", self.lora_rank)
+        if self.finetune != "full" and not self.init_from:
+            raise UsageError(f"finetune={self.finetune!r} needs init_from: a pretrained run folder to fine-tune.")
         validation.one_of("optimizer", self.optimizer, OPTIMIZERS)
         validation.one_of("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         validation.one_of("sampling", self.sampling, SAMPLINGS)

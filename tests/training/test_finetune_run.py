@@ -1,0 +1,102 @@
+"""A fine-tuning run (TrainConfig.init_from, finetune): it starts from a pretrained run's model with
+a new zero head, trains what its mode names, and its card names the starting point, the data it
+saw and its statement; starting points that saw this run's data, or another model, are refused."""
+
+import dataclasses
+import hashlib
+import os
+
+import numpy as np
+import pytest
+
+from dpzoo import data, training
+from dpzoo.artifacts import run_folder
+from dpzoo.common.errors import UsageError
+from dpzoo.training import TrainConfig
+
+
+def _config(tmp_path, name: str, **changes) -> TrainConfig:
+    base = dict(model="tutorial_cnn", epochs=1, batch_size=8, noise_multiplier=1.0, max_steps=2)
+    return TrainConfig(output_dir=str(tmp_path / name), **{**base, **changes})
+
+
+def _fashion(fashion: data.Dataset, n: int = 64) -> data.Dataset:
+    return data.Dataset(
+        "fashion_mnist",
+        fashion.x_train[:n],
+        fashion.y_train[:n],
+        fashion.x_test[:32],
+        fashion.y_test[:32],
+        10,
+        "Debian",
+    )
+
+
+@pytest.fixture(scope="module")
+def pretrained_run(tmp_path_factory):
+    """A private run on MNIST-shaped stand-in data (public for this test): the starting point."""
+    folder = tmp_path_factory.mktemp("pretraining")
+    config = _config(folder, "pre", dataset="mnist")
+    card = training.run(config, verbose=0, dataset=data.synthetic("mnist", n_train=32, n_test=8)).card
+    return config.output_dir, card
+
+
+def _sha256(run_dir: str) -> str:
+    folder = os.path.join(run_dir, os.path.dirname(run_folder.CHECKPOINT))
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        if name.startswith(os.path.basename(run_folder.CHECKPOINT)):
+            digest.update(name.encode())
+            digest.update(open(os.path.join(folder, name), "rb").read())
+    return digest.hexdigest()
+
+
+def test_head_fine_tuning_keeps_the_backbone_and_its_card_names_the_start(fashion, pretrained_run, tmp_path):
+    pre_dir, pre_card = pretrained_run
+    config = _config(tmp_path, "head", init_from=pre_dir, finetune="head")
+    card = training.run(config, verbose=0, dataset=_fashion(fashion)).card
+    pretraining = card["pretraining"]
+    assert pretraining["dataset"] == "mnist" and pretraining["model"] == "tutorial_cnn"
+    assert pretraining["statement"] == pre_card["privacy"]["statement"]
+    assert pretraining["sha256"] == _sha256(pre_dir) and pretraining["finetune"] == "head"
+    assert card["model"]["trainable_parameters"] == 32 * 10 + 10  # the new head on the 32 hidden units
+    assert card["privacy"]["steps"] == 2  # the accountant covers this run's private steps only
+    markdown = open(os.path.join(config.output_dir, "model_card.md")).read()
+    assert "## Pretraining (not covered by the epsilon above)" in markdown and pretraining["sha256"] in markdown
+    pre_model, _ = run_folder.load_run(pre_dir)
+    tuned, _ = run_folder.load_run(config.output_dir)  # rebuilt from the card: backbone, then the new head
+    for layer in pre_model.layers[:-1]:
+        for before, after in zip(layer.get_weights(), tuned.get_layer(layer.name).get_weights(), strict=True):
+            np.testing.assert_array_equal(before, after)
+    head = tuned.get_layer("finetune_logits").get_weights()[0]
+    assert head.shape == (32, 10) and np.abs(head).max() > 0  # started at zero, trained
+
+
+def test_full_fine_tuning_moves_the_backbone(fashion, pretrained_run, tmp_path):
+    pre_dir, _ = pretrained_run
+    config = _config(tmp_path, "full", init_from=pre_dir)
+    card = training.run(config, verbose=0, dataset=_fashion(fashion)).card
+    assert card["pretraining"]["finetune"] == "full"
+    pre_model, _ = run_folder.load_run(pre_dir)
+    tuned, _ = run_folder.load_run(config.output_dir)
+    conv = "tutorial_cnn_conv1"
+    assert not np.array_equal(pre_model.get_layer(conv).get_weights()[0], tuned.get_layer(conv).get_weights()[0])
+
+
+def test_a_start_that_saw_this_runs_data_is_refused(fashion, tmp_path):
+    seen = _config(tmp_path, "seen", dataset="fashion_mnist")
+    training.run(seen, verbose=0, dataset=_fashion(fashion))
+    with pytest.raises(UsageError, match="trained on fashion_mnist, this run's dataset: its privacy guarantee"):
+        training.run(_config(tmp_path, "again", init_from=seen.output_dir), verbose=0, dataset=_fashion(fashion))
+
+
+def test_another_model_or_a_mode_without_a_start_is_refused(fashion, pretrained_run, tmp_path):
+    pre_dir, _ = pretrained_run
+    with pytest.raises(UsageError, match="pass --model=tutorial_cnn"):
+        training.run(
+            _config(tmp_path, "lenet", model="lenet5", init_from=pre_dir), verbose=0, dataset=_fashion(fashion)
+        )
+    with pytest.raises(UsageError, match="finetune='head' needs init_from"):
+        _config(tmp_path, "nostart", finetune="head")
+    with pytest.raises(UsageError, match="finetune"):
+        dataclasses.replace(_config(tmp_path, "x"), finetune="adapters")
