@@ -10,13 +10,14 @@ the command line override its fields.
 import dataclasses
 import importlib.util
 import json
+import os
 import shlex
 import sys
 import types
 
 from absl import flags
 
-from dpzoo import finetuning, methods, training
+from dpzoo import finetuning, methods, training, zoo
 from dpzoo.artifacts import model_card
 from dpzoo.cli import app
 from dpzoo.common.errors import PEER_FAILURES, UsageError
@@ -43,7 +44,7 @@ flags.DEFINE_string("model_kwargs", "{}", 'JSON keyword arguments of the model, 
 flags.DEFINE_string(
     "init_from",
     None,
-    "Fine-tune the model of this dpzoo run folder (or zoo checkpoint folder), pretrained on public data: its "
+    "Fine-tune the model of this dpzoo run folder or zoo checkpoint (by name), pretrained on public data: its "
     "head is replaced by a zero one for --dataset's classes; --model and --model_kwargs must name its model.",
 )
 flags.DEFINE_enum(
@@ -248,9 +249,20 @@ def config_from_flags() -> TrainConfig:
             overrides["model_kwargs"] = json.loads(overrides["model_kwargs"])
         except json.JSONDecodeError as e:
             raise UsageError(f"--model_kwargs is not JSON: {e}") from e
+    if overrides.get("init_from"):
+        overrides["init_from"] = _start_folder(overrides["init_from"])
     if _CONFIG.value:
         return dataclasses.replace(load_config(_CONFIG.value), **overrides)
     return TrainConfig(**overrides)
+
+
+def _start_folder(init_from: str) -> str:
+    """--init_from's run folder: the folder given, or a zoo checkpoint's verified folder by its name."""
+    if os.path.isdir(init_from):
+        return init_from
+    if init_from in {e.name for e in zoo.list()}:
+        return zoo.fetch(zoo.entry(init_from))
+    raise UsageError(f"--init_from={init_from}: neither a run folder nor a zoo checkpoint (dpzoo-zoo list).")
 
 
 def main(argv: list[str]) -> None:

@@ -191,6 +191,24 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
             [f"--run_dir={_run_copy(finished_run, tmp / 'nocard', _drop_card_field)}", f"--export_dir={tmp}/e3"],
             "lacks the fields dataset.input_shape",
         ),
+        (
+            "init_from names nothing",
+            "dpzoo-train",
+            train(out, f"--init_from={tmp}/nowhere"),
+            "neither a run folder nor a zoo checkpoint",
+        ),
+        (  # a zoo checkpoint by name: all of them saw Fashion-MNIST
+            "init_from a zoo checkpoint of this data",
+            "dpzoo-train",
+            train(out, "--init_from=tutorial_cnn.fmnist_eps3_dpsgd"),
+            "was trained on fashion_mnist, this run's dataset",
+        ),
+        (
+            "init_from a run on this run's data",
+            "dpzoo-train",
+            train(out, f"--init_from={finished_run}", "--finetune=head"),
+            "this run's dataset: its privacy guarantee would have to be composed",
+        ),
         ("output_dir is a file", "dpzoo-train", train(f"--output_dir={blocker}"), "is not a folder"),
         ("output_dir inside a file", "dpzoo-train", train(f"--output_dir={blocker}/run"), "Not a directory"),
         (
