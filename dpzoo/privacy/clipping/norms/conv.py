@@ -208,7 +208,7 @@ def _lora_conv2d_sqnorms(layer: keras.layers.Conv2D, inputs: tf.Tensor, output_g
     kernel's and a matmul kernel's norms, each in its cheaper form. Frozen weights add nothing."""
     scale = layer.lora_alpha / layer.lora_rank
     a, b = tf.convert_to_tensor(layer.lora_kernel_a), tf.convert_to_tensor(layer.lora_kernel_b)
-    norms = tf.zeros(tf.shape(output_grads)[:1] // views)
+    norms = tf.zeros(tf.shape(output_grads)[:1] // views, output_grads.dtype)
     if layer.lora_kernel_a.trainable:
         projected = tf.tensordot(output_grads, tf.transpose(b), axes=1)  # G B^T, [rows, out_h, out_w, r]
         norms += scale**2 * _kernel_sqnorms(_ConvWithKernel(layer, a), inputs, projected, views)

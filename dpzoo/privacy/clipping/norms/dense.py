@@ -14,7 +14,7 @@ def _lora_sqnorms(layer: keras.layers.Dense, inputs: tf.Tensor, output_grads: tf
     each a matmul kernel's gradient whose norm has the ghost or the instantiated form."""
     scale = layer.lora_alpha / layer.lora_rank
     a, b = tf.convert_to_tensor(layer.lora_kernel_a), tf.convert_to_tensor(layer.lora_kernel_b)
-    norms = tf.zeros(tf.shape(output_grads)[:1] // views)
+    norms = tf.zeros(tf.shape(output_grads)[:1] // views, output_grads.dtype)
     if layer.lora_kernel_a.trainable:
         norms += scale**2 * matmul_kernel_sqnorms(inputs, tf.matmul(output_grads, b, transpose_b=True), views)
     if layer.lora_kernel_b.trainable:
@@ -33,7 +33,7 @@ def _base_kernel(layer: keras.layers.Dense):
 
 def dense_sqnorms(layer: keras.layers.Dense, inputs: tf.Tensor, output_grads: tf.Tensor, views: int = 1) -> tf.Tensor:
     """Dense (on any rank: the kernel is shared across the middle axes), its trainable weights only."""
-    norms = tf.zeros(tf.shape(output_grads)[:1] // views)
+    norms = tf.zeros(tf.shape(output_grads)[:1] // views, output_grads.dtype)
     if lora_enabled(layer):
         norms += _lora_sqnorms(layer, inputs, output_grads, views)
     if _base_kernel(layer).trainable:

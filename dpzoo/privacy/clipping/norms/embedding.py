@@ -23,7 +23,7 @@ def _lora_sqnorms(layer, inputs: tf.Tensor, output_grads: tf.Tensor, views: int)
     add nothing."""
     scale = layer.lora_alpha / layer.lora_rank
     a, b = tf.convert_to_tensor(layer.lora_embeddings_a), tf.convert_to_tensor(layer.lora_embeddings_b)
-    norms = tf.zeros(tf.shape(output_grads)[:1] // views)
+    norms = tf.zeros(tf.shape(output_grads)[:1] // views, output_grads.dtype)
     if layer.lora_embeddings_a.trainable:
         norms += scale**2 * _table_sqnorms(inputs, tf.tensordot(output_grads, tf.transpose(b), axes=1), views)
     if layer.lora_embeddings_b.trainable:
