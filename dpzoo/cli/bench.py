@@ -166,9 +166,9 @@ def main(argv: list[str]) -> None:
         return _finetune_mode(shape, device)
     if _PHYSICAL.value or _DISTRIBUTION.value:
         return _scale_mode(shape, augmults, device)
-    report, tables = {"device": device, "platform": platform.platform(), "results": {}}, []
-    for name in _MODELS.value:
-        results = bench.measure(
+
+    def measure(name: str, progress) -> list:
+        return bench.measure(
             model_name=name,
             input_shape=shape,
             batch_size=_BATCH.value,
@@ -177,21 +177,33 @@ def main(argv: list[str]) -> None:
             rounds=_ROUNDS.value,
             seconds_per_round=_SECONDS.value,
             jit=_JIT.value,
-            progress=lambda message, name=name: print(f"[{name}] {message}", flush=True),
+            progress=progress,
         )
-        report["results"][name] = [dataclasses.asdict(r) for r in results]
-        tables.append(bench.markdown_table(f"{name}, input {shape}, batch {_BATCH.value}, {device}", results))
+
+    def title(name: str) -> str:
+        return f"{name}, input {shape}, batch {_BATCH.value}, {device}"
+
+    _per_model(measure, title, bench.markdown_table, HEADER, device)
+
+
+def _per_model(measure, title, table, header: str, device: str) -> None:
+    """Measures each of --models (``measure(name, progress)``), prints its table, writes the report."""
+    report, tables = {"device": device, "platform": platform.platform(), "results": {}}, []
+    for name in _MODELS.value:
+        results = measure(name, lambda message, name=name: print(f"[{name}] {message}", flush=True))
+        report["results"][name] = [dict(dataclasses.asdict(r), memory_bytes=r.memory_bytes) for r in results]
+        tables.append(table(title(name), results))
         print(tables[-1])
-    _write_report(report, HEADER, tables, device)
+    _write_report(report, header, tables, device)
 
 
 def _finetune_mode(shape: tuple[int, ...], device: str) -> None:
     unknown = [mode for mode in _FINETUNE.value if mode not in finetuning.MODES]
     if unknown:
         raise UsageError(f"--finetune: unknown modes {unknown}; known: {', '.join(finetuning.MODES)}.")
-    report, tables = {"device": device, "platform": platform.platform(), "results": {}}, []
-    for name in _MODELS.value:
-        results = finetune_benchmark.measure_finetuning(
+
+    def measure(name: str, progress) -> list:
+        return finetune_benchmark.measure_finetuning(
             model_name=name,
             input_shape=shape,
             batch_size=_BATCH.value,
@@ -199,13 +211,13 @@ def _finetune_mode(shape: tuple[int, ...], device: str) -> None:
             lora_rank=_LORA_RANK.value,
             rounds=_ROUNDS.value,
             seconds_per_round=_SECONDS.value,
-            progress=lambda message, name=name: print(f"[{name}] {message}", flush=True),
+            progress=progress,
         )
-        report["results"][name] = [dict(dataclasses.asdict(r), memory_bytes=r.memory_bytes) for r in results]
-        title = f"{name}, input {shape}, batch {_BATCH.value}, LoRA rank {_LORA_RANK.value}, {device}"
-        tables.append(finetune_benchmark.markdown_table(title, results))
-        print(tables[-1])
-    _write_report(report, FINETUNE_HEADER, tables, device)
+
+    def title(name: str) -> str:
+        return f"{name}, input {shape}, batch {_BATCH.value}, LoRA rank {_LORA_RANK.value}, {device}"
+
+    _per_model(measure, title, finetune_benchmark.markdown_table, FINETUNE_HEADER, device)
 
 
 def _write_report(report: dict, header: str, tables: list[str], device: str) -> None:
@@ -257,9 +269,9 @@ def _scale_mode(shape: tuple[int, ...], augmults: tuple[int, ...], device: str) 
     for name in distributions:
         if name not in DISTRIBUTIONS:
             raise UsageError(f"--distribution={name!r}: expected one of {', '.join(DISTRIBUTIONS)}.")
-    report, tables = {"device": device, "platform": platform.platform(), "results": {}}, []
-    for model in _MODELS.value:
-        results = scale_benchmark.measure_scale(
+
+    def measure(model: str, progress) -> list:
+        return scale_benchmark.measure_scale(
             model_name=model,
             input_shape=shape,
             batch_size=_BATCH.value,
@@ -270,13 +282,13 @@ def _scale_mode(shape: tuple[int, ...], augmults: tuple[int, ...], device: str) 
             clipping=_CLIPPING.value,
             rounds=_ROUNDS.value,
             seconds_per_round=_SECONDS.value,
-            progress=lambda message, model=model: print(f"[{model}] {message}", flush=True),
+            progress=progress,
         )
-        report["results"][model] = [dict(dataclasses.asdict(r), memory_bytes=r.memory_bytes) for r in results]
-        title = f"{model}, input {shape}, B {_BATCH.value}, K {augmults[0]}, {device}"
-        tables.append(scale_benchmark.markdown_table(title, results))
-        print(tables[-1])
-    _write_report(report, SCALE_HEADER, tables, device)
+
+    def title(model: str) -> str:
+        return f"{model}, input {shape}, B {_BATCH.value}, K {augmults[0]}, {device}"
+
+    _per_model(measure, title, scale_benchmark.markdown_table, SCALE_HEADER, device)
 
 
 def _input_mode(augmult: int, device: str) -> None:
