@@ -6,7 +6,7 @@ reason parameter-efficient modes can win at small epsilon.
   fine-tuning by ``fix_batch_normalization(mode="freeze")`` stays frozen);
 - ``head``: the new classification layer only (De et al. 2022's linear probe; DP-RandP phase II);
 - ``norms``: the normalisation layers' scales and offsets, and the head;
-- ``lora``: low-rank adapters W + (alpha / r) A B on every Dense and Conv2D (Hu et al. 2021,
+- ``lora``: low-rank adapters W + (alpha / r) A B on every Dense, Conv1D, Conv2D and Embedding (Hu et al. 2021,
   Keras 3's ``enable_lora``, B starting at zero, so the model starts as pretrained), and the
   head; the base kernels and biases are frozen.
 """

@@ -9,13 +9,16 @@ import tensorflow as tf
 from dpzoo.common.stack import keras
 from dpzoo.privacy.clipping.norms.forms import (
     LayerNorms,
+    base_trainable,
     bias_grads,
     bias_sqnorms,
     flatten_positions,
     formed_whole,
     ghost_is_cheaper,
     lora_enabled,
+    lora_sqnorms,
     matmul_kernel_sqnorms,
+    summed,
     with_bias_sqnorms,
     worth_keeping,
 )
@@ -206,23 +209,24 @@ def _lora_conv2d_sqnorms(layer: keras.layers.Conv2D, inputs: tf.Tensor, output_g
     by B as a 1x1 convolution. So dL/dA is s times the kernel gradient of A's convolution for
     the output gradient G B^T, and dL/dB = s H^T G with H the output of A's convolution: a conv
     kernel's and a matmul kernel's norms, each in its cheaper form. Frozen weights add nothing."""
-    scale = layer.lora_alpha / layer.lora_rank
-    a, b = tf.convert_to_tensor(layer.lora_kernel_a), tf.convert_to_tensor(layer.lora_kernel_b)
-    norms = tf.zeros(tf.shape(output_grads)[:1] // views, output_grads.dtype)
-    if layer.lora_kernel_a.trainable:
-        projected = tf.tensordot(output_grads, tf.transpose(b), axes=1)  # G B^T, [rows, out_h, out_w, r]
-        norms += scale**2 * _kernel_sqnorms(_ConvWithKernel(layer, a), inputs, projected, views)
-    if layer.lora_kernel_b.trainable:
+
+    def a_sqnorms(b):  # A's convolution's kernel gradient for G B^T, [rows, out_h, out_w, r]
+        projected = tf.tensordot(output_grads, tf.transpose(b), axes=1)
+        return _kernel_sqnorms(_ConvWithKernel(layer, layer.lora_kernel_a), inputs, projected, views)
+
+    def b_sqnorms(a):  # H = A's convolution of the input
         hidden = tf.nn.conv2d(
             inputs, a, strides=layer.strides, padding=layer.padding.upper(), dilations=layer.dilation_rate
         )
-        norms += scale**2 * matmul_kernel_sqnorms(hidden, output_grads, views)
-    base = [w for w in layer.weights if w.trainable and w.path.endswith("/kernel")]
-    if base:  # the base kernel unfrozen too: its gradient is the merged kernel's
-        norms += _kernel_sqnorms(_ConvWithKernel(layer, base[0]), inputs, output_grads, views)
+        return matmul_kernel_sqnorms(hidden, output_grads, views)
+
+    terms = lora_sqnorms(layer, a_sqnorms, b_sqnorms)
+    if base_trainable(layer):  # the base kernel unfrozen too: its gradient is the merged kernel's
+        base = _ConvWithKernel(layer, tf.convert_to_tensor(layer.kernel))
+        terms.append(_kernel_sqnorms(base, inputs, output_grads, views))
     if layer.use_bias and layer.bias.trainable:
-        norms += bias_sqnorms(output_grads, views)
-    return norms
+        terms.append(bias_sqnorms(output_grads, views))
+    return summed(terms, output_grads, views)
 
 
 def conv2d_sqnorms(

@@ -27,6 +27,42 @@ def lora_enabled(layer: keras.layers.Layer) -> bool:
     return bool(getattr(layer, "lora_enabled", False))
 
 
+def lora_adapters(layer: keras.layers.Layer) -> tuple:
+    """LoRA's (A, B) variables: ``lora_kernel_a/b`` (Dense, Conv) or ``lora_embeddings_a/b`` (Embedding)."""
+    if hasattr(layer, "lora_embeddings_a"):
+        return layer.lora_embeddings_a, layer.lora_embeddings_b
+    return layer.lora_kernel_a, layer.lora_kernel_b
+
+
+def lora_sqnorms(layer: keras.layers.Layer, a_sqnorms, b_sqnorms) -> list[tf.Tensor]:
+    """The squared norms of LoRA's trainable adapters (W + s A B, s = alpha / r): A's as
+    s^2 ``a_sqnorms(B)``, B's as s^2 ``b_sqnorms(A)``, each of the other adapter's value; frozen ones add nothing."""
+    scale = layer.lora_alpha / layer.lora_rank
+    a, b = lora_adapters(layer)
+    terms = []
+    if a.trainable:
+        terms.append(scale**2 * a_sqnorms(tf.convert_to_tensor(b)))
+    if b.trainable:
+        terms.append(scale**2 * b_sqnorms(tf.convert_to_tensor(a)))
+    return terms
+
+
+def base_trainable(layer: keras.layers.Layer) -> bool:
+    """Whether the layer's own kernel (or table) trains: a weight that is neither a LoRA adapter
+    nor the bias (with LoRA on, Keras freezes it)."""
+    others = {id(layer.bias) if getattr(layer, "bias", None) is not None else None}
+    if lora_enabled(layer):
+        others |= {id(w) for w in lora_adapters(layer)}
+    return any(w.trainable for w in layer.weights if id(w) not in others)
+
+
+def summed(terms: list[tf.Tensor], output_grads: tf.Tensor, views: int) -> tf.Tensor:
+    """The sum of a layer's squared-norm terms, [batch]; zeros (in the gradient's dtype) if none."""
+    if terms:
+        return tf.add_n(terms)
+    return tf.zeros(tf.shape(output_grads)[:1] // views, output_grads.dtype)
+
+
 def worth_keeping(elements: int, output_grads: tf.Tensor, views: int) -> bool:
     """Keep an example's formed gradient of ``elements`` values for the clipped sum only when it
     is at most twice the layer's output gradient, which the clipped sum would hold otherwise: a
