@@ -17,7 +17,18 @@ CHANNEL_STATS = {
     "imagenet2012": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 TEXT_DATASETS = ("debian_descriptions", "ag_news")  # token ids [N, length] (dpzoo.data.text_corpora)
-DATASETS = ("fashion_mnist", "mnist", "cifar10", "svhn", "digits", "imagenet2012", *TEXT_DATASETS)
+# public images drawn from random processes, for pretraining (dpzoo.data.random_processes.proxy)
+RANDOM_PROCESS_DATASETS = {"random_processes_gray28": (28, 28, 1), "random_processes_rgb32": (32, 32, 3)}
+DATASETS = (
+    "fashion_mnist",
+    "mnist",
+    "cifar10",
+    "svhn",
+    "digits",
+    "imagenet2012",
+    *TEXT_DATASETS,
+    *RANDOM_PROCESS_DATASETS,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +49,8 @@ SPECS = {
     "imagenet2012": DatasetSpec((224, 224, 3), 1000, 1_281_167),
     "debian_descriptions": DatasetSpec((16,), 6, 6_259),  # bookworm's lists; the count follows the mirror
     "ag_news": DatasetSpec((32,), 4, 120_000),
+    "random_processes_gray28": DatasetSpec((28, 28, 1), 10, 60_000),
+    "random_processes_rgb32": DatasetSpec((32, 32, 3), 10, 50_000),
 }
 
 

@@ -13,6 +13,10 @@ When none works, ``DataNotFoundError`` says how to get the data.
 ``imagenet2012`` and ``tfds:NAME`` are not held in memory: they are streamed by index from a
 tfds data set prepared in ArrayRecord format (dpzoo.data.records).
 
+``random_processes_gray28`` and ``random_processes_rgb32`` are drawn from seeds (0 for the
+training split, 1 for the test split) in memory: public images for pretraining, labelled with
+the process that drew them (dpzoo.data.random_processes.proxy).
+
 ``digits`` is scikit-learn's bundled 8x8 digits set (1,797 images, no download), split
 75/25 with a fixed seed: a second small real image set for tests.
 """
@@ -23,7 +27,8 @@ import numpy as np
 
 from dpzoo.common.errors import DataNotFoundError, UsageError
 from dpzoo.data import file_formats, records, text_corpora
-from dpzoo.data.dataset import DATASETS, SPECS, TEXT_DATASETS, Dataset
+from dpzoo.data.dataset import DATASETS, RANDOM_PROCESS_DATASETS, SPECS, TEXT_DATASETS, Dataset
+from dpzoo.data.random_processes import proxy
 
 SYSTEM_DIRS = {"fashion_mnist": ("/usr/share/datasets/fashion-mnist",)}
 TFDS_NAMES = {"svhn": "svhn_cropped"}
@@ -49,6 +54,8 @@ def load(name: str, data_dir: str | None = None) -> Dataset:
         return _load_digits()
     if name in TEXT_DATASETS:
         return _load_text(name)
+    if name in RANDOM_PROCESS_DATASETS:
+        return _load_random_processes(name)
     dirs = ([data_dir] if data_dir else []) + list(SYSTEM_DIRS.get(name, ()))
     for directory in dirs:
         arrays = file_formats.read_local(name, directory)
@@ -120,3 +127,19 @@ def _load_digits() -> Dataset:
         "y_test": digits.target[test],
     }
     return _make("digits", arrays, source="scikit-learn load_digits")
+
+
+RANDOM_PROCESS_SEEDS = {"train": 0, "test": 1}
+N_TEST_RANDOM_PROCESSES = 10_000
+
+
+def _load_random_processes(name: str) -> Dataset:
+    height, width, channels = RANDOM_PROCESS_DATASETS[name]
+    shape = dict(height=height, width=width, channels=channels)
+    x_train, y_train = proxy.arrays(SPECS[name].n_train, seed=RANDOM_PROCESS_SEEDS["train"], **shape)
+    x_test, y_test = proxy.arrays(N_TEST_RANDOM_PROCESSES, seed=RANDOM_PROCESS_SEEDS["test"], **shape)
+    source = (
+        "random processes (dead leaves and 1/f^alpha spectra, 10 proxy classes), seeds "
+        f"{RANDOM_PROCESS_SEEDS['train']} (train) and {RANDOM_PROCESS_SEEDS['test']} (test): public, drawn from no data"
+    )
+    return Dataset(name, x_train, y_train, x_test, y_test, len(proxy.CLASSES), source)

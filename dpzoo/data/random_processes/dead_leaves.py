@@ -36,8 +36,9 @@ def _covered(y, x, centres, sizes, angles, discs) -> np.ndarray:
     return np.where(discs[:, None], disc, square)
 
 
-def draw(rng: np.random.Generator, height: int, width: int, channels: int) -> np.ndarray:
-    """One dead-leaves image, float32 in [0, 1], [height, width, channels]."""
+def draw(rng: np.random.Generator, height: int, width: int, channels: int, r_min: float = R_MIN) -> np.ndarray:
+    """One dead-leaves image, float32 in [0, 1], [height, width, channels]; ``r_min``: the smallest
+    shape's radius (the finest detail), a fraction of the shorter side."""
     side = min(height, width)
     image = np.tile(rng.random(channels, dtype=np.float32), (height * width, 1))  # the background
     free = np.arange(height * width)  # pixels no shape covers yet: only these are tested
@@ -45,7 +46,7 @@ def draw(rng: np.random.Generator, height: int, width: int, channels: int) -> np
     for _ in range(MAX_SHAPES // SHAPES_PER_ROUND):
         n = SHAPES_PER_ROUND
         centres = rng.random((n, 2)) * [height, width]
-        sizes = radii(rng, n) * side
+        sizes = radii(rng, n, r_min=r_min) * side
         angles = rng.random(n) * np.pi / 2
         discs = rng.random(n) < 0.5
         colours = rng.random((n, channels), dtype=np.float32)
