@@ -188,14 +188,16 @@ class FitsUnderMultiWorker:
         return test_function
 
 
-def clone_model(model: keras.Model, clone_function, call_function) -> keras.Model:
+def clone_model(model: keras.Model, clone_function, call_function, input_tensors=None) -> keras.Model:
     """``keras.models.clone_model`` with a layer-call hook. Keras 3 replays each layer call with
     the arguments recorded for the original layer (a BatchNormalization's ``mask``, say), which
     ``call_function(layer, *args, **kwargs)`` may change for a replacement; Keras 2 has no such
     hook and passes a layer only the arguments its own ``call`` takes."""
     if not KERAS_3:
-        return keras.models.clone_model(model, clone_function=clone_function)
-    return keras.models.clone_model(model, clone_function=clone_function, call_function=call_function)
+        return keras.models.clone_model(model, clone_function=clone_function, input_tensors=input_tensors)
+    return keras.models.clone_model(
+        model, clone_function=clone_function, call_function=call_function, input_tensors=input_tensors
+    )
 
 
 def tensorflow_variables(layer: keras.layers.Layer) -> list[tf.Variable]:

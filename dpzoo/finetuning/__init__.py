@@ -2,12 +2,14 @@
 
 ``prepare(model, mode, num_classes=...)`` replaces the classification layer with a zero-initialised
 one for the private task and freezes what ``mode`` (``MODES``: full, head, norms, lora) leaves
-out; ``make_private`` then clips and noises the trainable weights only. Public pretraining costs
+out; ``make_private`` then clips and noises the trainable weights only. ``adapt_inputs`` puts a
+fixed resize and channel repeat in front of a model pretrained on images of another shape. Public pretraining costs
 no privacy only because its data is public (METHODS.md section 6).
 """
 
 from dpzoo.common.stack import keras
 from dpzoo.finetuning.head import HEAD_NAME, replace_head
+from dpzoo.finetuning.inputs import adapt_inputs, parse_shape
 from dpzoo.finetuning.trainable import MODES, set_trainable
 
 DEFAULT_LORA_RANK = 8
@@ -20,4 +22,4 @@ def prepare(model: keras.Model, mode: str, *, num_classes: int, lora_rank: int =
     return prepared
 
 
-__all__ = ["DEFAULT_LORA_RANK", "HEAD_NAME", "MODES", "prepare"]
+__all__ = ["DEFAULT_LORA_RANK", "HEAD_NAME", "MODES", "adapt_inputs", "parse_shape", "prepare"]
