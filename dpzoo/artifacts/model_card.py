@@ -79,11 +79,25 @@ def _pretraining_lines(pretraining: dict | None) -> list[str]:
         "## Pretraining (not covered by the epsilon above)",
         "",
         f"- Fine-tuned ({pretraining['finetune']}) from {pretraining['model']} in {pretraining['init_from']} "
-        f"(checkpoint sha256 {pretraining['sha256']})",
+        f"(weights sha256 {pretraining['sha256']})",
         f"- It saw {pretraining['dataset']} ({pretraining['dataset_source']}), not this run's data: public "
         "pretraining costs no privacy only because its data is public",
         f"- Its own statement: {pretraining['statement']}",
+        *_preparation_lines(pretraining),
     ]
+
+
+def _preparation_lines(pretraining: dict) -> list[str]:
+    """What the run changed of the starting point before training: its inputs, its BatchNormalization."""
+    lines = []
+    if pretraining.get("adapt_inputs"):
+        lines.append(
+            f"- Inputs adapted: this data's images resized and channel-repeated to {pretraining['adapt_inputs']} "
+            "by fixed layers in front of the model"
+        )
+    if pretraining.get("batch_norm"):
+        lines.append(f"- BatchNormalization: {pretraining['batch_norm']} (dpzoo.privacy.fix_batch_normalization)")
+    return lines
 
 
 def _audit_lines(audit: dict | None) -> list[str]:

@@ -11,6 +11,7 @@ from dpzoo.artifacts import export, model_card, weights
 from dpzoo.common.errors import PEER_FAILURES, UsageError
 from dpzoo.common.stack import keras
 from dpzoo.data.pipeline import Preprocessor, TokenInputs
+from dpzoo.privacy.batch_norm_fix import fix_batch_normalization
 
 CHECKPOINT = "checkpoint/weights"
 SAVED_MODEL = "saved_model"
@@ -71,23 +72,47 @@ def load_run(run_dir: str) -> tuple[keras.Model, dict]:
     return model, card
 
 
+def prepared_start(
+    model: keras.Model,
+    *,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    finetune: str,
+    lora_rank: int | None,
+    batch_norm: str | None,
+) -> keras.Model:
+    """A pretrained ``model`` made ready for a fine-tuning run, in the order the run and its card
+    both follow: adapted to ``input_shape`` (dpzoo.finetuning.inputs: an explicit, weightless step),
+    its BatchNormalization frozen or replaced (``batch_norm``), then a new head of ``num_classes``
+    and the weights ``finetune`` trains (dpzoo.finetuning)."""
+    model = finetuning.adapt_inputs(model, input_shape)
+    if batch_norm:
+        model = fix_batch_normalization(model, mode=batch_norm)
+    return finetuning.prepare(
+        model, finetune, num_classes=num_classes, lora_rank=lora_rank or finetuning.DEFAULT_LORA_RANK
+    )
+
+
 def model_from_card(card: dict) -> keras.Model:
     """The run's model as its card describes it, freshly initialised; a fine-tuning run's is its
-    pretrained model's architecture, prepared as the run prepared it (dpzoo.finetuning)."""
+    pretrained model's architecture, prepared as the run prepared it (``prepared_start``)."""
     pretraining = card.get("pretraining")
+    dataset_shape = tuple(card["dataset"]["input_shape"])
     model = model_registry.get(
         card["model"]["name"],
-        input_shape=tuple(card["dataset"]["input_shape"]),
+        input_shape=tuple(pretraining.get("input_shape", dataset_shape)) if pretraining else dataset_shape,
         num_classes=pretraining["num_classes"] if pretraining else card["dataset"]["num_classes"],
         **card["model"]["kwargs"],
     )
     if not pretraining:
         return model
-    return finetuning.prepare(
+    return prepared_start(
         model,
-        pretraining["finetune"],
+        input_shape=dataset_shape,
         num_classes=card["dataset"]["num_classes"],
-        lora_rank=pretraining["lora_rank"] or finetuning.DEFAULT_LORA_RANK,
+        finetune=pretraining["finetune"],
+        lora_rank=pretraining["lora_rank"],
+        batch_norm=pretraining.get("batch_norm"),
     )
 
 

@@ -21,12 +21,15 @@ from dpzoo import finetuning, methods, training, zoo
 from dpzoo.artifacts import model_card
 from dpzoo.cli import app
 from dpzoo.common.errors import PEER_FAILURES, UsageError
+from dpzoo.models import applications
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES
 from dpzoo.training import distribution, engines, resume
 from dpzoo.training.averaging import EVAL_WEIGHTS
 from dpzoo.training.distribution import DISTRIBUTIONS
 from dpzoo.training.train_config import (
     ACCOUNTANTS,
+    BATCH_NORM_FIXES,
+    INIT_WEIGHTS,
     JIT_MODES,
     LR_SCHEDULES,
     MODELMIX_MIXINGS,
@@ -44,8 +47,9 @@ flags.DEFINE_string("model_kwargs", "{}", 'JSON keyword arguments of the model, 
 flags.DEFINE_string(
     "init_from",
     None,
-    "Fine-tune the model of this dpzoo run folder or zoo checkpoint (by name), pretrained on public data: its "
-    "head is replaced by a zero one for --dataset's classes; --model and --model_kwargs must name its model.",
+    "Fine-tune the model of this dpzoo run folder or zoo checkpoint (by name), or a keras.applications model "
+    "(keras.applications.MobileNetV3Small), pretrained on public data: its head is replaced by a zero one for "
+    "--dataset's classes; --model and --model_kwargs must name its model.",
 )
 flags.DEFINE_enum(
     "finetune",
@@ -55,6 +59,25 @@ flags.DEFINE_enum(
     "and offsets, and the head) or lora (low-rank adapters of rank --lora_rank, and the head).",
 )
 flags.DEFINE_integer("lora_rank", D.lora_rank, "--finetune=lora: the adapters' rank r.", lower_bound=1)
+flags.DEFINE_enum(
+    "init_weights",
+    D.init_weights,
+    INIT_WEIGHTS,
+    "A keras.applications --init_from's weights: imagenet (Keras downloads them once) or none (random: for tests).",
+)
+flags.DEFINE_string(
+    "adapt_inputs",
+    None,
+    "HEIGHTxWIDTHxCHANNELS of an --init_from model built for other images (e.g. 32x32x3): --dataset's images "
+    "are resized and a grey channel repeated to it by fixed layers in front of the model.",
+)
+flags.DEFINE_enum(
+    "batch_norm",
+    None,
+    BATCH_NORM_FIXES,
+    "An --init_from model's BatchNormalization: freeze (inference mode, pretrained statistics) or group_norm "
+    "(GroupNormalization in its place); DP-SGD refuses it in training mode.",
+)
 flags.DEFINE_string(
     "dataset",
     D.dataset,
@@ -258,11 +281,14 @@ def config_from_flags() -> TrainConfig:
 
 def _start_folder(init_from: str) -> str:
     """--init_from's run folder: the folder given, or a zoo checkpoint's verified folder by its name."""
-    if os.path.isdir(init_from):
+    if os.path.isdir(init_from) or applications.is_application(init_from):
         return init_from
     if init_from in {e.name for e in zoo.list()}:
         return zoo.fetch(zoo.entry(init_from))
-    raise UsageError(f"--init_from={init_from}: neither a run folder nor a zoo checkpoint (dpzoo-zoo list).")
+    raise UsageError(
+        f"--init_from={init_from}: neither a run folder, a zoo checkpoint (dpzoo-zoo list) nor a "
+        "keras.applications model (keras.applications.NAME)."
+    )
 
 
 def main(argv: list[str]) -> None:

@@ -1,20 +1,55 @@
-"""The starting point of a fine-tuning run (``TrainConfig.init_from``): a dpzoo run folder's model,
-prepared for this run's task (dpzoo.finetuning), and what its card must say about it.
+"""The starting point of a fine-tuning run (``TrainConfig.init_from``), prepared for this run's
+task, and what its card must say about it.
 
-Public pretraining costs no privacy only because its data is public; a model that saw the
-private set carries a guarantee that would have to be composed with the fine-tuning run's (both
-as one sequence of mechanisms on that set). dpzoo does not compose them yet, so such a starting
-point is refused (METHODS.md section 6).
+A starting point is a dpzoo run folder (or a zoo checkpoint's), or a keras.applications model
+with ImageNet weights (or none: random, for tests). Public pretraining costs no privacy only
+because its data is public; a model that saw the private set carries a guarantee that would have
+to be composed with the fine-tuning run's (both as one sequence of mechanisms on that set).
+dpzoo does not compose them yet, so such a starting point is refused (METHODS.md section 6).
 """
 
 import hashlib
 import os
 
+import numpy as np
+
 from dpzoo import data, finetuning
+from dpzoo import models as model_registry
 from dpzoo.artifacts import model_card, run_folder
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
+from dpzoo.models import applications
 from dpzoo.training.train_config import TrainConfig
+
+IMAGENET_CLASSES = 1000
+NOT_PRIVATE = "not trained privately: no privacy statement"
+
+
+def _start_shape(config: TrainConfig, dataset: data.Dataset) -> tuple[int, ...]:
+    return finetuning.parse_shape(config.adapt_inputs) if config.adapt_inputs else tuple(dataset.input_shape)
+
+
+def _application(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dict]:
+    """A keras.applications starting point and the card that stands for its own."""
+    if config.model != config.init_from:
+        raise UsageError(f"--init_from={config.init_from}: pass --model={config.init_from} too, so the card names it.")
+    shape = _start_shape(config, dataset)
+    weights = None if config.init_weights == "none" else config.init_weights
+    try:
+        model = model_registry.get(config.init_from, input_shape=shape, num_classes=IMAGENET_CLASSES, weights=weights)
+    except UsageError as e:
+        raise UsageError(
+            f"{e}. To feed it {dataset.name}'s images, pass --adapt_inputs=HEIGHTxWIDTHx3 (e.g. 32x32x3)."
+        ) from e
+    seen = {"name": "imagenet2012", "source": "ILSVRC-2012 training images (keras.applications weights)"}
+    if weights is None:
+        seen = {"name": "none", "source": "no data: random initialisation (init_weights=none)"}
+    card = {
+        "model": {"name": config.init_from, "kwargs": {}},
+        "dataset": seen | {"input_shape": list(shape), "num_classes": IMAGENET_CLASSES},
+        "privacy": {"statement": NOT_PRIVATE},
+    }
+    return model, card
 
 
 def _checked_card(config: TrainConfig, dataset: data.Dataset, card: dict) -> None:
@@ -32,24 +67,40 @@ def _checked_card(config: TrainConfig, dataset: data.Dataset, card: dict) -> Non
             f"--init_from={source} holds {model['name']} with model_kwargs {model['kwargs']}; pass "
             f"--model={model['name']} and those --model_kwargs, so the card names the model that trains."
         )
-    shape = tuple(card["dataset"]["input_shape"])
-    if shape != tuple(dataset.input_shape):
+    shape, wanted = tuple(card["dataset"]["input_shape"]), _start_shape(config, dataset)
+    if shape != wanted:
+        adapt = "x".join(str(d) for d in shape)
         raise UsageError(
-            f"--init_from={source} takes inputs of shape {shape}, {dataset.name} has {tuple(dataset.input_shape)}; "
-            "changing channels or input size is not supported yet: pretrain on inputs of this shape."
+            f"--init_from={source} takes inputs of shape {shape}, not {wanted}; to feed it {dataset.name}'s "
+            f"{tuple(dataset.input_shape)} images resized and channel-repeated, pass --adapt_inputs={adapt}."
         )
 
 
-def build(config: TrainConfig, dataset: data.Dataset) -> keras.Model:
-    """The pretrained model of ``config.init_from`` with a new zero head for ``dataset`` and the
-    weights ``config.finetune`` trains."""
-    model, card = run_folder.load_run(config.init_from)
+def _start(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dict]:
+    if applications.is_application(config.init_from):
+        model, card = _application(config, dataset)
+    else:
+        model, card = run_folder.load_run(config.init_from)
     _checked_card(config, dataset, card)
-    return finetuning.prepare(model, config.finetune, num_classes=dataset.num_classes, lora_rank=config.lora_rank)
+    return model, card
 
 
-def _sha256(folder: str) -> str:
-    """One digest of the starting point's checkpoint files, in name order."""
+def build(config: TrainConfig, dataset: data.Dataset) -> keras.Model:
+    """The pretrained model of ``config.init_from``, adapted to ``dataset``'s images if asked, with
+    a new zero head for its classes and the weights ``config.finetune`` trains."""
+    model, card = _start(config, dataset)
+    return run_folder.prepared_start(
+        model,
+        input_shape=tuple(dataset.input_shape),
+        num_classes=dataset.num_classes,
+        finetune=config.finetune,
+        lora_rank=config.lora_rank,
+        batch_norm=config.batch_norm,
+    )
+
+
+def _folder_sha256(folder: str) -> str:
+    """One digest of a run folder's checkpoint files, in name order."""
     digest = hashlib.sha256()
     prefix = os.path.basename(run_folder.CHECKPOINT)
     names = sorted(n for n in os.listdir(folder) if n.startswith(prefix))
@@ -61,19 +112,36 @@ def _sha256(folder: str) -> str:
     return digest.hexdigest()
 
 
-def card_fields(config: TrainConfig) -> dict:
-    """The card's "pretraining" section: where the model came from (folder, checkpoint sha256),
-    the data it saw and its own privacy statement, and what this run trained of it."""
-    card = model_card.read(config.init_from)  # load_run has checked it when the model was built
-    privacy = card.get("privacy", {})
+def _weights_sha256(model: keras.Model) -> str:
+    """One digest of a model's weights, in the model's order (a keras.applications start)."""
+    digest = hashlib.sha256()
+    for variable in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
+    return digest.hexdigest()
+
+
+def card_fields(config: TrainConfig, dataset: data.Dataset) -> dict:
+    """The card's "pretraining" section: where the model came from (folder or keras.applications
+    name, the sha256 of its weights), the data it saw and its own privacy statement, and how this
+    run prepared and trained it."""
+    if applications.is_application(config.init_from):
+        model, card = _application(config, dataset)
+        where, sha256 = config.init_from, _weights_sha256(model)
+    else:
+        card = model_card.read(config.init_from)  # load_run has checked it when the model was built
+        where = os.path.abspath(config.init_from)
+        sha256 = _folder_sha256(os.path.dirname(os.path.join(config.init_from, run_folder.CHECKPOINT)))
     return {
-        "init_from": os.path.abspath(config.init_from),
-        "sha256": _sha256(os.path.dirname(os.path.join(config.init_from, run_folder.CHECKPOINT))),
+        "init_from": where,
+        "sha256": sha256,
         "model": card["model"]["name"],
         "num_classes": card["dataset"]["num_classes"],
+        "input_shape": list(card["dataset"]["input_shape"]),
         "dataset": card["dataset"]["name"],
         "dataset_source": card["dataset"].get("source", ""),
-        "statement": privacy.get("statement", "no privacy statement"),
+        "statement": card.get("privacy", {}).get("statement", NOT_PRIVATE),
+        "adapt_inputs": config.adapt_inputs,
+        "batch_norm": config.batch_norm,
         "finetune": config.finetune,
         "lora_rank": config.lora_rank if config.finetune == "lora" else None,
     }

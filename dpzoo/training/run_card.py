@@ -54,7 +54,7 @@ def build(
             "parameters": model.count_params(),
             "trainable_parameters": sum(math.prod(v.shape) for v in model.trainable_variables),
         },
-        **({"pretraining": pretrained.card_fields(config)} if config.init_from else {}),
+        **({"pretraining": pretrained.card_fields(config, dataset)} if config.init_from else {}),
         "dataset": {
             "name": dataset.name,
             "source": dataset.source,

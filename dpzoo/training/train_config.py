@@ -15,6 +15,7 @@ from dpzoo.common import validation
 from dpzoo.common.errors import UsageError
 from dpzoo.data.fixed_views import FixedViews
 from dpzoo.methods.modelmix import MIXINGS
+from dpzoo.privacy.batch_norm_fix import MODES as BATCH_NORM_FIXES
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES, check_linf_p
 from dpzoo.training import engines
 from dpzoo.training.averaging import EVAL_WEIGHTS
@@ -24,6 +25,7 @@ MODELMIX_MIXINGS = MIXINGS  # the method's a ~ U[0, 1]; a = 1, an ablation
 OPTIMIZERS = ("sgd", "momentum", "adam")
 LR_SCHEDULES = ("constant", "cosine")
 JIT_MODES = ("auto", "true", "false")
+INIT_WEIGHTS = ("imagenet", "none")  # of a keras.applications starting point
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -76,7 +78,13 @@ class TrainConfig:
     replaced by a zero one for this dataset's classes and ``finetune`` (full, head, norms, lora with
     ``lora_rank``) says what trains (dpzoo.finetuning). The card names the starting point, its
     data and its own privacy statement; one that saw this run's dataset is refused, as its
-    guarantee would have to be composed with this run's.
+    guarantee would have to be composed with this run's. ``init_from`` may also name a
+    keras.applications model (``keras.applications.MobileNetV3Small``; ``model`` names it too), with
+    ``init_weights`` "imagenet" (Keras downloads them) or "none" (random: for tests). A starting
+    point built for other images takes this dataset's through ``adapt_inputs`` "HxWxC", its input
+    shape: a fixed resize and channel repeat put in front of it (dpzoo.finetuning.inputs), never
+    implicitly. ``batch_norm`` "freeze" (inference mode, pretrained statistics) or "group_norm"
+    (GroupNormalization in its place) makes a model with BatchNormalization trainable privately.
 
     ``checkpoint_every_steps`` N checkpoints the run every N steps so that rerunning it after a
     crash resumes (dpzoo.training.resume); None: after each minute of training; 0: never.
@@ -90,6 +98,9 @@ class TrainConfig:
     init_from: str | None = None
     finetune: str = "full"
     lora_rank: int = finetuning.DEFAULT_LORA_RANK
+    init_weights: str = "imagenet"
+    adapt_inputs: str | None = None
+    batch_norm: str | None = None
     dataset: str = "fashion_mnist"
     data_dir: str | None = None
     max_train_examples: int | None = None
@@ -148,6 +159,13 @@ class TrainConfig:
         validation.positive("lora_rank", self.lora_rank)
         if self.finetune != "full" and not self.init_from:
             raise UsageError(f"finetune={self.finetune!r} needs init_from: a pretrained run folder to fine-tune.")
+        validation.one_of("init_weights", self.init_weights, INIT_WEIGHTS)
+        if self.adapt_inputs is not None:
+            finetuning.parse_shape(self.adapt_inputs)
+        if self.batch_norm is not None:
+            validation.one_of("batch_norm", self.batch_norm, BATCH_NORM_FIXES)
+        if (self.adapt_inputs or self.batch_norm) and not self.init_from:
+            raise UsageError("adapt_inputs and batch_norm prepare a pretrained model: they need init_from.")
         validation.one_of("optimizer", self.optimizer, OPTIMIZERS)
         validation.one_of("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         validation.one_of("sampling", self.sampling, SAMPLINGS)

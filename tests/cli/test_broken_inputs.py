@@ -43,6 +43,15 @@ def _records_with(record_dir: str, folder, change) -> str:
     return str(folder)
 
 
+# MobileNetV3Small takes 32x32 images at least; Fashion-MNIST's are 28x28 and need --adapt_inputs
+APPLICATION_START = (
+    "--init_from=keras.applications.MobileNetV3Small",
+    "--model=keras.applications.MobileNetV3Small",
+    "--init_weights=none",
+    "--finetune=head",
+)
+
+
 def _train_file(folder: str) -> str:
     return next(os.path.join(folder, n) for n in os.listdir(folder) if "-train.array_record" in n)
 
@@ -195,7 +204,7 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
             "init_from names nothing",
             "dpzoo-train",
             train(out, f"--init_from={tmp}/nowhere"),
-            "neither a run folder nor a zoo checkpoint",
+            "neither a run folder, a zoo checkpoint",
         ),
         (  # a zoo checkpoint by name: all of them saw Fashion-MNIST
             "init_from a zoo checkpoint of this data",
@@ -208,6 +217,24 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
             "dpzoo-train",
             train(out, f"--init_from={finished_run}", "--finetune=head"),
             "this run's dataset: its privacy guarantee would have to be composed",
+        ),
+        (
+            "init_from an unknown keras.applications model",
+            "dpzoo-train",
+            train(out, "--init_from=keras.applications.Nope", "--model=keras.applications.Nope", "--init_weights=none"),
+            "Unknown model 'keras.applications.Nope'",
+        ),
+        (
+            "adapt_inputs not a shape",
+            "dpzoo-train",
+            train(out, f"--init_from={finished_run}", "--adapt_inputs=32x32"),
+            "expected HEIGHTxWIDTHxCHANNELS",
+        ),
+        (
+            "a keras.applications start too small for its images",
+            "dpzoo-train",
+            train(out, *APPLICATION_START),
+            "pass --adapt_inputs=HEIGHTxWIDTHx3",
         ),
         ("output_dir is a file", "dpzoo-train", train(f"--output_dir={blocker}"), "is not a folder"),
         ("output_dir inside a file", "dpzoo-train", train(f"--output_dir={blocker}/run"), "Not a directory"),
