@@ -8,7 +8,16 @@
 * ``random_processes``: public images drawn from a seed (dead leaves, 1/f^alpha spectra).
 """
 
-from dpzoo.data.dataset import CHANNEL_STATS, DATASETS, SPECS, TEXT_DATASETS, Dataset, DatasetSpec, synthetic
+from dpzoo.data.dataset import (
+    CHANNEL_STATS,
+    DATASETS,
+    RANDOM_PROCESS_DATASETS,
+    SPECS,
+    TEXT_DATASETS,
+    Dataset,
+    DatasetSpec,
+    synthetic,
+)
 from dpzoo.data.file_formats import IDX_FILES, SVHN_FILES, read_idx
 from dpzoo.data.loader import load
 from dpzoo.data.public_batch import PUBLIC_BATCH_SIZE, public_auxiliary_batch
@@ -18,6 +27,7 @@ __all__ = [
     "DATASETS",
     "IDX_FILES",
     "PUBLIC_BATCH_SIZE",
+    "RANDOM_PROCESS_DATASETS",
     "SPECS",
     "SVHN_FILES",
     "TEXT_DATASETS",

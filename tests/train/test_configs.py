@@ -13,7 +13,7 @@ from dpzoo import accounting, data, methods, models, training
 from dpzoo.cli.train import load_config
 from dpzoo.common.errors import UsageError
 from dpzoo.data import record_writer, records
-from dpzoo.training import TrainConfig, privacy_plan
+from dpzoo.training import TrainConfig, engines, privacy_plan
 from tests.conftest import ROOT
 
 CONFIGS = sorted(
@@ -27,18 +27,24 @@ SPREAD_OVER_WORKERS = True  # no shared fixtures; the slowest tests of the suite
 
 # deeper variants of the same blocks run the same code path end to end (WRN-40-4's two tiny steps
 # trace for over two minutes on a 2-core CPU)
-SAME_PATH_AS = {"wrn40_4": "wrn16_4"}
+SAME_PATH_AS = {
+    "wrn40_4": "wrn16_4",
+    "wrn28_10": "wrn16_4",
+    "keras.applications.ResNet152V2": "keras.applications.ResNet50V2",
+}
 
 
 def _one_per_shape(paths: list[str]) -> list[str]:
-    """One config per (model, model kwargs, input shape, classes, augmult, method): configs that differ only in budget,
-    schedule or seed train the same graph, so one of them covers the others' end-to-end path."""
+    """One config per (model, model kwargs, input shape, classes, augmult, method, engine, fine-tuning or
+    not): configs that differ only in budget, schedule or seed train the same graph, so one of them
+    covers the others' end-to-end path."""
     seen, chosen = set(), []
     for path in paths:
         c = load_config(path)
         spec = data.SPECS[c.dataset]
         model = SAME_PATH_AS.get(c.model, c.model)
-        key = (model, tuple(sorted(c.model_kwargs.items())), spec.input_shape, spec.num_classes, c.augmult, c.method)
+        kwargs = tuple(sorted(c.model_kwargs.items()))
+        key = (model, kwargs, spec.input_shape, spec.num_classes, c.augmult, c.method, c.engine, bool(c.init_from))
         if key not in seen:
             seen.add(key)
             chosen.append(path)
@@ -72,11 +78,16 @@ def _privacy(config: TrainConfig, n: int) -> tuple[float, int, float]:
 
 @pytest.mark.parametrize("path", CONFIGS, ids=CONFIG_IDS)
 def test_config_loads_and_meets_its_target(path):
+    """A private config meets its epsilon; a config without privacy (a prior's pretraining) may
+    only train on public data (images drawn from random processes)."""
     config = load_config(path)
     assert isinstance(config, TrainConfig)
     spec = data.SPECS[config.dataset]
     model = models.get(config.model, input_shape=spec.input_shape, num_classes=spec.num_classes, **config.model_kwargs)
     assert model.count_params() > 0
+    if not engines.get(config.engine).private:
+        assert config.dataset in data.RANDOM_PROCESS_DATASETS and config.target_epsilon is None
+        return
     _, steps, eps = _privacy(config, spec.n_train)
     assert steps > 0 and eps <= config.target_epsilon + 1e-3
     with pytest.raises(UsageError):
@@ -89,6 +100,9 @@ def test_config_trains_two_steps_on_synthetic_data(path, tmp_path):
     multiplier of the real run, on 4 synthetic examples in batches of 2 (2 Poisson steps); a config
     with a physical batch size runs its steps in chunks of 1 row."""
     config = load_config(path)
+    config = dataclasses.replace(config, model=SAME_PATH_AS.get(config.model, config.model))
+    if config.init_from:  # the start: the config's model after two steps on public stand-in data of its shape
+        config = dataclasses.replace(config, init_from=_stand_in_start(config, tmp_path))
     sigma = privacy_plan.resolve_noise(config, data.SPECS[config.dataset].n_train)
     tiny = dataclasses.replace(
         config,
@@ -114,6 +128,23 @@ def test_config_trains_two_steps_on_synthetic_data(path, tmp_path):
     assert card["dataset"]["augmult"] == config.augmult
     assert card["results"]["eval_weights"] == config.eval_weights
     assert card["training"]["physical_batch_size"] == tiny.physical_batch_size
+
+
+def _stand_in_start(config: TrainConfig, tmp_path) -> str:
+    """A run folder of ``config.model`` trained two steps without privacy on synthetic images of the
+    config's shape under another dataset's name: what the config's init_from points at, in small."""
+    stand_in = dataclasses.replace(data.synthetic(config.dataset, n_train=4, n_test=2), name="public_stand_in")
+    start = TrainConfig(
+        model=config.model,
+        model_kwargs=config.model_kwargs,
+        dataset=config.dataset,
+        engine="nonprivate",
+        batch_size=2,
+        epochs=1,
+        output_dir=str(tmp_path / "start"),
+    )
+    training.run(start, verbose=0, dataset=stand_in)
+    return start.output_dir
 
 
 def test_non_config_file_is_refused(tmp_path):
