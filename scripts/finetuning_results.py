@@ -1,0 +1,71 @@
+"""Writes results/fashion_mnist_finetuning.md (+ PNG, + the model cards) from the DP-RandP runs
+on Fashion-MNIST and the from-scratch run of the same model and recipe.
+
+  .venv/bin/python scripts/finetuning_results.py [--runs=runs/randp]
+"""
+
+import json
+import os
+
+from absl import app, flags
+
+from dpzoo.artifacts import model_card
+from dpzoo.zoo import plots
+
+_RUNS = flags.DEFINE_string("runs", "runs/randp", "Folder of the prior and the fine-tuning runs.")
+_OUTPUT = flags.DEFINE_string("output", "results/fashion_mnist_finetuning", "Output stem: .md, .png, folder of cards.")
+
+PRIOR = "scatternet_cnn_gray28"
+FINE_TUNED = {"ft_full_eps3_seed0": "DP-RandP prior, every layer", "ft_head_eps3_seed0": "DP-RandP prior, head only"}
+SCRATCH = ("results/fashion_mnist_scatternet/scatternet_cnn_eps3.json", "from scratch (Tramer & Boneh's recipe)")
+
+
+def _row(label: str, card: dict) -> str:
+    by_weights = card["results"]["test_accuracy_by_weights"]
+    cells = " | ".join(f"{100 * by_weights[w]:.2f}%" for w in ("raw", "ema", "polyak"))
+    trainable = card["model"].get("trainable_parameters", card["model"]["parameters"])
+    return f"| {label} | {cells} | {trainable:,} | {card['privacy']['statement']} |"
+
+
+def _curves(cards: dict[str, dict], path: str) -> str:
+    figure, axes = plots.plt.subplots(figsize=(6.5, 3.8))
+    for label, card in cards.items():
+        rows = card["history"]
+        axes.plot([r["epoch"] for r in rows], [100 * r["val_accuracy"] for r in rows], label=label)
+    axes.set_xlabel("epoch (epsilon grows to 3)")
+    axes.set_ylabel("test accuracy (%), final weights")
+    axes.set_ylim(40, 92)
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    axes.set_title("ScatterNet CNN, Fashion-MNIST, epsilon 3: prior or none", fontsize=10)
+    figure.tight_layout()
+    return plots.save(figure, path)
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    runs = {name: model_card.read(os.path.join(_RUNS.value, name)) for name in FINE_TUNED}
+    prior = model_card.read(os.path.join(_RUNS.value, PRIOR))
+    with open(SCRATCH[0]) as f:
+        scratch = json.load(f)
+    model_card.copy_all(_RUNS.value, [PRIOR, *FINE_TUNED], _OUTPUT.value)
+    cards = {SCRATCH[1]: scratch} | {FINE_TUNED[name]: card for name, card in runs.items()}
+    _curves(cards, _OUTPUT.value + ".png")
+    template = open(os.path.join(os.path.dirname(__file__), "finetuning_results.md.in")).read()
+    table = "\n".join(_row(label, card) for label, card in cards.items())
+    prior_accuracy = 100 * prior["results"]["test_accuracy"]
+    text = template.format(
+        table=table,
+        prior_accuracy=f"{prior_accuracy:.2f}%",
+        prior_command=prior["command"],
+        commands="\n".join(card["command"] for card in runs.values()),
+        runs=model_card.results_table(list(runs.values())),
+        stem=os.path.basename(_OUTPUT.value),
+    )
+    with open(_OUTPUT.value + ".md", "w") as f:
+        f.write(text)
+    print(f"wrote {_OUTPUT.value}.md, .png and {len(runs) + 1} cards")
+
+
+if __name__ == "__main__":
+    app.run(main)
