@@ -71,15 +71,30 @@ def to_markdown(card: dict) -> str:
 
 def _pretraining_lines(pretraining: dict | None) -> list[str]:
     """A fine-tuning run's starting point, under its privacy: the epsilon above covers this run's
-    private steps only, which holds because the starting point saw none of this data."""
+    private steps only, which holds because the starting point saw none of this data, or it
+    covers both, composed, when the start was trained privately on this data."""
     if not pretraining:
         return []
+    start = (
+        f"- Fine-tuned ({pretraining['finetune']}) from {pretraining['model']} in {pretraining['init_from']} "
+        f"(weights sha256 {pretraining['sha256']})"
+    )
+    if pretraining.get("composed"):
+        return [
+            "",
+            "## Pretraining (composed into the epsilon above)",
+            "",
+            start,
+            f"- It was trained privately on this run's data ({pretraining['dataset']}); its steps are composed "
+            "with this run's into the epsilon above",
+            f"- Its own statement: {pretraining['statement']}",
+            *_preparation_lines(pretraining),
+        ]
     return [
         "",
         "## Pretraining (not covered by the epsilon above)",
         "",
-        f"- Fine-tuned ({pretraining['finetune']}) from {pretraining['model']} in {pretraining['init_from']} "
-        f"(weights sha256 {pretraining['sha256']})",
+        start,
         f"- It saw {pretraining['dataset']} ({pretraining['dataset_source']}), not this run's data: public "
         "pretraining costs no privacy only because its data is public",
         f"- Its own statement: {pretraining['statement']}",

@@ -71,6 +71,12 @@ flags.DEFINE_string(
     "HEIGHTxWIDTHxCHANNELS of an --init_from model built for other images (e.g. 32x32x3): --dataset's images "
     "are resized and a grey channel repeated to it by fixed layers in front of the model.",
 )
+flags.DEFINE_bool(
+    "compose_start",
+    D.compose_start,
+    "The --init_from run was trained privately on this run's data (a private linear probe, say): compose its "
+    "steps into this run's epsilon; --target_epsilon is then the total of both.",
+)
 flags.DEFINE_enum(
     "batch_norm",
     None,

@@ -3,9 +3,10 @@ task, and what its card must say about it.
 
 A starting point is a dpzoo run folder (or a zoo checkpoint's), or a keras.applications model
 with ImageNet weights (or none: random, for tests). Public pretraining costs no privacy only
-because its data is public; a model that saw the private set carries a guarantee that would have
-to be composed with the fine-tuning run's (both as one sequence of mechanisms on that set).
-dpzoo does not compose them yet, so such a starting point is refused (METHODS.md section 6).
+because its data is public; a model that saw the private set carries a guarantee that must be
+composed with the fine-tuning run's (both as one sequence of mechanisms on that set): such a start
+is refused unless ``compose_start`` composes them (dpzoo.accounting.earlier_runs; METHODS.md
+section 6).
 """
 
 import hashlib
@@ -13,7 +14,7 @@ import os
 
 import numpy as np
 
-from dpzoo import data, finetuning
+from dpzoo import accounting, data, finetuning
 from dpzoo import models as model_registry
 from dpzoo.artifacts import model_card, run_folder
 from dpzoo.common.errors import UsageError
@@ -56,11 +57,14 @@ def _checked_card(config: TrainConfig, dataset: data.Dataset, card: dict) -> Non
     """Refuses a starting point that saw this run's data, or is another model or input shape."""
     source = config.init_from
     seen = card["dataset"]["name"]
-    if seen == dataset.name:
+    if seen == dataset.name and not config.compose_start:
         raise UsageError(
-            f"--init_from={source} was trained on {seen}, this run's dataset: its privacy guarantee would have to be "
-            "composed with this run's, which dpzoo does not do yet. Start from a model pretrained on public data."
+            f"--init_from={source} was trained on {seen}, this run's dataset: its privacy guarantee must be composed "
+            "with this run's. Pass --compose_start (the target epsilon is then the total of both), or start from a "
+            "model pretrained on public data."
         )
+    if config.compose_start:
+        _check_composable(source, card, dataset)
     model = card["model"]
     if model["name"] != config.model or dict(model["kwargs"]) != dict(config.model_kwargs):
         raise UsageError(
@@ -73,6 +77,23 @@ def _checked_card(config: TrainConfig, dataset: data.Dataset, card: dict) -> Non
         raise UsageError(
             f"--init_from={source} takes inputs of shape {shape}, not {wanted}; to feed it {dataset.name}'s "
             f"{tuple(dataset.input_shape)} images resized and channel-repeated, pass --adapt_inputs={adapt}."
+        )
+
+
+def _check_composable(source: str, card: dict, dataset: data.Dataset) -> None:
+    """A start whose guarantee can be composed with this run's: trained privately on these very
+    examples (the same dataset and count: one sequence of mechanisms on one set)."""
+    seen, privacy = card["dataset"]["name"], card.get("privacy", {})
+    if seen != dataset.name:
+        raise UsageError(
+            f"--compose_start: --init_from={source} was trained on {seen}, not on this run's {dataset.name}; "
+            "there is nothing to compose. Drop --compose_start."
+        )
+    accounting.earlier_run(privacy, what=f"--init_from={source}")  # refuses a guarantee that is not formal
+    if privacy["n"] != len(dataset.x_train):
+        raise UsageError(
+            f"--compose_start: --init_from={source} trained on {privacy['n']} examples of {seen}, this run on "
+            f"{len(dataset.x_train)}: composition needs the same examples (the same --max_train_examples)."
         )
 
 
@@ -140,6 +161,7 @@ def card_fields(config: TrainConfig, dataset: data.Dataset) -> dict:
         "dataset": card["dataset"]["name"],
         "dataset_source": card["dataset"].get("source", ""),
         "statement": card.get("privacy", {}).get("statement", NOT_PRIVATE),
+        "composed": config.compose_start,
         "adapt_inputs": config.adapt_inputs,
         "batch_norm": config.batch_norm,
         "finetune": config.finetune,

@@ -3,18 +3,24 @@
 sigma is given, or calibrated to ``target_epsilon`` over the configured epochs by DP-SGD's
 accountant and then by the run's method (a method with its own accountant may need less); with
 ``stop_at_epsilon`` the run ends at the last step whose epsilon is within the target. A release
-before training (``prior_release``: data normalisation) is composed into both.
+before training (``prior_release``: the private run a fine-tuning run starts from, data
+normalisation) is composed into both.
 """
 
 from dpzoo import accounting, methods
+from dpzoo.artifacts import model_card
 from dpzoo.training import engines
 from dpzoo.training.train_config import TrainConfig
 
 
-def prior_release(config: TrainConfig) -> accounting.GaussianReleases | None:
-    """What the run releases of the training set before training: its data normalisation's
-    statistics, or None."""
-    return accounting.data_normalization(config.data_norm_noise_multiplier)
+def prior_release(config: TrainConfig) -> accounting.GaussianReleases | accounting.EarlierRun | None:
+    """What was released of the training set before this run trains: the private run it starts
+    from (``compose_start``), then its data normalisation's statistics; None if nothing."""
+    earlier = None
+    if config.compose_start:
+        privacy = model_card.read(config.init_from)["privacy"]
+        earlier = accounting.earlier_run(privacy, what=f"the private run it starts from ({config.init_from})")
+    return accounting.composed(earlier, accounting.data_normalization(config.data_norm_noise_multiplier))
 
 
 def resolve_noise(config: TrainConfig, n: int) -> float:

@@ -77,14 +77,17 @@ class TrainConfig:
     ``model_kwargs``, this run fine-tunes (dpzoo.training.pretrained): its classification layer is
     replaced by a zero one for this dataset's classes and ``finetune`` (full, head, norms, lora with
     ``lora_rank``) says what trains (dpzoo.finetuning). The card names the starting point, its
-    data and its own privacy statement; one that saw this run's dataset is refused, as its
-    guarantee would have to be composed with this run's. ``init_from`` may also name a
+    data and its own privacy statement; one that saw this run's dataset is refused unless
+    ``compose_start`` composes its guarantee with this run's (below). ``init_from`` may also name a
     keras.applications model (``keras.applications.MobileNetV3Small``; ``model`` names it too), with
     ``init_weights`` "imagenet" (Keras downloads them) or "none" (random: for tests). A starting
     point built for other images takes this dataset's through ``adapt_inputs`` "HxWxC", its input
     shape: a fixed resize and channel repeat put in front of it (dpzoo.finetuning.inputs), never
     implicitly. ``batch_norm`` "freeze" (inference mode, pretrained statistics) or "group_norm"
     (GroupNormalization in its place) makes a model with BatchNormalization trainable privately.
+    ``compose_start``: the start was trained privately on this run's own data (DP-RandP's linear
+    probe before its full fine-tuning); its steps are composed into every epsilon this run states
+    (dpzoo.accounting.earlier_runs), and a target epsilon is the total of both.
 
     ``checkpoint_every_steps`` N checkpoints the run every N steps so that rerunning it after a
     crash resumes (dpzoo.training.resume); None: after each minute of training; 0: never.
@@ -101,6 +104,7 @@ class TrainConfig:
     init_weights: str = "imagenet"
     adapt_inputs: str | None = None
     batch_norm: str | None = None
+    compose_start: bool = False
     dataset: str = "fashion_mnist"
     data_dir: str | None = None
     max_train_examples: int | None = None
@@ -164,8 +168,12 @@ class TrainConfig:
             finetuning.parse_shape(self.adapt_inputs)
         if self.batch_norm is not None:
             validation.one_of("batch_norm", self.batch_norm, BATCH_NORM_FIXES)
-        if (self.adapt_inputs or self.batch_norm) and not self.init_from:
-            raise UsageError("adapt_inputs and batch_norm prepare a pretrained model: they need init_from.")
+        if (self.adapt_inputs or self.batch_norm or self.compose_start) and not self.init_from:
+            raise UsageError(
+                "adapt_inputs, batch_norm and compose_start are about a starting point: they need init_from."
+            )
+        if self.compose_start and self.method == "modelmix":
+            raise UsageError("compose_start: ModelMix's accountant cannot compose an earlier run; use --method=dpsgd.")
         validation.one_of("optimizer", self.optimizer, OPTIMIZERS)
         validation.one_of("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         validation.one_of("sampling", self.sampling, SAMPLINGS)

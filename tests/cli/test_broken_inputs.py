@@ -216,7 +216,7 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
             "init_from a run on this run's data",
             "dpzoo-train",
             train(out, f"--init_from={finished_run}", "--finetune=head"),
-            "this run's dataset: its privacy guarantee would have to be composed",
+            "this run's dataset: its privacy guarantee must be composed",
         ),
         (
             "init_from an unknown keras.applications model",

@@ -6,9 +6,9 @@ data, no privacy cost. dpzoo trains it as a supervised proxy (which of ten proce
 image) instead of the paper's contrastive objective, which two CPU cores cannot afford. The
 private phases then fine-tune that model on the private set. The paper runs a private linear
 probe (phase II) before fine-tuning everything (phase III), with the budget split between them and
-composed; dpzoo does not compose two runs on one data set yet, so these configs spend the whole
-budget on one private phase, the full fine-tuning of phase III (a head-only run is the same
-config with finetune="head").
+composed. These configs spend the whole budget on the full fine-tuning of phase III; phase II is
+the same config with finetune="head" and part of the budget, and phase III then starts from it
+with compose_start=True and the total as its target (dpzoo.accounting.earlier_runs).
 """
 
 import dataclasses
