@@ -14,11 +14,16 @@ import statistics
 import numpy as np
 
 from dpzoo import finetuning, models
-from dpzoo.benchmarks.throughput import batch_memory, method_batches, mib, ratio, state_bytes, timed_round
-from dpzoo.common.stack import keras
-from dpzoo.privacy import DPConfig, make_private, sized_steps
-
-_LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+from dpzoo.benchmarks.throughput import (
+    batch_memory,
+    method_batches,
+    mib,
+    private_compiled,
+    ratio,
+    state_bytes,
+    timed_round,
+)
+from dpzoo.privacy import DPConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,12 +45,7 @@ def _private(model_name: str, input_shape, num_classes: int, mode: str, batch_si
     backbone = models.get(model_name, input_shape=input_shape, num_classes=num_classes)
     prepared = finetuning.prepare(backbone, mode, num_classes=num_classes, lora_rank=lora_rank)
     config = DPConfig(l2_norm_clip=1.0, noise_multiplier=1.0, expected_batch_size=batch_size, seed=0)
-    private = make_private(prepared, config)
-    private.compile(keras.optimizers.SGD(0.1), loss=_LOSS)
-    function = private.make_train_function()
-    if isinstance(function, sized_steps.SizedTrainFunction):
-        function.patience = 0  # the steady state: each padded size its own graph
-    return private
+    return private_compiled(prepared, config)
 
 
 def measure_finetuning(

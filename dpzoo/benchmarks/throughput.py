@@ -92,6 +92,17 @@ def _tf_privacy_dpmodel(model: keras.Model, jit: bool) -> keras.Model:
     return dp_model
 
 
+def private_compiled(model: keras.Model, config: DPConfig, jit: bool = False) -> keras.Model:
+    """``model`` made private with ``config`` and compiled, its train function built for the
+    steady state of a long run (each padded batch size its own graph)."""
+    private = make_private(model, config)
+    private.compile(keras.optimizers.SGD(0.1), loss=_LOSS, jit_compile=jit)
+    function = private.make_train_function()
+    if isinstance(function, sized_steps.SizedTrainFunction):
+        function.patience = 0
+    return private
+
+
 def _compiled(method: str, model: keras.Model, batch_size: int, augmult: int, jit: bool) -> keras.Model:
     """The model compiled for ``method``, ready for train_on_batch."""
     if method == "nonprivate":
@@ -106,12 +117,7 @@ def _compiled(method: str, model: keras.Model, batch_size: int, augmult: int, ji
             augmult=augmult,
             seed=0,
         )
-        private = make_private(model, config)
-        private.compile(keras.optimizers.SGD(0.1), loss=_LOSS, jit_compile=jit)
-        function = private.make_train_function()
-        if isinstance(function, sized_steps.SizedTrainFunction):
-            function.patience = 0  # the steady state of a long run: each size its own graph
-        return private
+        return private_compiled(model, config, jit)
     if method == "tf_privacy_dpmodel":
         return _tf_privacy_dpmodel(model, jit)
     return tf_privacy_optimizers.compile_model(
