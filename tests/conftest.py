@@ -81,6 +81,19 @@ def write_idx(path: str, array: np.ndarray) -> None:
         f.write(header + np.ascontiguousarray(array, np.uint8).tobytes())
 
 
+def fashion_subset(fashion: data.Dataset, n_train: int, n_test: int = 32) -> data.Dataset:
+    """The first n_train / n_test real Fashion-MNIST examples, in memory (short runs in tests)."""
+    return data.Dataset(
+        "fashion_mnist",
+        fashion.x_train[:n_train],
+        fashion.y_train[:n_train],
+        fashion.x_test[:n_test],
+        fashion.y_test[:n_test],
+        fashion.num_classes,
+        fashion.source,
+    )
+
+
 def fashion_subset_dir(directory, fashion: data.Dataset, n_train: int, n_test: int) -> str:
     """A --data_dir with the first n_train / n_test real Fashion-MNIST examples as IDX files
     (short command-line runs: evaluating the whole test set would dominate them)."""

@@ -13,6 +13,7 @@ from dpzoo import data, training
 from dpzoo.artifacts import run_folder
 from dpzoo.common.errors import UsageError
 from dpzoo.training import TrainConfig
+from tests.conftest import fashion_subset
 
 
 def _config(tmp_path, name: str, **changes) -> TrainConfig:
@@ -21,15 +22,7 @@ def _config(tmp_path, name: str, **changes) -> TrainConfig:
 
 
 def _fashion(fashion: data.Dataset, n: int = 64) -> data.Dataset:
-    return data.Dataset(
-        "fashion_mnist",
-        fashion.x_train[:n],
-        fashion.y_train[:n],
-        fashion.x_test[:32],
-        fashion.y_test[:32],
-        10,
-        "Debian",
-    )
+    return fashion_subset(fashion, n)
 
 
 @pytest.fixture(scope="module")
