@@ -29,10 +29,10 @@ def adapt_inputs(model: keras.Model, input_shape: tuple[int, ...]) -> keras.Mode
     instead: resized and channel-repeated in front of its own layers, which are the same objects
     with the same weights. The same model if the shapes already agree."""
     source, target = tuple(input_shape), tuple(model.inputs[0].shape[1:]) if keras_api.is_graph_model(model) else ()
-    if not keras_api.is_graph_model(model) or len(model.inputs) != 1 or len(target) != 3:
-        raise UsageError(f"{model.name}: only a Functional or Sequential model with one image input can be adapted.")
     if source == target:
         return model
+    if not keras_api.is_graph_model(model) or len(model.inputs) != 1 or len(target) != 3:
+        raise UsageError(f"{model.name}: only a Functional or Sequential model with one image input can be adapted.")
     if len(source) != 3 or source[-1] not in (1, target[-1]):
         raise UsageError(
             f"Cannot adapt {model.name}'s {target} inputs to images of shape {source}: sizes are resized, and a "
