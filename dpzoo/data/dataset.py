@@ -16,7 +16,7 @@ CHANNEL_STATS = {
     "digits": ((0.3050,), (0.3760,)),
     "imagenet2012": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
-TEXT_DATASETS = ("debian_descriptions", "ag_news")  # token ids [N, length] (dpzoo.data.text_corpora)
+TEXT_DATASETS = ("debian_descriptions", "debian_tools", "ag_news")  # token ids [N, length] (dpzoo.data.text_corpora)
 # public images drawn from random processes, for pretraining (dpzoo.data.random_processes.proxy)
 RANDOM_PROCESS_DATASETS = {"random_processes_gray28": (28, 28, 1), "random_processes_rgb32": (32, 32, 3)}
 DATASETS = (
@@ -48,6 +48,7 @@ SPECS = {
     "digits": DatasetSpec((8, 8, 1), 10, 1_347),
     "imagenet2012": DatasetSpec((224, 224, 3), 1000, 1_281_167),
     "debian_descriptions": DatasetSpec((16,), 6, 6_259),  # bookworm's lists; the count follows the mirror
+    "debian_tools": DatasetSpec((16,), 6, 2_200),  # about; the count follows the mirror
     "ag_news": DatasetSpec((32,), 4, 120_000),
     "random_processes_gray28": DatasetSpec((28, 28, 1), 10, 60_000),
     "random_processes_rgb32": DatasetSpec((32, 32, 3), 10, 50_000),

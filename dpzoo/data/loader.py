@@ -107,6 +107,8 @@ def _load_tfds(name: str) -> dict:
 def _load_text(name: str) -> Dataset:
     if name == "debian_descriptions":
         return text_corpora.load_debian_descriptions()
+    if name == "debian_tools":
+        return text_corpora.load_debian_descriptions(sections=text_corpora.TOOL_SECTIONS, name=name)
     if not _tfds_reachable():
         raise DataNotFoundError(f"No {name} data offline. To get it: {HOW_TO_GET[name]}.")
     return text_corpora.load_ag_news(SPECS[name].input_shape[0])

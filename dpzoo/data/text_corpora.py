@@ -3,7 +3,8 @@
 Every Debian machine with apt lists (after ``apt-get update``) can print the records of all
 available packages (``apt-cache dumpavail``); each has a one-line description and a section. The
 classification task: predict the section (games, science, sound, graphics, net, admin) from the
-description, a short-text task like AG News (which dpzoo loads through tensorflow-datasets when
+description (``debian_tools``: the same for text, web, math, mail, editors and database, other
+packages), a short-text task like AG News (which dpzoo loads through tensorflow-datasets when
 online). Splits are fixed by a hash of the package name, so they do not depend on the order or
 the exact set of packages the mirror lists.
 
@@ -23,6 +24,9 @@ from dpzoo.common.errors import DataNotFoundError
 from dpzoo.data.dataset import Dataset
 
 SECTIONS = ("games", "science", "sound", "graphics", "net", "admin")
+# a second task on other packages (a package has one section): the stand-in private text task of
+# fine-tuning a model pretrained on the first (docs/finetuning.md)
+TOOL_SECTIONS = ("text", "web", "math", "mail", "editors", "database")
 VOCABULARY = 8192
 LENGTH = 16
 _WORD = re.compile(r"[a-z0-9]+")
@@ -52,9 +56,14 @@ def _in_test_split(package: str, test_fraction: float) -> bool:
     return digest % 1000 < test_fraction * 1000
 
 
-def load_debian_descriptions(length: int = LENGTH, test_fraction: float = 0.2) -> Dataset:
-    """Descriptions of the packages in ``SECTIONS`` as token ids [N, length] with the section's index."""
-    labels = {section: i for i, section in enumerate(SECTIONS)}
+def load_debian_descriptions(
+    length: int = LENGTH,
+    test_fraction: float = 0.2,
+    sections: tuple[str, ...] = SECTIONS,
+    name: str = "debian_descriptions",
+) -> Dataset:
+    """Descriptions of the packages in ``sections`` as token ids [N, length] with the section's index."""
+    labels = {section: i for i, section in enumerate(sections)}
     seen: set[str] = set()
     rows = {"train": ([], []), "test": ([], [])}
     for record in _records().split("\n\n"):
@@ -69,7 +78,7 @@ def load_debian_descriptions(length: int = LENGTH, test_fraction: float = 0.2) -
     (x_train, y_train), (x_test, y_test) = (
         (np.stack(rows[s][0]), np.array(rows[s][1], np.int64)) for s in ("train", "test")
     )
-    return Dataset("debian_descriptions", x_train, y_train, x_test, y_test, len(SECTIONS), "apt-cache dumpavail")
+    return Dataset(name, x_train, y_train, x_test, y_test, len(sections), "apt-cache dumpavail")
 
 
 def load_ag_news(length: int) -> Dataset:

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from dpzoo import models, training
 from dpzoo.common.errors import UsageError
-from dpzoo.data.text_corpora import SECTIONS, load_debian_descriptions, token_ids
+from dpzoo.data.text_corpora import SECTIONS, TOOL_SECTIONS, load_debian_descriptions, token_ids
 from dpzoo.layers import GaussianLSTM, set_weight_noise_stddev
 from dpzoo.privacy.clipping import ghost
 from dpzoo.privacy.clipping.norms.gaussian_lstm import gaussian_lstm_sqnorms
@@ -29,6 +29,16 @@ def test_the_corpus_is_real_labelled_text(descriptions):
     assert descriptions.x_train.shape[1:] == (16,) and (descriptions.x_train[:, 0] > 0).all()  # no empty text
     assert (token_ids("Real-time strategy game") == token_ids("real time STRATEGY game!")).all()
     assert token_ids("a b", length=4)[2:].tolist() == [0, 0]
+
+
+def test_the_second_debian_task_is_other_sections_of_other_packages(descriptions):
+    """debian_tools, the stand-in private task of fine-tuning: six other sections, so other packages."""
+    tools = load_debian_descriptions(sections=TOOL_SECTIONS, name="debian_tools")
+    assert not set(TOOL_SECTIONS) & set(SECTIONS)
+    assert len(tools.x_train) > 1000 and set(np.unique(tools.y_train)) == set(range(len(TOOL_SECTIONS)))
+    seen = {row.tobytes() for row in descriptions.x_train}
+    shared = sum(row.tobytes() in seen for row in tools.x_train)  # the same 16 tokens: a shared stock phrase
+    assert shared < 0.02 * len(tools.x_train)
 
 
 def _vectors(descriptions, n=6, dim=5):
