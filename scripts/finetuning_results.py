@@ -1,7 +1,8 @@
 """Writes results/fashion_mnist_finetuning.md (+ PNG, + the model cards) from the DP-RandP runs
-on Fashion-MNIST and the from-scratch run of the same model and recipe.
+on Fashion-MNIST and the from-scratch run of the same model and recipe, and
+results/text_finetuning.md (+ cards) from the runs of scripts/text_finetuning.sh.
 
-  .venv/bin/python scripts/finetuning_results.py [--runs=runs/randp]
+  .venv/bin/python scripts/finetuning_results.py [--runs=runs/randp] [--text_runs=runs/text]
 """
 
 import json
@@ -13,10 +14,23 @@ from dpzoo.artifacts import model_card
 from dpzoo.zoo import plots
 
 _RUNS = flags.DEFINE_string("runs", "runs/randp", "Folder of the prior and the fine-tuning runs.")
+_TEXT_RUNS = flags.DEFINE_string("text_runs", "runs/text", "Runs of scripts/text_finetuning.sh.")
+_TEXT_OUTPUT = flags.DEFINE_string("text_output", "results/text_finetuning", "Output stem of the text results.")
 _OUTPUT = flags.DEFINE_string("output", "results/fashion_mnist_finetuning", "Output stem: .md, .png, folder of cards.")
 
 PRIOR = "scatternet_cnn_gray28"
-FINE_TUNED = {"ft_full_eps3_seed0": "DP-RandP prior, every layer", "ft_head_eps3_seed0": "DP-RandP prior, head only"}
+FINE_TUNED = {
+    "ft_full_eps3_seed0": "DP-RandP prior, every layer",
+    "ft_full_lr2_eps3_seed0": "DP-RandP prior, every layer, lr 2",
+    "ft_head_eps3_seed0": "DP-RandP prior, head only",
+}
+TEXT_PRIOR = "bilstm_debian"
+TEXT_RUNS = {
+    "scratch_eps3": "from scratch",
+    "full_eps3": "pretrained, full (LSTMs and head)",
+    "lora_eps3": "pretrained, LoRA rank 8 (embedding) and head",
+    "head_eps3": "pretrained, head only",
+}
 SCRATCH = ("results/fashion_mnist_scatternet/scatternet_cnn_eps3.json", "from scratch (Tramer & Boneh's recipe)")
 
 
@@ -42,8 +56,25 @@ def _curves(cards: dict[str, dict], path: str) -> str:
     return plots.save(figure, path)
 
 
+def _text_results() -> None:
+    runs = {name: model_card.read(os.path.join(_TEXT_RUNS.value, name)) for name in TEXT_RUNS}
+    prior = model_card.read(os.path.join(_TEXT_RUNS.value, TEXT_PRIOR))
+    model_card.copy_all(_TEXT_RUNS.value, [TEXT_PRIOR, *TEXT_RUNS], _TEXT_OUTPUT.value)
+    template = open(os.path.join(os.path.dirname(__file__), "text_finetuning_results.md.in")).read()
+    text = template.format(
+        table="\n".join(_row(TEXT_RUNS[name], card) for name, card in runs.items()),
+        prior_accuracy=f"{100 * prior['results']['test_accuracy']:.2f}%",
+        runs=model_card.results_table(list(runs.values())),
+        stem=os.path.basename(_TEXT_OUTPUT.value),
+    )
+    with open(_TEXT_OUTPUT.value + ".md", "w") as f:
+        f.write(text)
+    print(f"wrote {_TEXT_OUTPUT.value}.md and {len(runs) + 1} cards")
+
+
 def main(argv: list[str]) -> None:
     del argv
+    _text_results()
     runs = {name: model_card.read(os.path.join(_RUNS.value, name)) for name in FINE_TUNED}
     prior = model_card.read(os.path.join(_RUNS.value, PRIOR))
     with open(SCRATCH[0]) as f:

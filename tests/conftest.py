@@ -81,16 +81,14 @@ def write_idx(path: str, array: np.ndarray) -> None:
         f.write(header + np.ascontiguousarray(array, np.uint8).tobytes())
 
 
-def fashion_subset(fashion: data.Dataset, n_train: int, n_test: int = 32) -> data.Dataset:
-    """The first n_train / n_test real Fashion-MNIST examples, in memory (short runs in tests)."""
-    return data.Dataset(
-        "fashion_mnist",
-        fashion.x_train[:n_train],
-        fashion.y_train[:n_train],
-        fashion.x_test[:n_test],
-        fashion.y_test[:n_test],
-        fashion.num_classes,
-        fashion.source,
+def data_subset(dataset: data.Dataset, n_train: int, n_test: int = 32) -> data.Dataset:
+    """The first n_train / n_test examples of a real dataset, in memory (short runs in tests)."""
+    return dataclasses.replace(
+        dataset,
+        x_train=dataset.x_train[:n_train],
+        y_train=dataset.y_train[:n_train],
+        x_test=dataset.x_test[:n_test],
+        y_test=dataset.y_test[:n_test],
     )
 
 

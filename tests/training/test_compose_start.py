@@ -13,7 +13,7 @@ from dpzoo import accounting, data, training
 from dpzoo.artifacts import model_card
 from dpzoo.common.errors import UsageError
 from dpzoo.training import TrainConfig
-from tests.conftest import fashion_subset
+from tests.conftest import data_subset
 
 N = 64
 
@@ -24,7 +24,7 @@ def _config(tmp_path, name: str, **changes) -> TrainConfig:
 
 
 def _fashion(fashion: data.Dataset, n: int = N) -> data.Dataset:
-    return fashion_subset(fashion, n)
+    return data_subset(fashion, n)
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,9 @@ import pytest
 from dpzoo import data, training
 from dpzoo.artifacts import run_folder
 from dpzoo.common.errors import UsageError
+from dpzoo.common.keras_api import KERAS_3
 from dpzoo.training import TrainConfig
-from tests.conftest import fashion_subset
+from tests.conftest import data_subset
 
 
 def _config(tmp_path, name: str, **changes) -> TrainConfig:
@@ -22,7 +23,7 @@ def _config(tmp_path, name: str, **changes) -> TrainConfig:
 
 
 def _fashion(fashion: data.Dataset, n: int = 64) -> data.Dataset:
-    return fashion_subset(fashion, n)
+    return data_subset(fashion, n)
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +94,26 @@ def test_another_model_or_a_mode_without_a_start_is_refused(fashion, pretrained_
         _config(tmp_path, "nostart", finetune="head")
     with pytest.raises(UsageError, match="finetune"):
         dataclasses.replace(_config(tmp_path, "x"), finetune="adapters")
+
+
+@pytest.mark.skipif(not KERAS_3, reason="LoRA (enable_lora) is Keras 3's")
+def test_lora_fine_tunes_a_text_model_pretrained_on_other_debian_packages(tmp_path):
+    """LoRA for text: a BiLSTM pretrained on Debian descriptions by section, fine-tuned privately on
+    the section task of other packages (debian_tools): only the adapters of its token embedding
+    and the new head train (its LSTMs have no LoRA in Keras), the LSTMs stay, and the run reloads."""
+    public, tools = data.load("debian_descriptions"), data.load("debian_tools")
+    start = _config(tmp_path, "public", model="bilstm", dataset="debian_descriptions", engine="nonprivate")
+    training.run(start, verbose=0, dataset=data_subset(public, 64))
+    config = _config(tmp_path, "lora", model="bilstm", dataset="debian_tools", init_from=start.output_dir)
+    config = dataclasses.replace(config, finetune="lora", lora_rank=4)
+    card = training.run(config, verbose=0, dataset=data_subset(tools, 64)).card
+    assert card["pretraining"]["dataset"] == "debian_descriptions" and card["dataset"]["name"] == "debian_tools"
+    tuned, _ = run_folder.load_run(config.output_dir)
+    names = sorted(v.path.split("/")[-1] for v in tuned.trainable_variables)
+    assert names == sorted(["lora_embeddings_a", "lora_embeddings_b", "kernel", "bias"])
+    pre_model, _ = run_folder.load_run(start.output_dir)
+    for name in ("bilstm_forward", "bilstm_backward"):
+        before, after = pre_model.get_layer(name).get_weights(), tuned.get_layer(name).get_weights()
+        assert len(before) >= 2
+        for was, now in zip(before, after, strict=True):
+            np.testing.assert_array_equal(was, now)
