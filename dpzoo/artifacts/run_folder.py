@@ -55,7 +55,7 @@ def load_run(run_dir: str) -> tuple[keras.Model, dict]:
             f"{run_dir}/{model_card.CARD_JSON} lacks the fields {', '.join(missing)}; it is not a complete dpzoo "
             "model card (train the run again)."
         )
-    model = model_from_card(card)  # CARD_FIELDS are there: checked above
+    model = model_from_card(card, run_dir)  # CARD_FIELDS are there: checked above
     path = os.path.join(run_dir, CHECKPOINT)
     if not tf.io.gfile.exists(path + ".index"):
         raise UsageError(f"{run_dir} has no checkpoint at {CHECKPOINT}.")
@@ -93,11 +93,30 @@ def prepared_start(
     )
 
 
-def model_from_card(card: dict) -> keras.Model:
+def load_keras_file(path: str) -> keras.Model:
+    """A Keras model file (``.keras``), uncompiled; UsageError naming the file if it cannot be read."""
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: no such Keras model file.")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as e:  # noqa: BLE001  (Keras raises many kinds for a bad or foreign file)
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise UsageError(
+            f"{path} cannot be read as a Keras model ({first}); save it with model.save(PATH.keras)."
+        ) from e
+
+
+def model_from_card(card: dict, run_dir: str | None = None) -> keras.Model:
     """The run's model as its card describes it, freshly initialised; a fine-tuning run's is its
-    pretrained model's architecture, prepared as the run prepared it (``prepared_start``)."""
+    pretrained model's architecture (from the copy of a Keras-file start kept in ``run_dir``),
+    prepared as the run prepared it (``prepared_start``)."""
     pretraining = card.get("pretraining")
     dataset_shape = tuple(card["dataset"]["input_shape"])
+    if pretraining and pretraining.get("model_file"):
+        if run_dir is None:
+            raise UsageError("This run started from a Keras file: rebuild its model from its run folder (load_run).")
+        model = load_keras_file(os.path.join(run_dir, pretraining["model_file"]))
+        return _prepared_from_card(model, card)
     model = model_registry.get(
         card["model"]["name"],
         input_shape=tuple(pretraining.get("input_shape", dataset_shape)) if pretraining else dataset_shape,
@@ -106,9 +125,14 @@ def model_from_card(card: dict) -> keras.Model:
     )
     if not pretraining:
         return model
+    return _prepared_from_card(model, card)
+
+
+def _prepared_from_card(model: keras.Model, card: dict) -> keras.Model:
+    pretraining = card["pretraining"]
     return prepared_start(
         model,
-        input_shape=dataset_shape,
+        input_shape=tuple(card["dataset"]["input_shape"]),
         num_classes=card["dataset"]["num_classes"],
         finetune=pretraining["finetune"],
         lora_rank=pretraining["lora_rank"],

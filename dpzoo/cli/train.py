@@ -47,8 +47,8 @@ flags.DEFINE_string("model_kwargs", "{}", 'JSON keyword arguments of the model, 
 flags.DEFINE_string(
     "init_from",
     None,
-    "Fine-tune the model of this dpzoo run folder or zoo checkpoint (by name), or a keras.applications model "
-    "(keras.applications.MobileNetV3Small), pretrained on public data: its head is replaced by a zero one for "
+    "Fine-tune the model of this dpzoo run folder or zoo checkpoint (by name), a keras.applications model "
+    "(keras.applications.MobileNetV3Small) or a Keras file (.keras, with --init_data), pretrained on public data: its head is replaced by a zero one for "
     "--dataset's classes; --model and --model_kwargs must name its model.",
 )
 flags.DEFINE_enum(
@@ -70,6 +70,12 @@ flags.DEFINE_string(
     None,
     "HEIGHTxWIDTHxCHANNELS of an --init_from model built for other images (e.g. 32x32x3): --dataset's images "
     "are resized and a grey channel repeated to it by fixed layers in front of the model.",
+)
+flags.DEFINE_string(
+    "init_data",
+    None,
+    "An --init_from Keras file's training data, as you declare it (e.g. imagenet21k): the file records none, and "
+    "the card names it.",
 )
 flags.DEFINE_bool(
     "compose_start",
@@ -287,13 +293,13 @@ def config_from_flags() -> TrainConfig:
 
 def _start_folder(init_from: str) -> str:
     """--init_from's run folder: the folder given, or a zoo checkpoint's verified folder by its name."""
-    if os.path.isdir(init_from) or applications.is_application(init_from):
+    if os.path.isdir(init_from) or applications.is_application(init_from) or init_from.endswith(".keras"):
         return init_from
     if init_from in {e.name for e in zoo.list()}:
         return zoo.fetch(zoo.entry(init_from))
     raise UsageError(
-        f"--init_from={init_from}: neither a run folder, a zoo checkpoint (dpzoo-zoo list) nor a "
-        "keras.applications model (keras.applications.NAME)."
+        f"--init_from={init_from}: neither a run folder, a zoo checkpoint (dpzoo-zoo list), a "
+        "keras.applications model (keras.applications.NAME) nor a Keras model file (.keras)."
     )
 
 

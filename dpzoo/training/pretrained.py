@@ -1,8 +1,8 @@
 """The starting point of a fine-tuning run (``TrainConfig.init_from``), prepared for this run's
 task, and what its card must say about it.
 
-A starting point is a dpzoo run folder (or a zoo checkpoint's), or a keras.applications model
-with ImageNet weights (or none: random, for tests). Public pretraining costs no privacy only
+A starting point is a dpzoo run folder (or a zoo checkpoint's), a keras.applications model with
+ImageNet weights (or none: random, for tests), or a Keras model file with the data it saw declared. Public pretraining costs no privacy only
 because its data is public; a model that saw the private set carries a guarantee that must be
 composed with the fine-tuning run's (both as one sequence of mechanisms on that set): such a start
 is refused unless ``compose_start`` composes them (dpzoo.accounting.earlier_runs; METHODS.md
@@ -11,6 +11,7 @@ section 6).
 
 import hashlib
 import os
+import shutil
 
 import numpy as np
 
@@ -24,6 +25,34 @@ from dpzoo.training.train_config import TrainConfig
 
 IMAGENET_CLASSES = 1000
 NOT_PRIVATE = "not trained privately: no privacy statement"
+KERAS_FILE_SUFFIX = ".keras"
+KEPT_FILE = "pretrained.keras"  # a Keras-file start's copy in the run folder, to rebuild the model from
+
+
+def is_keras_file(init_from: str | None) -> bool:
+    return bool(init_from) and init_from.endswith(KERAS_FILE_SUFFIX)
+
+
+def _keras_file(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dict]:
+    """A Keras model file as the start, and the card that stands for its own: the data it saw is
+    what ``init_data`` declares, since the file records none."""
+    if not config.init_data:
+        raise UsageError(
+            f"--init_from={config.init_from}: a Keras file does not record what data its model saw; pass "
+            "--init_data=NAME (the public data it was trained on). The card records your declaration."
+        )
+    model = run_folder.load_keras_file(config.init_from)
+    card = {
+        "model": {"name": model.name, "kwargs": {}},
+        "dataset": {
+            "name": config.init_data,
+            "source": "declared with --init_data (a Keras file records no data)",
+            "input_shape": list(model.inputs[0].shape[1:]),
+            "num_classes": int(model.outputs[0].shape[-1]),
+        },
+        "privacy": {"statement": "none recorded in the file"},
+    }
+    return model, card
 
 
 def _start_shape(config: TrainConfig, dataset: data.Dataset) -> tuple[int, ...]:
@@ -100,6 +129,8 @@ def _check_composable(source: str, card: dict, dataset: data.Dataset) -> None:
 def _start(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dict]:
     if applications.is_application(config.init_from):
         model, card = _application(config, dataset)
+    elif is_keras_file(config.init_from):
+        model, card = _keras_file(config, dataset)
     else:
         model, card = run_folder.load_run(config.init_from)
     _checked_card(config, dataset, card)
@@ -133,6 +164,20 @@ def _folder_sha256(folder: str) -> str:
     return digest.hexdigest()
 
 
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def keep_start_file(config: TrainConfig, folder: str) -> None:
+    """A Keras-file start's copy in the run folder (``KEPT_FILE``): the folder rebuilds its model from it."""
+    if is_keras_file(config.init_from):
+        shutil.copyfile(config.init_from, os.path.join(folder, KEPT_FILE))
+
+
 def _weights_sha256(model: keras.Model) -> str:
     """One digest of a model's weights, in the model's order (a keras.applications start)."""
     digest = hashlib.sha256()
@@ -145,9 +190,13 @@ def card_fields(config: TrainConfig, dataset: data.Dataset) -> dict:
     """The card's "pretraining" section: where the model came from (folder or keras.applications
     name, the sha256 of its weights), the data it saw and its own privacy statement, and how this
     run prepared and trained it."""
+    kept = None
     if applications.is_application(config.init_from):
         model, card = _application(config, dataset)
         where, sha256 = config.init_from, _weights_sha256(model)
+    elif is_keras_file(config.init_from):
+        _, card = _keras_file(config, dataset)
+        where, sha256, kept = os.path.abspath(config.init_from), _file_sha256(config.init_from), KEPT_FILE
     else:
         card = model_card.read(config.init_from)  # load_run has checked it when the model was built
         where = os.path.abspath(config.init_from)
@@ -162,6 +211,7 @@ def card_fields(config: TrainConfig, dataset: data.Dataset) -> dict:
         "dataset_source": card["dataset"].get("source", ""),
         "statement": card.get("privacy", {}).get("statement", NOT_PRIVATE),
         "composed": config.compose_start,
+        "model_file": kept,
         "adapt_inputs": config.adapt_inputs,
         "batch_norm": config.batch_norm,
         "finetune": config.finetune,

@@ -85,6 +85,9 @@ class TrainConfig:
     shape: a fixed resize and channel repeat put in front of it (dpzoo.finetuning.inputs), never
     implicitly. ``batch_norm`` "freeze" (inference mode, pretrained statistics) or "group_norm"
     (GroupNormalization in its place) makes a model with BatchNormalization trainable privately.
+    ``init_from`` may also be a Keras model file (``.keras``, your own pretrained model); it records
+    no data, so ``init_data`` must say what it was trained on (the card records that declaration),
+    and the run folder keeps a copy of the file to rebuild the model from.
     ``compose_start``: the start was trained privately on this run's own data (DP-RandP's linear
     probe before its full fine-tuning); its steps are composed into every epsilon this run states
     (dpzoo.accounting.earlier_runs), and a target epsilon is the total of both.
@@ -105,6 +108,7 @@ class TrainConfig:
     adapt_inputs: str | None = None
     batch_norm: str | None = None
     compose_start: bool = False
+    init_data: str | None = None
     dataset: str = "fashion_mnist"
     data_dir: str | None = None
     max_train_examples: int | None = None
@@ -168,9 +172,9 @@ class TrainConfig:
             finetuning.parse_shape(self.adapt_inputs)
         if self.batch_norm is not None:
             validation.one_of("batch_norm", self.batch_norm, BATCH_NORM_FIXES)
-        if (self.adapt_inputs or self.batch_norm or self.compose_start) and not self.init_from:
+        if (self.adapt_inputs or self.batch_norm or self.compose_start or self.init_data) and not self.init_from:
             raise UsageError(
-                "adapt_inputs, batch_norm and compose_start are about a starting point: they need init_from."
+                "adapt_inputs, batch_norm, compose_start and init_data are about a starting point: they need init_from."
             )
         if self.compose_start and self.method == "modelmix":
             raise UsageError("compose_start: ModelMix's accountant cannot compose an earlier run; use --method=dpsgd.")

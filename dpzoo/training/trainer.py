@@ -32,7 +32,7 @@ from dpzoo.common.determinism import op_determinism
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
 from dpzoo.data import pipeline, records
-from dpzoo.training import distribution, engines, privacy_plan, resume, run_card, run_plan
+from dpzoo.training import distribution, engines, pretrained, privacy_plan, resume, run_card, run_plan
 from dpzoo.training.averaging import EVAL_WEIGHTS, ParameterAveraging
 from dpzoo.training.callbacks import PrivacyLedgerCallback, StopAtStep
 from dpzoo.training.precomputed import RunFeatures
@@ -220,6 +220,7 @@ def _evaluate_and_write(plan: run_plan.RunPlan, built: _Built, test_ds, write_to
     built.averaging.use(plan.config.eval_weights)  # the checkpoint and the export hold these weights
     with writing(write_to):
         weights.checkpoint(built.model, **built.attachment.checkpoint).write(os.path.join(write_to, CHECKPOINT))
+        pretrained.keep_start_file(plan.config, write_to)
         saved_model(
             built.model,
             os.path.join(write_to, SAVED_MODEL),

@@ -128,6 +128,7 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
         (tmp / f"{name}.py").write_text(text)
     blocker = tmp / "a_file"
     blocker.write_text("not a folder")
+    (tmp / "a_file.keras").write_text("not a Keras file")
     train = lambda *args: ["--data_dir=" + data_dir, *TRAIN, *args]
     out = f"--output_dir={tmp}/out"
 
@@ -223,6 +224,18 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
             "dpzoo-train",
             train(out, "--init_from=keras.applications.Nope", "--model=keras.applications.Nope", "--init_weights=none"),
             "Unknown model 'keras.applications.Nope'",
+        ),
+        (
+            "init_from a Keras file that names no data",
+            "dpzoo-train",
+            train(out, f"--init_from={tmp}/mine.keras", "--finetune=head"),
+            "pass --init_data=NAME",
+        ),
+        (
+            "init_from a Keras file that is not one",
+            "dpzoo-train",
+            train(out, f"--init_from={blocker}.keras", "--init_data=mnist", "--finetune=head"),
+            "cannot be read as a Keras model",
         ),
         (
             "adapt_inputs not a shape",

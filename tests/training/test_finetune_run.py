@@ -117,3 +117,39 @@ def test_lora_fine_tunes_a_text_model_pretrained_on_other_debian_packages(tmp_pa
         assert len(before) >= 2
         for was, now in zip(before, after, strict=True):
             np.testing.assert_array_equal(was, now)
+
+
+@pytest.mark.skipif(not KERAS_3, reason="a .keras file is Keras 3's format")
+def test_a_keras_file_start_needs_its_data_declared_and_its_folder_rebuilds_from_a_copy(fashion, tmp_path):
+    """The user's own pretrained model as a .keras file: the card names the data they declare and
+    the file's sha256, the run folder keeps a copy that rebuilds the model (the original may go),
+    and a file without a declaration, one that declares this run's data, or no model at all is refused."""
+    from dpzoo.common.stack import keras
+
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    own = keras.Model(inputs, keras.layers.Dense(3, name="logits")(x), name="my_cnn")
+    path = str(tmp_path / "my_cnn.keras")
+    own.save(path)
+    subset = data_subset(fashion, 64)
+    config = _config(tmp_path, "own", model="my_cnn", init_from=path, init_data="mnist", finetune="head")
+    card = training.run(config, verbose=0, dataset=subset).card
+    pretraining = card["pretraining"]
+    assert pretraining["dataset"] == "mnist" and "declared with --init_data" in pretraining["dataset_source"]
+    assert pretraining["sha256"] == hashlib.sha256(open(path, "rb").read()).hexdigest()
+    os.remove(path)
+    tuned, _ = run_folder.load_run(config.output_dir)
+    np.testing.assert_array_equal(tuned.get_layer("conv").get_weights()[0], own.get_layer("conv").get_weights()[0])
+    assert tuned.get_layer("finetune_logits").get_weights()[0].shape == (4, 10)
+    own.save(path)
+    for changes, message in (
+        (dict(init_data=None), "does not record what data"),
+        (dict(init_data="fashion_mnist"), "this run's dataset"),
+        (dict(model="tutorial_cnn"), "--model=my_cnn"),
+        (dict(init_from=str(tmp_path / "nothing.keras")), "no such Keras model file"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            training.run(
+                dataclasses.replace(config, output_dir=str(tmp_path / "refused"), **changes), verbose=0, dataset=subset
+            )
