@@ -1,0 +1,115 @@
+"""The statistics of canary audits (dpzoo.accounting.audit_bounds), checked before they are
+trusted: the one-run bound against its closed form and a brute-force delta term, and by Monte
+Carlo on mechanisms of known epsilon. A valid bound exceeds the true epsilon in at most 5% of runs
+(its confidence is 95%); each Monte Carlo test allows 10% of 400 runs, which a valid bound exceeds
+with probability below 1e-4 (binomial tail): the flake rate. The naive point estimate, the bug
+these bounds exist to avoid, exceeds the truth in about half the runs and fails the same test."""
+
+import math
+
+import dp_accounting
+import numpy as np
+import pytest
+from scipy import stats
+
+from dpzoo.accounting import audit_bounds
+from dpzoo.accounting.audit_bounds import Guesses
+
+RUNS, ALLOWED = 400, 0.10
+
+
+def _randomized_response(rng, m: int, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
+    """The worst case of epsilon-DP for one bit per canary: each canary's score is its inclusion
+    bit, flipped with probability 1 / (1 + e^eps), plus a tiny tie-break."""
+    included = rng.random(m) < 0.5
+    truthful = rng.random(m) < 1.0 / (1.0 + math.exp(-epsilon))
+    return np.where(truthful, included, ~included) + 1e-6 * rng.random(m), included
+
+
+def test_all_right_guesses_give_the_closed_form():
+    """With delta 0 and v = r right guesses, the p-value is q^r, so the bound is log(q / (1 - q))
+    with q = (1 - confidence)^(1 / r)."""
+    for r in (10, 100, 1000):
+        q = 0.05 ** (1 / r)
+        bound = audit_bounds.one_run_epsilon(Guesses(canaries=2000, made=r, correct=r), delta=0.0)
+        assert bound == pytest.approx(math.log(q / (1 - q)), rel=1e-9)
+
+
+def test_the_delta_term_matches_a_loop_over_its_definition():
+    result, eps, delta = Guesses(canaries=1000, made=300, correct=240), 1.0, 1e-5
+    q = 1 / (1 + math.exp(-eps))
+    brute = max(sum(stats.binom.pmf(result.correct - j, 300, q) for j in range(1, i + 1)) / i for i in range(1, 241))
+    tail = stats.binom.sf(239, 300, q)
+    assert audit_bounds.one_run_p_value(result, eps, delta) == pytest.approx(tail + 2 * 1000 * delta * brute, rel=1e-9)
+    assert audit_bounds.one_run_p_value(result, eps, delta) > audit_bounds.one_run_p_value(result, eps, 0.0)
+
+
+def test_guesses_take_the_top_and_bottom_k_scores():
+    scores = np.array([0.9, 0.1, 0.5, 0.8, 0.2, 0.3])
+    included = np.array([True, False, True, False, False, True])
+    assert audit_bounds.guesses(scores, included, k=2) == Guesses(canaries=6, made=4, correct=3)
+    with pytest.raises(ValueError, match="2k <= m"):
+        audit_bounds.guesses(scores, included, k=4)
+
+
+@pytest.mark.parametrize("epsilon", [1.0, 4.0])
+def test_the_one_run_bound_is_valid_on_randomized_response_and_the_point_estimate_is_not(epsilon):
+    rng = np.random.default_rng(0)
+    bounds, naive = [], []
+    for _ in range(RUNS):
+        scores, included = _randomized_response(rng, 1000, epsilon)
+        result = Guesses(canaries=1000, made=1000, correct=int(((scores > 0.5) == included).sum()))  # guess the bit
+        bounds.append(audit_bounds.one_run_epsilon(result, delta=0.0))
+        naive.append(math.log(result.correct / max(result.made - result.correct, 1)))
+    assert np.mean(np.array(bounds) > epsilon) <= ALLOWED
+    assert np.mean(np.array(naive) > epsilon) > 0.3  # the bug: no confidence interval
+    assert np.median(bounds) >= 0.8 * epsilon  # tight: the worst case, every canary guessed
+
+
+def test_the_bound_nears_the_truth_as_canaries_grow():
+    rng = np.random.default_rng(1)
+    medians = []
+    for m in (100, 1000, 10_000):
+        runs = []
+        for _ in range(40):
+            scores, included = _randomized_response(rng, m, 2.0)
+            runs.append(Guesses(canaries=m, made=m, correct=int(((scores > 0.5) == included).sum())))
+        medians.append(np.median([audit_bounds.one_run_epsilon(r, delta=0.0) for r in runs]))
+    assert medians[0] < medians[1] < medians[2] <= 2.0
+    assert medians[2] >= 0.9 * 2.0
+
+
+def test_the_one_run_bound_is_valid_for_a_gaussian_mechanism_with_delta():
+    """Each canary's score: its inclusion times mu plus N(0, 1), a Gaussian mechanism of noise
+    multiplier 1 / mu per canary, whose (epsilon, delta) comes from dp_accounting's PLD."""
+    mu, delta, m = 2.0, 1e-5, 1000
+    accountant = dp_accounting.pld.PLDAccountant(value_discretization_interval=1e-4)
+    true_epsilon = accountant.compose(dp_accounting.GaussianDpEvent(1 / mu)).get_epsilon(delta)
+    rng = np.random.default_rng(2)
+    bounds = []
+    for _ in range(RUNS):
+        included = rng.random(m) < 0.5
+        scores = mu * included + rng.normal(size=m)
+        bounds.append(audit_bounds.one_run_epsilon(audit_bounds.guesses(scores, included, k=50), delta=delta))
+    assert np.mean(np.array(bounds) > true_epsilon) <= ALLOWED
+    assert 0 < np.median(bounds) < true_epsilon
+
+
+def test_clopper_pearson_bound_is_valid_and_tight_on_randomized_response():
+    rng = np.random.default_rng(3)
+    epsilon, n = 2.0, 2000
+    bounds = []
+    for _ in range(RUNS):
+        scores, included = _randomized_response(rng, n, epsilon)
+        said_in = scores > 0.5
+        bounds.append(
+            audit_bounds.clopper_pearson_epsilon(
+                true_positives=int((said_in & included).sum()),
+                positives=int(included.sum()),
+                false_positives=int((said_in & ~included).sum()),
+                negatives=int((~included).sum()),
+                delta=0.0,
+            )
+        )
+    assert np.mean(np.array(bounds) > epsilon) <= ALLOWED
+    assert np.median(bounds) >= 0.8 * epsilon
