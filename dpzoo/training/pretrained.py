@@ -18,6 +18,7 @@ import numpy as np
 from dpzoo import accounting, data, finetuning
 from dpzoo import models as model_registry
 from dpzoo.artifacts import model_card, run_folder
+from dpzoo.common.digests import sha256_of, update_with_file
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
 from dpzoo.models import applications
@@ -158,17 +159,7 @@ def _folder_sha256(folder: str) -> str:
     names = sorted(n for n in os.listdir(folder) if n.startswith(prefix))
     for name in names:
         digest.update(name.encode())
-        with open(os.path.join(folder, name), "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+        update_with_file(digest, os.path.join(folder, name))
     return digest.hexdigest()
 
 
@@ -196,7 +187,7 @@ def card_fields(config: TrainConfig, dataset: data.Dataset) -> dict:
         where, sha256 = config.init_from, _weights_sha256(model)
     elif is_keras_file(config.init_from):
         _, card = _keras_file(config, dataset)
-        where, sha256, kept = os.path.abspath(config.init_from), _file_sha256(config.init_from), KEPT_FILE
+        where, sha256, kept = os.path.abspath(config.init_from), sha256_of(config.init_from), KEPT_FILE
     else:
         card = model_card.read(config.init_from)  # load_run has checked it when the model was built
         where = os.path.abspath(config.init_from)

@@ -19,7 +19,6 @@ file is refused, never loaded.
 
 import builtins
 import dataclasses
-import hashlib
 import json
 import os
 import types
@@ -27,6 +26,7 @@ from collections.abc import Mapping
 
 from dpzoo import methods
 from dpzoo.artifacts import run_folder
+from dpzoo.common.digests import sha256_of
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
 
@@ -107,14 +107,6 @@ def entry(name: str) -> ZooEntry:
     if name not in entries:
         raise UsageError(f"No zoo checkpoint {name!r}; known: {', '.join(entries)}.")
     return entries[name]
-
-
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify(folder: str, zoo_entry: ZooEntry) -> None:
