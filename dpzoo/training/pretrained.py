@@ -17,7 +17,7 @@ import numpy as np
 
 from dpzoo import accounting, data, finetuning
 from dpzoo import models as model_registry
-from dpzoo.artifacts import model_card, run_folder
+from dpzoo.artifacts import run_folder
 from dpzoo.common.digests import sha256_of, update_with_file
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
@@ -138,11 +138,13 @@ def _start(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dic
     return model, card
 
 
-def build(config: TrainConfig, dataset: data.Dataset) -> keras.Model:
+def build(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dict]:
     """The pretrained model of ``config.init_from``, adapted to ``dataset``'s images if asked, with
-    a new zero head for its classes and the weights ``config.finetune`` trains."""
+    a new zero head for its classes and the weights ``config.finetune`` trains; and the card's
+    "pretraining" section about it (``_card_fields``), read off the start as it was built."""
     model, card = _start(config, dataset)
-    return run_folder.prepared_start(
+    fields = _card_fields(config, card, _start_sha256(config, model))
+    prepared = run_folder.prepared_start(
         model,
         input_shape=tuple(dataset.input_shape),
         num_classes=dataset.num_classes,
@@ -150,6 +152,7 @@ def build(config: TrainConfig, dataset: data.Dataset) -> keras.Model:
         lora_rank=config.lora_rank,
         batch_norm=config.batch_norm,
     )
+    return prepared, fields
 
 
 def _folder_sha256(folder: str) -> str:
@@ -177,23 +180,22 @@ def _weights_sha256(model: keras.Model) -> str:
     return digest.hexdigest()
 
 
-def card_fields(config: TrainConfig, dataset: data.Dataset) -> dict:
-    """The card's "pretraining" section: where the model came from (folder or keras.applications
-    name, the sha256 of its weights), the data it saw and its own privacy statement, and how this
-    run prepared and trained it."""
-    kept = None
+def _start_sha256(config: TrainConfig, model: keras.Model) -> str:
+    """The digest of the start's weights: its checkpoint files, its Keras file, or (keras.applications)
+    the weights themselves."""
     if applications.is_application(config.init_from):
-        model, card = _application(config, dataset)
-        where, sha256 = config.init_from, _weights_sha256(model)
-    elif is_keras_file(config.init_from):
-        _, card = _keras_file(config, dataset)
-        where, sha256, kept = os.path.abspath(config.init_from), sha256_of(config.init_from), KEPT_FILE
-    else:
-        card = model_card.read(config.init_from)  # load_run has checked it when the model was built
-        where = os.path.abspath(config.init_from)
-        sha256 = _folder_sha256(os.path.dirname(os.path.join(config.init_from, run_folder.CHECKPOINT)))
+        return _weights_sha256(model)
+    if is_keras_file(config.init_from):
+        return sha256_of(config.init_from)
+    return _folder_sha256(os.path.dirname(os.path.join(config.init_from, run_folder.CHECKPOINT)))
+
+
+def _card_fields(config: TrainConfig, card: dict, sha256: str) -> dict:
+    """The card's "pretraining" section: where the model came from (as the command named it: no
+    machine's folders), the sha256 of its weights, the data it saw and its own privacy statement,
+    and how this run prepared and trained it."""
     return {
-        "init_from": where,
+        "init_from": config.init_from,
         "sha256": sha256,
         "model": card["model"]["name"],
         "num_classes": card["dataset"]["num_classes"],
@@ -202,7 +204,7 @@ def card_fields(config: TrainConfig, dataset: data.Dataset) -> dict:
         "dataset_source": card["dataset"].get("source", ""),
         "statement": card.get("privacy", {}).get("statement", NOT_PRIVATE),
         "composed": config.compose_start,
-        "model_file": kept,
+        "model_file": KEPT_FILE if is_keras_file(config.init_from) else None,
         "adapt_inputs": config.adapt_inputs,
         "batch_norm": config.batch_norm,
         "finetune": config.finetune,

@@ -8,7 +8,6 @@ from dpzoo import accounting, data, methods
 from dpzoo.common import stack
 from dpzoo.common.stack import keras
 from dpzoo.data import sampling
-from dpzoo.training import pretrained
 from dpzoo.training.precomputed import RunFeatures
 from dpzoo.training.train_config import TrainConfig
 from dpzoo.version import __version__
@@ -32,12 +31,14 @@ def build(
     resumed_from: list[int] = (),
     features: RunFeatures | None = None,
     engine_fields: dict | None = None,
+    pretraining: dict | None = None,
 ) -> dict:
     """The card of a finished run: versions, model, data, training settings, the privacy statement,
     test results by weights, the per-epoch history (``history``: per metric, a value per epoch),
     the command, the wall time, the steps a resumed run resumed from and what it computed once
     before training (``features``: a fixed front's, dpzoo.training.precomputed); ``engine_fields``: what the
-    engine reports of its mechanism (Engine.card_fields)."""
+    engine reports of its mechanism (Engine.card_fields); ``pretraining``: a fine-tuning run's
+    start (dpzoo.training.pretrained.build)."""
     statement = ledger.statement()
     privacy = statement.to_dict()
     privacy["statement"] = statement.text()
@@ -54,7 +55,7 @@ def build(
             "parameters": model.count_params(),
             "trainable_parameters": sum(math.prod(v.shape) for v in model.trainable_variables),
         },
-        **({"pretraining": pretrained.card_fields(config, dataset)} if config.init_from else {}),
+        **({"pretraining": pretraining} if pretraining else {}),
         "dataset": {
             "name": dataset.name,
             "source": dataset.source,

@@ -35,13 +35,14 @@ def load_training_data(config: TrainConfig, dataset: data.Dataset | None = None)
     return dataset
 
 
-def build_model(config: TrainConfig, dataset: data.Dataset) -> keras.Model:
+def build_model(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dict | None]:
     """The registered model for the dataset's input shape and classes, or the pretrained one of
-    ``init_from`` prepared for them (dpzoo.training.pretrained); UsageError if it cannot take them."""
+    ``init_from`` prepared for them (dpzoo.training.pretrained); and, for the latter, the card's
+    "pretraining" section (None otherwise). UsageError if it cannot take them."""
     if config.init_from:
         return pretrained.build(config, dataset)
     try:
-        return model_registry.get(
+        model = model_registry.get(
             config.model,
             input_shape=dataset.input_shape,
             num_classes=dataset.num_classes,
@@ -54,6 +55,7 @@ def build_model(config: TrainConfig, dataset: data.Dataset) -> keras.Model:
             f"Model {config.model!r} cannot be built for {dataset.name} inputs of shape "
             f"{dataset.input_shape}: {str(e).splitlines()[0]}"
         ) from e
+    return model, None
 
 
 @dataclasses.dataclass

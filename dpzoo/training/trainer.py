@@ -94,6 +94,7 @@ class _Built:
     attachment: methods.Attachment
     averaging: ParameterAveraging
     public_source: str | None
+    pretraining: dict | None  # a fine-tuning run's start, for the card (dpzoo.training.pretrained)
 
 
 def _build(plan: run_plan.RunPlan) -> _Built:
@@ -102,7 +103,7 @@ def _build(plan: run_plan.RunPlan) -> _Built:
     config = plan.config
     keras.utils.set_random_seed(config.seed)
     with plan.strategy.scope():
-        model = run_plan.build_model(config, plan.dataset)
+        model, pretraining = run_plan.build_model(config, plan.dataset)
         plan.method.check_model(config, model)
         features = RunFeatures.for_run(config, model, plan.dataset)
         public_images, public_source = run_plan.public_batch(config, plan.engine, model, plan.dataset, plan.preprocess)
@@ -120,7 +121,7 @@ def _build(plan: run_plan.RunPlan) -> _Built:
         if plan.engine.resumable:
             trainable.optimizer.build(trainable.trainable_variables)  # its slots, to restore into
             trainable.make_train_function()  # fit keeps it; a resume restores its graph choices
-    return _Built(model, features, trainable, step_counter, attachment, averaging, public_source)
+    return _Built(model, features, trainable, step_counter, attachment, averaging, public_source, pretraining)
 
 
 def _ledger(plan: run_plan.RunPlan, built: _Built) -> accounting.PrivacyLedger:
@@ -302,6 +303,7 @@ def _run(
             resumed_from=progress.resumed_from,
             features=built.features,
             engine_fields=plan.engine.card_fields(config, built.trainable, plan.noise_multiplier),
+            pretraining=built.pretraining,
         )
         if not chief:
             shutil.rmtree(write_to, ignore_errors=True)
