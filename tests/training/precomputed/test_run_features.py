@@ -1,7 +1,6 @@
 """The generic trainer knows no ScatterNet: what a run computes once from a model's fixed front
 reaches it through one object, dpzoo.training.precomputed.RunFeatures."""
 
-import dataclasses
 import pathlib
 import re
 
@@ -13,6 +12,7 @@ from dpzoo.data import pipeline
 from dpzoo.layers.channel_normalization import ChannelNormalization
 from dpzoo.training import TrainConfig
 from dpzoo.training.precomputed import RunFeatures
+from tests.conftest import data_subset
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 FRONT_NAMES = re.compile(r"fixed_front|data_normalization|Scattering2D|ChannelNormalization|\.split\.head")
@@ -28,13 +28,7 @@ def test_the_generic_trainer_names_no_fixed_front(module):
 
 def _first(fashion, n: int):
     """The first ``n`` training and test examples: the features of 40 images take a second."""
-    return dataclasses.replace(
-        fashion,
-        x_train=fashion.x_train[:n],
-        y_train=fashion.y_train[:n],
-        x_test=fashion.x_test[:n],
-        y_test=fashion.y_test[:n],
-    )
+    return data_subset(fashion, n, n)
 
 
 def test_a_model_without_a_front_passes_through_unchanged(fashion):
