@@ -113,3 +113,79 @@ def clopper_pearson_epsilon(
     tnr, fnr = lower(negatives - false_positives, negatives), upper(positives - true_positives, positives)
     bounds = [math.log((a - delta) / b) for a, b in ((tpr, fpr), (tnr, fnr)) if a > delta and b > 0]
     return max([0.0, *bounds])
+
+
+DEFAULT_GUESS_FRACTION = 0.1  # guesses made, as a share of the canaries (half "in", half "out")
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseCheck:
+    """The released noise on excluded canaries' coordinates, as a multiple of the claimed sigma C:
+    the estimate and its interval at the audit's confidence (chi-square)."""
+
+    ratio: float
+    lower: float
+    upper: float
+    samples: int
+
+    @property
+    def as_claimed(self) -> bool:
+        return self.lower <= 1.0 <= self.upper
+
+
+def noise_check(excluded_squares: np.ndarray, steps: int, noise_multiplier: float, confidence: float) -> NoiseCheck:
+    """From the summed squares (in units of C) of excluded canaries' per-step values, pure noise
+    N(0, (r sigma)^2): r's estimate and its two-sided chi-square interval."""
+    samples = int(steps) * len(excluded_squares)
+    if samples == 0:
+        raise ValueError("The noise check needs at least one step and one excluded canary.")
+    total = float(np.sum(excluded_squares)) / noise_multiplier**2
+    alpha = 1.0 - confidence
+    high, low = stats.chi2.ppf(1 - alpha / 2, samples), stats.chi2.ppf(alpha / 2, samples)
+    return NoiseCheck(math.sqrt(total / samples), math.sqrt(total / high), math.sqrt(total / low), samples)
+
+
+@dataclasses.dataclass(frozen=True)
+class CanaryAudit:
+    """A white-box one-run audit's outcome: the guesses, the epsilon they refute, the noise check."""
+
+    guesses: Guesses
+    epsilon_lower_bound: float
+    confidence: float
+    delta: float
+    noise: NoiseCheck
+
+    def to_dict(self) -> dict:
+        return {
+            "canaries": self.guesses.canaries,
+            "guesses": self.guesses.made,
+            "correct": self.guesses.correct,
+            "epsilon_lower_bound": self.epsilon_lower_bound,
+            "confidence": self.confidence,
+            "delta": self.delta,
+            "noise_ratio": self.noise.ratio,
+            "noise_ratio_interval": [self.noise.lower, self.noise.upper],
+            "noise_samples": self.noise.samples,
+        }
+
+
+def canary_audit(
+    *,
+    scores: np.ndarray,
+    included: np.ndarray,
+    squares: np.ndarray,
+    steps: int,
+    noise_multiplier: float,
+    delta: float,
+    confidence: float = 0.95,
+    guess_fraction: float = DEFAULT_GUESS_FRACTION,
+) -> CanaryAudit:
+    """The one-run bound of canary scores (``guess_fraction`` of the canaries guessed, fixed in
+    advance) and the noise check on the excluded ones (dpzoo.privacy.canaries)."""
+    validation.in_open_unit_interval("guess_fraction", guess_fraction)
+    included = np.asarray(included, dtype=bool)
+    k = max(1, int(guess_fraction * len(scores) / 2))
+    result = guesses(scores, included, k)
+    bound = one_run_epsilon(result, delta=delta, confidence=confidence)
+    noise = noise_check(np.asarray(squares)[~included], steps, noise_multiplier, confidence)
+    return CanaryAudit(result, bound, confidence, delta, noise)

@@ -30,6 +30,7 @@ from dpzoo.common.learning_rate import upcoming_learning_rate
 from dpzoo.common.stack import keras
 from dpzoo.layers import aux_batchnorm, gaussian_layers, set_weight_noise_stddev
 from dpzoo.privacy import sized_steps, virtual_batches
+from dpzoo.privacy.canaries import CanaryPlan, GradientCanaries
 from dpzoo.privacy.clipping import ghost, vectorized
 from dpzoo.privacy.clipping.norms import NORM_FUNCTIONS, NormFunction
 from dpzoo.privacy.dp_config import DPConfig
@@ -42,6 +43,7 @@ def make_private(
     *,
     public_batch=None,
     norm_functions: Mapping[type, NormFunction] = NORM_FUNCTIONS,
+    canaries: CanaryPlan | None = None,
     model_class: type["PrivateModel"] | None = None,
     **model_kwargs,
 ) -> "PrivateModel":
@@ -50,6 +52,7 @@ def make_private(
     ``public_batch``: preprocessed public images appended to every batch for the model's
     AuxBatchNorm layers (dpzoo.layers.aux_batchnorm); required by such models, refused by others.
     ``norm_functions``: ghost clipping's layer registry (dpzoo.privacy.clipping.norms).
+    ``canaries``: white-box gradient canaries for a one-run audit (dpzoo.privacy.canaries).
     ``model_class``: a subclass of PrivateModel with another mechanism or source of settings
     (dpzoo.privacy.dp_queries, tf_privacy_compat), given ``model_kwargs``.
     Refuses models with layers that mix examples (see dpzoo.privacy.guards).
@@ -57,9 +60,12 @@ def make_private(
     refuse_batch_statistics(model)
     refuse_activity_regularizers(model)
     _check_public_batch(model, dp_config, public_batch)
-    return (model_class or PrivateModel)(
+    private = (model_class or PrivateModel)(
         model, dp_config, public_batch=public_batch, norm_functions=norm_functions, **model_kwargs
     )
+    if canaries is not None:
+        private.plant_canaries(canaries)
+    return private
 
 
 def _check_public_batch(model: keras.Model, dp_config: DPConfig, public_batch) -> None:
@@ -155,6 +161,7 @@ class PrivateModel(keras_api.FitsUnderMultiWorker, keras.Model):
         self._per_example_loss = None
         self._accumulation = None  # built with a chunked train function
         self._ghost = _ghost_clipper(model, dp_config, norm_functions)
+        self.canaries: GradientCanaries | None = None
         if dp_config.weight_noise_multiplier > 0 and not gaussian_layers(model):
             raise UsageError(
                 f"weight_noise_multiplier={dp_config.weight_noise_multiplier} but {model.name} has no Gaussian "
@@ -222,21 +229,51 @@ class PrivateModel(keras_api.FitsUnderMultiWorker, keras.Model):
                 "device (physical_batch_size is supported there)."
             )
 
+    def plant_canaries(self, plan: CanaryPlan) -> None:
+        """Adds white-box gradient canaries to every step from now on (dpzoo.privacy.canaries)."""
+        if type(self).noisy_mean is not PrivateModel.noisy_mean:
+            raise UsageError(f"{type(self).__name__} releases its own noisy sum: audit canaries need dpzoo's engine.")
+        with self.distribute_strategy.scope():
+            self.canaries = GradientCanaries(
+                self.inner.trainable_variables,
+                count=plan.count,
+                sampling_rate=plan.sampling_rate,
+                noise_multiplier=self.dp_config.noise_multiplier,
+                l2_norm_clip=self.dp_config.l2_norm_clip,
+                seed=plan.seed,
+                raw_norm_multiple=plan.raw_norm_multiple,
+            )
+
+    @staticmethod
+    def _first_replica() -> bool | tf.Tensor:
+        """True on replica 0 (or without replicas), False on the others."""
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return True
+        return tf.equal(context.replica_id_in_sync_group, 0)
+
     def replica_noise_stddev(self):
         """Std of the noise this replica adds to its partial sum: sigma * C on replica 0 and 0 on
         the others, so the summing all-reduce of the optimizer adds the noise exactly once."""
         stddev = self.dp_config.noise_stddev
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync == 1:
-            return stddev
-        return tf.where(tf.equal(context.replica_id_in_sync_group, 0), stddev, 0.0)
+        first = self._first_replica()
+        return stddev if first is True else tf.where(first, stddev, 0.0)
 
     def noisy_mean(self, summed: list) -> list:
         """(this replica's clipped sum + its share of the noise) / B; summed over the replicas by
-        the optimizer, it is DP-SGD's (sum + N(0, sigma^2 C^2)) / B."""
+        the optimizer, it is DP-SGD's (sum + N(0, sigma^2 C^2)) / B. Audit canaries, if planted,
+        join the sum before the noise (on replica 0) and are scored on what the release adds."""
+        data_sum = summed
+        if self.canaries is not None:
+            share = tf.cast(self._first_replica(), tf.float32)
+            summed = [g + c for g, c in zip(summed, self.canaries.clipped_gradients(share), strict=True)]
         if self.dp_config.noise_multiplier > 0:
             stddev = self.replica_noise_stddev()
             summed = [g + self.noise_generator.normal(tf.shape(g), stddev=stddev) for g in summed]
+        if self.canaries is not None:
+            recorded = self.canaries.record([r - d for r, d in zip(summed, data_sum, strict=True)])
+            with tf.control_dependencies([recorded]):
+                summed = [tf.identity(g) for g in summed]
         scale = 1.0 / self.dp_config.expected_batch_size
         return [g * scale for g in summed]
 

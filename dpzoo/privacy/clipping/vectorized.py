@@ -51,8 +51,13 @@ def per_example_gradients(
 
 def global_norms(grads: Sequence[tf.Tensor]) -> tf.Tensor:
     """Per-example L2 norm over all variables together: [batch]."""
-    squares = [tf.reduce_sum(tf.reshape(tf.square(g), [tf.shape(g)[0], -1]), axis=1) for g in grads]
-    return tf.sqrt(tf.add_n(squares))
+    return combined_norms([tf.reduce_sum(tf.reshape(tf.square(g), [tf.shape(g)[0], -1]), axis=1) for g in grads])
+
+
+def combined_norms(variable_squares: Sequence[tf.Tensor]) -> tf.Tensor:
+    """Per-example L2 norms from each variable's per-example squared norms ([batch] each): the
+    one place the vectorised path and white-box canaries (dpzoo.privacy.canaries) join them."""
+    return tf.sqrt(tf.add_n(list(variable_squares)))
 
 
 def clip_factors(norms: tf.Tensor, l2_norm_clip: float) -> tf.Tensor:
