@@ -56,6 +56,7 @@ def to_markdown(card: dict) -> str:
             f"{_fmt(row.get('val_accuracy', float('nan')))} | {_fmt(row.get('epsilon', float('inf')))} |"
         )
     lines += _audit_lines(card.get("audit"))
+    lines += canary_audit_lines(card.get("canary_audit"))
     lines += [
         "",
         "## Reproduce",
@@ -135,6 +136,33 @@ def _audit_lines(audit: dict | None) -> list[str]:
             f"| {attack['epsilon_lower_bound']:.3f} |"
         )
     return lines
+
+
+def canary_audit_lines(audit: dict | None) -> list[str]:
+    """The white-box canary audit (dpzoo.training.canary_audit), if the run planted canaries."""
+    if not audit:
+        return []
+    low, high = audit["noise_ratio_interval"]
+    claimed = audit["claimed_epsilon"]
+    share = f" ({audit['share_of_claim']:.0%} of the claimed {claimed:.4g})" if claimed else ""
+    verdict = (
+        "ABOVE the claim: the mechanism is not what the epsilon assumes"
+        if audit["exceeds_claim"]
+        else "at or below the claim"
+    )
+    return [
+        "",
+        "## Canary audit (white-box, one run)",
+        "",
+        f"- epsilon >= {audit['epsilon_lower_bound']:.3f} at {audit['confidence']:.0%} confidence, delta {audit['delta']:g}"
+        f"{share}: {verdict}",
+        f"- {audit['canaries']} canaries, {audit['guesses']} guesses, {audit['correct']} correct; "
+        f"{audit['steps']} steps at sampling rate {audit['sampling_rate']:.4g}",
+        f"- noise on excluded canaries: {audit['noise_ratio']:.4f} x the claimed sigma C "
+        f"(interval {low:.4f} to {high:.4f}, {audit['noise_samples']} values)"
+        + (": BELOW the claim" if audit.get("noise_below_claim") else ""),
+        f"- What it tests: {audit['what']}. The canaries changed this run's weights.",
+    ]
 
 
 def write(card: dict, directory: str) -> None:

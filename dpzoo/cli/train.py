@@ -8,7 +8,6 @@ the command line override its fields.
 """
 
 import dataclasses
-import importlib.util
 import json
 import os
 import shlex
@@ -20,6 +19,7 @@ from absl import flags
 from dpzoo import finetuning, methods, training, zoo
 from dpzoo.artifacts import model_card
 from dpzoo.cli import app
+from dpzoo.cli.config_files import load_config
 from dpzoo.common.errors import PEER_FAILURES, UsageError
 from dpzoo.models import applications
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES
@@ -157,6 +157,13 @@ flags.DEFINE_float(
 flags.DEFINE_float(
     "clipped_count_stddev", None, "Adaptive clipping: noise std of the clipped count (default: batch_size / 20)."
 )
+flags.DEFINE_integer(
+    "audit_canaries",
+    D.audit_canaries,
+    "Plant M white-box gradient canaries for a one-run audit; the card gets the epsilon lower bound they show "
+    "(dpzoo-audit --config=... --canaries=M runs this). The canaries change the weights: audit a recipe, not a model.",
+    lower_bound=0,
+)
 flags.DEFINE_float("modelmix_tau_ratio", D.modelmix_tau_ratio, "modelmix: the minimum gap tau over the learning rate.")
 flags.DEFINE_enum(
     "modelmix_mixing",
@@ -241,39 +248,6 @@ flags.DEFINE_boolean(
 )
 
 FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
-
-
-def load_config(path: str) -> TrainConfig:
-    """Imports a config file and returns its get_config(); UsageError if it is not one."""
-    spec = importlib.util.spec_from_file_location("dpzoo_user_config", path)
-    if spec is None:
-        raise UsageError(f"--config={path}: not a Python file.")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except FileNotFoundError as e:
-        raise UsageError(f"--config={path}: file not found.") from e
-    except SyntaxError as e:
-        raise UsageError(f"--config={path}: syntax error at line {e.lineno}: {e.msg}. Fix the file.") from e
-    except Exception as e:  # a user's file may raise anything: say what and where
-        raise UsageError(f"--config={path}: importing it raised {_one_line(e)}. Fix the file.") from e
-    get_config = getattr(module, "get_config", None)
-    if not callable(get_config):
-        raise UsageError(f"--config={path}: defines no get_config(); it must return a dpzoo TrainConfig.")
-    try:
-        config = get_config()
-    except UsageError as e:
-        raise UsageError(f"--config={path}: get_config() made an invalid TrainConfig: {e}") from e
-    except Exception as e:
-        raise UsageError(f"--config={path}: get_config() raised {_one_line(e)}. Fix the file.") from e
-    if not isinstance(config, TrainConfig):
-        raise UsageError(f"--config={path}: get_config() must return a dpzoo TrainConfig, not {type(config).__name__}.")
-    return config
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
 
 
 def config_from_flags() -> TrainConfig:

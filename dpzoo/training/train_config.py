@@ -92,6 +92,10 @@ class TrainConfig:
     probe before its full fine-tuning); its steps are composed into every epsilon this run states
     (dpzoo.accounting.earlier_runs), and a target epsilon is the total of both.
 
+    ``audit_canaries`` M plants M white-box gradient canaries in the run for a one-run audit
+    (dpzoo.privacy.canaries; the card's canary audit): they change the weights, so such a run
+    audits its recipe and is not itself a model to ship.
+
     ``checkpoint_every_steps`` N checkpoints the run every N steps so that rerunning it after a
     crash resumes (dpzoo.training.resume); None: after each minute of training; 0: never.
     ``deterministic`` runs TensorFlow's ops deterministically (dpzoo.common.determinism), so that a
@@ -151,6 +155,7 @@ class TrainConfig:
     adaptive_clip_quantile: float | None = None
     adaptive_clip_learning_rate: float = 0.2
     clipped_count_stddev: float | None = None
+    audit_canaries: int = 0
     deterministic: bool = True
     seed: int = 0
     output_dir: str = "runs/latest"
@@ -232,6 +237,12 @@ class TrainConfig:
         validation.positive("adaptive_clip_learning_rate", self.adaptive_clip_learning_rate)
         if self.clipped_count_stddev is not None:
             validation.positive("clipped_count_stddev", self.clipped_count_stddev)
+        validation.non_negative("audit_canaries", self.audit_canaries)
+        if self.audit_canaries and self.method == "modelmix" and self.modelmix_mixing != "fixed":
+            raise UsageError(
+                "audit_canaries: ModelMix's epsilon credits its random mixing, which white-box canaries bypass (they "
+                "read every noisy sum). Audit its DP-SGD steps with --modelmix_mixing=fixed, which states DP-SGD's epsilon."
+            )
         if not self.output_dir:
             raise UsageError("Expected a non-empty output_dir.")
 

@@ -32,7 +32,7 @@ from dpzoo.common.determinism import op_determinism
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
 from dpzoo.data import pipeline, records
-from dpzoo.training import distribution, engines, pretrained, privacy_plan, resume, run_card, run_plan
+from dpzoo.training import canary_audit, distribution, engines, pretrained, privacy_plan, resume, run_card, run_plan
 from dpzoo.training.averaging import EVAL_WEIGHTS, ParameterAveraging
 from dpzoo.training.callbacks import PrivacyLedgerCallback, StopAtStep
 from dpzoo.training.precomputed import RunFeatures
@@ -113,6 +113,7 @@ def _build(plan: run_plan.RunPlan) -> _Built:
             steps=plan.steps,
             public_images=public_images,
             physical_batch_size=plan.chunk_rows,
+            canaries=canary_audit.canary_plan(config, plan.n),
         )
         trainable, step_counter = plan.engine.compile(config, features.trainable, compile_plan)
         attachment = plan.method.attach(config, trainable)
@@ -305,6 +306,9 @@ def _run(
             engine_fields=plan.engine.card_fields(config, built.trainable, plan.noise_multiplier),
             pretraining=built.pretraining,
         )
+        audit = canary_audit.card_section(built.trainable, card["privacy"], config.delta)
+        if audit:
+            card["canary_audit"] = audit
         if not chief:
             shutil.rmtree(write_to, ignore_errors=True)
             return RunResult(card=card, output_dir=config.output_dir, wrote=False)

@@ -1,7 +1,8 @@
 """dpzoo's engine: DP-SGD by ``make_private`` (ghost or vectorised per-example clipping, noise once
 per logical step), with the method's DPConfig. The one engine that chunks a step into physical
 batches, runs under tf.distribute, averages an example's views, clips refined, appends
-AuxBatchNorm's public batch, and resumes bitwise (its noise generator is in the checkpoint)."""
+AuxBatchNorm's public batch, plants audit canaries, and resumes bitwise (its noise generator is in
+the checkpoint)."""
 
 import numpy as np
 
@@ -37,6 +38,7 @@ class DpzooEngine(Engine):
     refined_clipping = True
     public_batch = True
     bucketed_batches = True
+    plants_canaries = True
 
     def physical_batch_size(self, config, sampler: PoissonSampler | ShuffleSampler, replicas: int) -> int | None:
         """P, the rows of one chunk: the config's; under tf.distribute without one, the sampler's
@@ -50,7 +52,10 @@ class DpzooEngine(Engine):
 
     def compile(self, config, model: keras.Model, plan: CompilePlan) -> tuple[keras.Model, StepCounter]:
         private = make_private(
-            model, dp_config(config, plan.noise_multiplier, plan.physical_batch_size), public_batch=plan.public_images
+            model,
+            dp_config(config, plan.noise_multiplier, plan.physical_batch_size),
+            public_batch=plan.public_images,
+            canaries=plan.canaries,
         )
         keras_setup.compile_keras(
             private, keras_setup.make_optimizer(config, plan.steps), plan.jit, model.output_shape[-1]

@@ -17,6 +17,7 @@ import numpy as np
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
 from dpzoo.data.sampling import PoissonSampler, ShuffleSampler
+from dpzoo.privacy.canaries import CanaryPlan
 
 if TYPE_CHECKING:  # TrainConfig asks the engines to check it: no import at run time
     from dpzoo.training.train_config import TrainConfig
@@ -27,13 +28,14 @@ StepCounter = Callable[[], int]
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CompilePlan:
     """What the trainer settled before compiling: sigma, XLA, the run's steps, AuxBatchNorm's
-    public images and the chunk rows."""
+    public images, the chunk rows and the audit canaries to plant."""
 
     noise_multiplier: float
     jit: bool
     steps: int
     public_images: np.ndarray | None = None
     physical_batch_size: int | None = None
+    canaries: CanaryPlan | None = None
 
 
 class Engine:
@@ -51,6 +53,7 @@ class Engine:
     public_batch: bool = False  # appends AuxBatchNorm's public batch
     bucketed_batches: bool = False  # takes any padded batch size (no graph per size from Keras)
     adaptive_clipping: bool = False  # adaptive_clip_quantile (Andrew et al.)
+    plants_canaries: bool = False  # audit_canaries: white-box gradient canaries in its noisy sum
     sampling_note: str = "batches as --sampling draws them"  # for describe()
 
     def sampling(self, config: "TrainConfig") -> str:
@@ -78,6 +81,11 @@ class Engine:
             raise UsageError(
                 f"adaptive_clip_quantile needs engine='tf_privacy' (TF Privacy's QuantileAdaptiveClipSumQuery); "
                 f"engine={self.name!r} clips at a fixed norm."
+            )
+        if config.audit_canaries and not self.plants_canaries:
+            raise UsageError(
+                f"audit_canaries needs engine='dpzoo', which plants white-box canaries in its noisy sum; "
+                f"engine={self.name!r} does not."
             )
         if config.checkpoint_every_steps and not self.resumable:
             raise UsageError(
