@@ -7,6 +7,7 @@ beside the epsilon the run states. The audit tests the training algorithm as thi
 canaries and all; it says nothing about weights trained without them.
 """
 
+from dpzoo import methods
 from dpzoo.privacy import canaries
 from dpzoo.privacy.canaries import CanaryPlan
 
@@ -16,6 +17,21 @@ WHAT = (
     "canaries, each in the run with probability 1/2 and drawn at the run's sampling rate, scored by the "
     "likelihood ratio of every step's noisy sum; it tests this recipe's mechanism, not a particular set of weights"
 )
+
+
+def refusal(config) -> str | None:
+    """Why white-box canaries cannot test ``config``'s claim (None: they can)."""
+    if not methods.get(config.method).dp_config_fields(config, 1.0)["noise_multiplier"]:
+        return (
+            f"--method={config.method} adds no Gaussian noise to its update (its epsilon is nominal), so there is no "
+            "DP-SGD claim for gradient canaries to test"
+        )
+    if config.method == "modelmix" and config.modelmix_mixing != "fixed":
+        return (
+            "ModelMix's epsilon credits its random mixing, which white-box canaries bypass (they read every noisy "
+            "sum). Audit its DP-SGD steps with --modelmix_mixing=fixed, which states DP-SGD's epsilon"
+        )
+    return None
 
 
 def failures(section: dict) -> list[str]:

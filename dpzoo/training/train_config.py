@@ -17,7 +17,7 @@ from dpzoo.data.fixed_views import FixedViews
 from dpzoo.methods.modelmix import MIXINGS
 from dpzoo.privacy.batch_norm_fix import MODES as BATCH_NORM_FIXES
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES, check_linf_p
-from dpzoo.training import engines
+from dpzoo.training import canary_audit, engines
 from dpzoo.training.averaging import EVAL_WEIGHTS
 from dpzoo.training.distribution import DISTRIBUTIONS
 
@@ -238,11 +238,9 @@ class TrainConfig:
         if self.clipped_count_stddev is not None:
             validation.positive("clipped_count_stddev", self.clipped_count_stddev)
         validation.non_negative("audit_canaries", self.audit_canaries)
-        if self.audit_canaries and self.method == "modelmix" and self.modelmix_mixing != "fixed":
-            raise UsageError(
-                "audit_canaries: ModelMix's epsilon credits its random mixing, which white-box canaries bypass (they "
-                "read every noisy sum). Audit its DP-SGD steps with --modelmix_mixing=fixed, which states DP-SGD's epsilon."
-            )
+        refusal = canary_audit.refusal(self) if self.audit_canaries else None
+        if refusal:
+            raise UsageError(f"audit_canaries: {refusal}")
         if not self.output_dir:
             raise UsageError("Expected a non-empty output_dir.")
 

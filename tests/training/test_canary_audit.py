@@ -51,6 +51,7 @@ def test_a_run_with_canaries_records_its_audit(tmp_path):
         (dict(engine="nonprivate", target_epsilon=None), "audit_canaries needs engine='dpzoo'"),
         (dict(method="modelmix", clipping_norm="l2+linf", linf_p=100.0), "modelmix_mixing=fixed"),
         (dict(audit_canaries=-1), "audit_canaries"),
+        (dict(method="sidp", model="lenet5_sidp"), "adds no Gaussian noise to its update"),
     ],
 )
 def test_settings_the_canaries_cannot_audit_are_refused(changes, message):
