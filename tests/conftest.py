@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import types
 from unittest import mock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -61,6 +62,19 @@ def digits_batch(dataset: data.Dataset, size: int, offset: int = 0):
 
 
 SPARSE_CE = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+# a formally private run small enough for a test: 2,048 Fashion-MNIST images, 16 steps
+SMALL_FASHION_RUN = types.MappingProxyType(
+    dict(
+        model="tutorial_cnn",
+        dataset="fashion_mnist",
+        max_train_examples=2048,
+        epochs=2,
+        batch_size=256,
+        learning_rate=1.0,
+        target_epsilon=1.0,
+    )
+)
 
 
 def op_types(graph_def) -> set[str]:

@@ -12,17 +12,9 @@ from dpzoo.artifacts import model_card
 from dpzoo.common.errors import UsageError
 from dpzoo.training import TrainConfig
 from tests.cli.test_cli import run as run_tool
+from tests.conftest import SMALL_FASHION_RUN
 
-SMALL_RUN = dict(
-    model="tutorial_cnn",
-    dataset="fashion_mnist",
-    max_train_examples=2048,
-    epochs=2,
-    batch_size=256,
-    learning_rate=1.0,
-    target_epsilon=2.0,
-    audit_canaries=1000,
-)
+SMALL_RUN = {**SMALL_FASHION_RUN, "target_epsilon": 2.0, "audit_canaries": 1000}
 
 
 def test_a_run_with_canaries_records_its_audit(tmp_path):

@@ -14,7 +14,7 @@ from dpzoo.artifacts import model_card
 from dpzoo.training import TrainConfig
 from dpzoo.zoo import audit
 from tests.cli.test_cli import run as run_tool
-from tests.conftest import SPARSE_CE, digits_batch, tiny_cnn
+from tests.conftest import SMALL_FASHION_RUN, SPARSE_CE, digits_batch, tiny_cnn
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +63,7 @@ def test_unequal_counts_are_refused(overfit):
 
 @pytest.fixture(scope="module")
 def private_run(tmp_path_factory):
-    config = TrainConfig(
-        model="tutorial_cnn",
-        dataset="fashion_mnist",
-        max_train_examples=2048,
-        epochs=2,
-        batch_size=256,
-        learning_rate=1.0,
-        target_epsilon=1.0,
-        output_dir=str(tmp_path_factory.mktemp("audit") / "run"),
-    )
+    config = TrainConfig(**SMALL_FASHION_RUN, output_dir=str(tmp_path_factory.mktemp("audit") / "run"))
     return training.run(config, command="pytest", verbose=0)
 
 
