@@ -171,11 +171,9 @@ def main(argv: list[str]) -> None:
         return bench.measure(
             model_name=name,
             input_shape=shape,
-            batch_size=_BATCH.value,
+            **_timing(),
             methods=tuple(_METHODS.value),
             augmults=augmults,
-            rounds=_ROUNDS.value,
-            seconds_per_round=_SECONDS.value,
             jit=_JIT.value,
             progress=progress,
         )
@@ -184,6 +182,11 @@ def main(argv: list[str]) -> None:
         return f"{name}, input {shape}, batch {_BATCH.value}, {device}"
 
     _per_model(measure, title, bench.markdown_table, HEADER, device)
+
+
+def _timing() -> dict:
+    """The measurement settings every mode passes on: B, interleaved rounds, seconds per round."""
+    return dict(batch_size=_BATCH.value, rounds=_ROUNDS.value, seconds_per_round=_SECONDS.value)
 
 
 def _per_model(measure, title, table, header: str, device: str) -> None:
@@ -206,11 +209,9 @@ def _finetune_mode(shape: tuple[int, ...], device: str) -> None:
         return finetune_benchmark.measure_finetuning(
             model_name=name,
             input_shape=shape,
-            batch_size=_BATCH.value,
+            **_timing(),
             modes=tuple(_FINETUNE.value),
             lora_rank=_LORA_RANK.value,
-            rounds=_ROUNDS.value,
-            seconds_per_round=_SECONDS.value,
             progress=progress,
         )
 
@@ -274,14 +275,12 @@ def _scale_mode(shape: tuple[int, ...], augmults: tuple[int, ...], device: str) 
         return scale_benchmark.measure_scale(
             model_name=model,
             input_shape=shape,
-            batch_size=_BATCH.value,
+            **_timing(),
             physical_batch_sizes=rows or (None,),
             distributions=distributions,
             plain_rows=tuple(sorted({r for r in rows if r and r < _BATCH.value})),
             augmult=augmults[0],
             clipping=_CLIPPING.value,
-            rounds=_ROUNDS.value,
-            seconds_per_round=_SECONDS.value,
             progress=progress,
         )
 
@@ -310,12 +309,10 @@ def _input_mode(augmult: int, device: str) -> None:
     (step,) = scale_benchmark.measure_scale(
         model_name=model,
         input_shape=datasets[0].input_shape,
-        batch_size=_BATCH.value,
+        **_timing(),
         physical_batch_sizes=(rows,),
         augmult=augmult,
         clipping=_CLIPPING.value,
-        rounds=_ROUNDS.value,
-        seconds_per_round=_SECONDS.value,
         num_classes=datasets[0].num_classes,
         progress=lambda message: print(f"[{model}] {message}", flush=True),
     )
