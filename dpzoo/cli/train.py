@@ -261,8 +261,20 @@ def config_from_flags() -> TrainConfig:
     if overrides.get("init_from"):
         overrides["init_from"] = _start_folder(overrides["init_from"])
     if _CONFIG.value:
-        return dataclasses.replace(load_config(_CONFIG.value), **overrides)
+        config = load_config(_CONFIG.value)
+        return dataclasses.replace(config, **_noise_given_replaces_target(config, overrides))
     return TrainConfig(**overrides)
+
+
+def _noise_given_replaces_target(config: TrainConfig, overrides: dict) -> dict:
+    """The overrides, with the config's own noise setting dropped when the command line gives the
+    other one (--noise_multiplier on a config with a target epsilon, or the reverse), as a run
+    takes one of the two; with stop_at_epsilon both stay (the target is the budget)."""
+    stops = overrides.get("stop_at_epsilon", config.stop_at_epsilon)
+    for given, other in (("noise_multiplier", "target_epsilon"), ("target_epsilon", "noise_multiplier")):
+        if given in overrides and other not in overrides and not stops:
+            return {**overrides, other: None}
+    return overrides
 
 
 def _start_folder(init_from: str) -> str:

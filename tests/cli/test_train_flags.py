@@ -44,3 +44,25 @@ def test_a_field_added_without_its_flag_is_caught():
     assert mismatches(dataclasses.fields(extra), FLAGS) == ["brand_new_option: no flag"]
     changed = dataclasses.make_dataclass("Changed", [("batch_size", int, dataclasses.field(default=7))])
     assert mismatches(dataclasses.fields(changed), FLAGS) == ["batch_size: flag default 256 != 7"]
+
+
+def test_the_noise_setting_given_on_the_command_line_replaces_the_configs():
+    """A config with a target epsilon run with --noise_multiplier (or the reverse) takes the one
+    given; both given stay both (refused later unless stop_at_epsilon); with stop_at_epsilon the
+    config's target stays as the budget."""
+    config = TrainConfig(target_epsilon=3.0)
+    assert train._noise_given_replaces_target(config, {"noise_multiplier": 1.2}) == {
+        "noise_multiplier": 1.2,
+        "target_epsilon": None,
+    }
+    by_sigma = dataclasses.replace(config, **train._noise_given_replaces_target(config, {"noise_multiplier": 1.2}))
+    assert by_sigma.noise_multiplier == 1.2 and by_sigma.target_epsilon is None
+    sigma_config = TrainConfig(noise_multiplier=1.0)
+    assert train._noise_given_replaces_target(sigma_config, {"target_epsilon": 2.0}) == {
+        "target_epsilon": 2.0,
+        "noise_multiplier": None,
+    }
+    both = {"noise_multiplier": 1.0, "target_epsilon": 2.0}
+    assert train._noise_given_replaces_target(config, both) == both
+    budget = TrainConfig(target_epsilon=3.0, stop_at_epsilon=True)
+    assert train._noise_given_replaces_target(budget, {"noise_multiplier": 1.2}) == {"noise_multiplier": 1.2}
