@@ -57,6 +57,7 @@ def to_markdown(card: dict) -> str:
         )
     lines += _audit_lines(card.get("audit"))
     lines += canary_audit_lines(card.get("canary_audit"))
+    lines += canary_audit_lines(card.get("recipe_canary_audit"), RECIPE_AUDIT_HEADING)
     lines += [
         "",
         "## Reproduce",
@@ -138,10 +139,19 @@ def _audit_lines(audit: dict | None) -> list[str]:
     return lines
 
 
-def canary_audit_lines(audit: dict | None) -> list[str]:
-    """The white-box canary audit (dpzoo.training.canary_audit), if the run planted canaries."""
+RUN_AUDIT_HEADING = "Canary audit (white-box, one run)"
+RECIPE_AUDIT_HEADING = "Canary audit of this recipe (white-box, one run of it with canaries)"
+
+
+def canary_audit_lines(audit: dict | None, heading: str = RUN_AUDIT_HEADING) -> list[str]:
+    """A white-box canary audit (dpzoo.training.canary_audit): of this run, if it planted canaries,
+    or of a zoo checkpoint's recipe (a rerun of its command with canaries, ``audit["command"]``)."""
     if not audit:
         return []
+    if "not_audited" in audit:
+        return ["", f"## {heading}", "", f"Not audited: {audit['not_audited']}."]
+    rerun = [f"- Audited run: `{audit['command']}`"] if "command" in audit else []
+    rerun += [f"- Note: {audit['note']}."] if "note" in audit else []
     low, high = audit["noise_ratio_interval"]
     claimed = audit["claimed_epsilon"]
     share = f" ({audit['share_of_claim']:.0%} of the claimed {claimed:.4g})" if claimed else ""
@@ -152,7 +162,7 @@ def canary_audit_lines(audit: dict | None) -> list[str]:
     )
     return [
         "",
-        "## Canary audit (white-box, one run)",
+        f"## {heading}",
         "",
         f"- epsilon >= {audit['epsilon_lower_bound']:.3f} at {audit['confidence']:.0%} confidence, delta {audit['delta']:g}"
         f"{share}: {verdict}",
@@ -161,7 +171,8 @@ def canary_audit_lines(audit: dict | None) -> list[str]:
         f"- noise on excluded canaries: {audit['noise_ratio']:.4f} x the claimed sigma C "
         f"(interval {low:.4f} to {high:.4f}, {audit['noise_samples']} values)"
         + (": BELOW the claim" if audit.get("noise_below_claim") else ""),
-        f"- What it tests: {audit['what']}. The canaries changed this run's weights.",
+        f"- What it tests: {audit['what']}. The canaries changed the audited run's weights.",
+        *rerun,
     ]
 
 

@@ -1,6 +1,6 @@
 """dpzoo-zoo: the pretrained private checkpoints of the zoo.
 
-dpzoo-zoo list                                   # a table: name, method, epsilon, guarantee, accuracy, audit
+dpzoo-zoo list                                   # a table: name, method, epsilon, guarantee, accuracy, audits
 dpzoo-zoo show tutorial_cnn.fmnist_eps3_dpsgd    # its model card in Markdown
 """
 
@@ -20,14 +20,16 @@ COMMANDS = "list | show NAME"
 def table(entries: list[zoo.ZooEntry]) -> str:
     """A Markdown table, one row per checkpoint, with every fact needed to read its epsilon."""
     lines = [
-        "| name | method | epsilon | delta | accountant | sampling | guarantee | test accuracy | audit: epsilon >= |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| name | method | epsilon | delta | accountant | sampling | guarantee | test accuracy "
+        "| audit: epsilon >= | canaries: epsilon >= |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in entries:
         audit = max(e.audit.values(), default=float("nan"))
+        canaries = "-" if e.canary_audit is None else f"{e.canary_audit['epsilon_lower_bound']:.2f}"
         lines.append(
             f"| {e.name} | {e.method} | {e.epsilon:.3g} | {e.delta:g} | {e.accountant} | {e.sampling} "
-            f"| {e.guarantee} | {100 * e.test_accuracy:.2f}% | {audit:.2f} |"
+            f"| {e.guarantee} | {100 * e.test_accuracy:.2f}% | {audit:.2f} | {canaries} |"
         )
     return "\n".join(lines)
 

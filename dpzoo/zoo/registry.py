@@ -23,6 +23,7 @@ import json
 import os
 import types
 from collections.abc import Mapping
+from typing import Any
 
 from dpzoo import methods
 from dpzoo.artifacts import run_folder
@@ -58,10 +59,13 @@ class ZooEntry:
     command: str
     files: Mapping[str, str]  # path inside the checkpoint folder -> sha256
     url: str | None = None  # None: shipped inside the package
+    canary_audit: Mapping[str, Any] | None = None  # its recipe's white-box one-run audit (card: recipe_canary_audit)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "audit", types.MappingProxyType(dict(self.audit)))
         object.__setattr__(self, "files", types.MappingProxyType(dict(self.files)))
+        if self.canary_audit is not None:
+            object.__setattr__(self, "canary_audit", types.MappingProxyType(dict(self.canary_audit)))
 
     def to_dict(self) -> dict:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}

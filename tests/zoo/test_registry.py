@@ -84,6 +84,31 @@ def test_every_checkpoint_recomputes_its_epsilon_and_carries_its_audit(name):
         assert max(entry.audit.values()) <= entry.epsilon
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_every_checkpoints_recipe_carries_its_canary_audit(name):
+    """A rerun of the checkpoint's command with white-box canaries (scripts/zoo_canary_audits.py):
+    its bound stays within the epsilon that run stated, its noise check finds the claimed sigma,
+    and the shipped card holds the section the index summarises."""
+    entry = zoo.entry(name)
+    card = model_card.read(zoo.fetch(entry))
+    audit = card["recipe_canary_audit"]
+    if entry.method == "sidp":  # nominal: no update noise for gradient canaries to test
+        assert entry.canary_audit is None and "no Gaussian noise" in audit["not_audited"]
+        return
+    assert dict(entry.canary_audit) == {key: audit[key] for key in entry.canary_audit}
+    assert audit["mode"] == "white_box" and audit["canaries"] >= 1000 and audit["guesses"] > 0
+    assert 0 <= audit["epsilon_lower_bound"] <= audit["claimed_epsilon"] and not audit["exceeds_claim"]
+    assert audit["noise_as_claimed"]
+    assert audit["command"].startswith("dpzoo-train") and f"--audit_canaries={audit['canaries']}" in audit["command"]
+    if entry.method == "modelmix":  # the checkpoint's sigma, mixing fixed: DP-SGD's epsilon is the claim
+        assert "--modelmix_mixing=fixed" in audit["command"] and "--target_epsilon" not in audit["command"]
+        assert audit["claimed_epsilon"] == pytest.approx(card["privacy"]["modelmix"]["dpsgd_epsilon"], rel=1e-3)
+    else:
+        assert audit["claimed_epsilon"] == pytest.approx(entry.epsilon, rel=1e-6)
+    with open(os.path.join(zoo.fetch(entry), model_card.CARD_MARKDOWN)) as f:
+        assert model_card.RECIPE_AUDIT_HEADING in f.read()
+
+
 def _copy_of(entry: zoo.ZooEntry, folder) -> str:
     shutil.copytree(os.path.join(zoo.CHECKPOINT_DIR, entry.name), folder)
     return str(folder)
@@ -140,6 +165,8 @@ def test_the_zoo_command_lists_and_shows():
     assert listed.returncode == 0, listed.stderr[-2000:]
     rows = [line for line in listed.stdout.splitlines() if line.startswith("| ") and "." in line.split("|")[1]]
     assert len(rows) == len(NAMES) >= 10
+    audited = [row for row in rows if "_sidp_nominal" not in row]
+    assert "canaries: epsilon >=" in listed.stdout and all(row.split("|")[-2].strip() != "-" for row in audited)
     shown = run("dpzoo-zoo", "show", NAMES[0])
     assert shown.returncode == 0 and "Training curves" in shown.stdout and "accountant" in shown.stdout
     for args, message in ((["show", "nothing"], "No zoo checkpoint"), (["fetch"], "Expected a command")):
