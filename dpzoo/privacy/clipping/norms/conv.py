@@ -94,40 +94,6 @@ def _over_taps(layer: keras.layers.Conv2D, inputs: tf.Tensor, out_size: tuple[in
     return total
 
 
-def _whole_strides(layer: keras.layers.Conv2D) -> bool:
-    """A strided layer whose kernel spans a whole number of strides (no dilation, no groups), such
-    as the tutorial CNN's 4x4 stride-2 convolution: on the space-to-depth input it is a stride-1
-    convolution (``_over_blocks``)."""
-    (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
-    return layer.groups == 1 and sh == sw > 1 and kh % sh == 0 and kw % sw == 0 and tuple(layer.dilation_rate) == (1, 1)
-
-
-def _over_blocks(layer: keras.layers.Conv2D, inputs: tf.Tensor, out_size: tuple[int, int], per_tap):
-    """``_over_taps`` for a ``_whole_strides`` layer of stride s: the padded input, cut to the rows
-    and columns the convolution reads, is rearranged by space_to_depth(s), on which the layer is a
-    stride-1 convolution with (kh / s) x (kw / s) taps of s * s * c_in values each. per_tap(u, v, a)
-    gets a [rows, out_h, out_w, s * s * c_in] unit-stride slice, ordered (row offset, column
-    offset, channel) like ``kernel[u*s:(u+1)*s, v*s:(v+1)*s]`` reshaped to [s * s * c_in, c_out]
-    (``block_kernel``). The tutorial CNN's 4x4 stride-2 layer's patch gram (B = 262) took 4.6 ms so
-    against 6.8 to 7.8 ms through ``extract_patches``, on this project's CPU in one process."""
-    (kh, kw), (s, _) = layer.kernel_size, layer.strides
-    (out_h, out_w), (taps_h, taps_w) = out_size, (kh // s, kw // s)
-    padded = _padded(layer, inputs, out_size)[:, : (out_h + taps_h - 1) * s, : (out_w + taps_w - 1) * s]
-    blocks = tf.nn.space_to_depth(padded, s)
-    total = None
-    for u in range(taps_h):
-        for v in range(taps_w):
-            with tf.control_dependencies(tf.nest.flatten(total) if total is not None else []):
-                result = per_tap(u, v, blocks[:, u : u + out_h, v : v + out_w])
-                total = result if total is None else tf.nest.map_structure(tf.add, total, result)
-    return total
-
-
-def block_kernel(kernel: tf.Tensor, u: int, v: int, stride: int) -> tf.Tensor:
-    """Tap (u, v) of a ``_whole_strides`` kernel on the space-to-depth input, [s * s * c_in, c_out]."""
-    return tf.reshape(kernel[u * stride : (u + 1) * stride, v * stride : (v + 1) * stride], [-1, kernel.shape[-1]])
-
-
 def _tap_kernel_grads(layer: keras.layers.Conv2D, output_grads: tf.Tensor, views: int):
     """A per_tap function for ``_over_taps``: tap (u, v)'s kernel gradient of each example,
     [batch, c_in / groups, c_out], a matmul over positions per example (and group)."""
@@ -204,24 +170,13 @@ def conv_kernel_grads(
 
 def _patch_statistics(layer, inputs: tf.Tensor, out_size: tuple[int, int], views: int, kernel=None) -> tuple:
     """For the ghost form, with P_i example i's patches [T, kh * kw * c_in]: the gram matrix
-    P_i P_i^T [batch, T, T] and, given a kernel-shaped tensor K, the patch sums P_i 1 [batch, T] and P_i K [batch, T, c_out]. As sums over the
-    space-to-depth taps for ``_whole_strides`` layers; from the patches where ``_through_patches``;
-    else as sums over taps; the patches never formed but in the second case."""
+    P_i P_i^T [batch, T, T] and, given a kernel-shaped tensor K, the patch sums P_i 1 [batch, T] and P_i K [batch, T, c_out]. From the patches where
+    ``_through_patches``, else as sums over taps, the patches never formed."""
 
     def statistics(p, k):  # p: [batch, T, d], k: [d, c_out] or None
         gram = tf.matmul(p, p, transpose_b=True)
         return (gram,) if k is None else (gram, tf.reduce_sum(p, axis=-1), tf.matmul(p, k))
 
-    if _whole_strides(layer):
-        stride = layer.strides[0]
-        return _over_blocks(
-            layer,
-            inputs,
-            out_size,
-            lambda u, v, a: statistics(
-                flatten_positions(a, views), None if kernel is None else block_kernel(kernel, u, v, stride)
-            ),
-        )
     if _through_patches(layer, inputs):
         patches = flatten_positions(conv_patches(layer, inputs), views)
         return statistics(patches, None if kernel is None else tf.reshape(kernel, [-1, kernel.shape[-1]]))
