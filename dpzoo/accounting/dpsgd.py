@@ -61,13 +61,27 @@ def dp_event(*, n: int, batch_size: int, noise_multiplier: float, steps: int, sa
     """The dp_accounting event of ``steps`` DP-SGD steps (see the module docstring)."""
     validation.one_of("sampling", sampling, SAMPLINGS)
     if sampling == "poisson":
-        gaussian = dp_accounting.GaussianDpEvent(noise_multiplier)
-        step = dp_accounting.PoissonSampledDpEvent(batch_size / n, gaussian)
-        return dp_accounting.SelfComposedDpEvent(step, steps)
+        return _poisson_event(batch_size / n, noise_multiplier, steps)
     # k Gaussian mechanisms of multiplier sigma compose to exactly one of multiplier
     # sigma / sqrt(k) (sensitivity adds in quadrature); one event keeps PLD cheap and exact.
     participations = math.ceil(steps / steps_per_epoch(n, batch_size, sampling))
     return dp_accounting.GaussianDpEvent(noise_multiplier / math.sqrt(participations))
+
+
+def _poisson_event(sampling_rate: float, noise_multiplier: float, steps: int) -> dp_accounting.DpEvent:
+    step = dp_accounting.PoissonSampledDpEvent(sampling_rate, dp_accounting.GaussianDpEvent(noise_multiplier))
+    return dp_accounting.SelfComposedDpEvent(step, steps)
+
+
+def poisson_epsilon(*, sampling_rate: float, noise_multiplier: float, steps: int, delta: float) -> float:
+    """Epsilon (PLD) of ``steps`` Gaussian mechanisms of multiplier ``noise_multiplier``, each on
+    a Poisson sample at ``sampling_rate``: one example's (or one canary's) mechanism in DP-SGD."""
+    validation.in_open_unit_interval("delta", delta)
+    if not 0 < sampling_rate <= 1:
+        raise ValueError(f"Expected a sampling rate in (0, 1]; got {sampling_rate}.")
+    if noise_multiplier <= 0:
+        return math.inf if steps > 0 else 0.0
+    return _composed_epsilon(_poisson_event(sampling_rate, noise_multiplier, steps), delta, "pld") if steps else 0.0
 
 
 def make_accountant(accountant: str, value_discretization_interval: float = 1e-4):

@@ -166,6 +166,7 @@ def audit(canaries: GradientCanaries, *, delta: float, confidence: float = 0.95)
         squares=canaries.squares.numpy(),
         steps=int(canaries.steps.numpy()),
         noise_multiplier=canaries.noise_multiplier,
+        sampling_rate=canaries.sampling_rate,
         delta=delta,
         confidence=confidence,
     )
