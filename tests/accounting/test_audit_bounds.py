@@ -35,6 +35,37 @@ def test_all_right_guesses_give_the_closed_form():
         assert bound == pytest.approx(math.log(q / (1 - q)), rel=1e-9)
 
 
+@pytest.mark.parametrize(
+    "canaries, made, correct, delta, printed",
+    [
+        (100, 100, 75, 0.0, 0.702),  # Appendix D: 75 of 100 right
+        (100, 100, 75, 1e-4, 0.699),  # the same with the delta term
+        (1000, 100, 75, 1e-4, 0.673),  # abstaining on 900 of 1,000 (the delta term counts all m)
+        (100_000, 1510, 1439, 1e-5, 2.675),  # Section 7's white-box run (its Figure 11)
+    ],
+)
+def test_the_one_run_bound_reproduces_the_papers_worked_numbers(canaries, made, correct, delta, printed):
+    """Steinke, Nasr & Jagielski 2023 (arXiv v1), their printed bounds at 95% confidence, to the
+    last printed digit (one of them is truncated rather than rounded). Leaving out the delta term
+    would give 0.702 for the third; counting r instead of m in it, 2.805 for the fourth."""
+    result = Guesses(canaries=canaries, made=made, correct=correct)
+    assert audit_bounds.one_run_epsilon(result, delta=delta) == pytest.approx(printed, abs=1e-3)
+
+
+def test_the_known_slips_miss_the_papers_numbers():
+    """The slips the test above would catch: dropping the delta term, or counting guesses for m."""
+    no_delta = audit_bounds.one_run_epsilon(Guesses(canaries=1000, made=100, correct=75), delta=0.0)
+    guesses_as_m = audit_bounds.one_run_epsilon(Guesses(canaries=1510, made=1510, correct=1439), delta=1e-5)
+    assert no_delta != pytest.approx(0.673, abs=1e-3) and guesses_as_m != pytest.approx(2.675, abs=1e-3)
+    assert no_delta == pytest.approx(0.702, abs=1e-3) and guesses_as_m == pytest.approx(2.805, abs=1e-3)
+
+
+def test_the_p_value_reproduces_the_papers_worked_example():
+    """Appendix D: 75 of 100 guesses right is no evidence against epsilon = log 3 (p = 0.553)."""
+    result = Guesses(canaries=100, made=100, correct=75)
+    assert audit_bounds.one_run_p_value(result, math.log(3), 0.0) == pytest.approx(0.553, abs=1e-3)
+
+
 def test_the_delta_term_matches_a_loop_over_its_definition():
     result, eps, delta = Guesses(canaries=1000, made=300, correct=240), 1.0, 1e-5
     q = 1 / (1 + math.exp(-eps))
