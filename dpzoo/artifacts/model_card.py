@@ -139,20 +139,22 @@ def _audit_lines(audit: dict | None) -> list[str]:
     return lines
 
 
-RUN_AUDIT_HEADING = "Canary audit (white-box, one run)"
-RECIPE_AUDIT_HEADING = "Canary audit of this recipe (white-box, one run of it with canaries)"
+RUN_AUDIT_HEADING = "Canary audit ({mode}, one run)"
+RECIPE_AUDIT_HEADING = "Canary audit of this recipe ({mode}, one run of it with canaries)"
 
 
 def canary_audit_lines(audit: dict | None, heading: str = RUN_AUDIT_HEADING) -> list[str]:
-    """A white-box canary audit (dpzoo.training.canary_audit): of this run, if it planted canaries,
-    or of a zoo checkpoint's recipe (a rerun of its command with canaries, ``audit["command"]``)."""
+    """A canary audit (dpzoo.training.canary_audit), white-box or black-box: of this run, if it
+    planted canaries, or of a zoo checkpoint's recipe (a rerun of its command with canaries,
+    ``audit["command"]``)."""
     if not audit:
         return []
+    mode = audit.get("mode", "white_box").replace("_", "-")
+    heading = heading.format(mode=mode)
     if "not_audited" in audit:
         return ["", f"## {heading}", "", f"Not audited: {audit['not_audited']}."]
     rerun = [f"- Audited run: `{audit['command']}`"] if "command" in audit else []
     rerun += [f"- Note: {audit['note']}."] if "note" in audit else []
-    low, high = audit["noise_ratio_interval"]
     claimed = audit["claimed_epsilon"]
     share = f" ({audit['share_of_claim']:.0%} of the claimed {claimed:.4g})" if claimed else ""
     verdict = (
@@ -160,19 +162,59 @@ def canary_audit_lines(audit: dict | None, heading: str = RUN_AUDIT_HEADING) -> 
         if audit["exceeds_claim"]
         else "at or below the claim"
     )
+    threshold = (
+        [
+            f"- Clopper-Pearson bound of the top guesses as a threshold: epsilon >= {audit['clopper_pearson_epsilon']:.3f}"
+        ]
+        if "clopper_pearson_epsilon" in audit
+        else []
+    )
     return [
         "",
         f"## {heading}",
         "",
-        f"- epsilon >= {audit['epsilon_lower_bound']:.3f} at {audit['confidence']:.0%} confidence, delta {audit['delta']:g}"
-        f"{share}: {verdict}",
-        f"- {audit['canaries']} canaries, {audit['guesses']} guesses, {audit['correct']} correct; "
-        f"{audit['steps']} steps at sampling rate {audit['sampling_rate']:.4g}",
+        f"- {mode}: epsilon >= {audit['epsilon_lower_bound']:.3f} at {audit['confidence']:.0%} confidence, "
+        f"delta {audit['delta']:g}{share}: {verdict}",
+        f"- {audit['canaries']} canaries, {audit['guesses']} guesses, {audit['correct']} correct"
+        + (_white_box_detail(audit) if mode == "white-box" else _black_box_detail(audit)),
+        *threshold,
+        *(_noise_lines(audit) if mode == "white-box" else []),
+        f"- What it tests: {audit['what']}. The canaries changed the audited run's weights.",
+        *rerun,
+    ]
+
+
+def _white_box_detail(audit: dict) -> str:
+    return f"; {audit['steps']} steps at sampling rate {audit['sampling_rate']:.4g}"
+
+
+def _black_box_detail(audit: dict) -> str:
+    return (
+        f"; {audit['included']} of them in the training set; score: {audit['score']} "
+        f"(mean {audit['mean_score_in']:.3f} in, {audit['mean_score_out']:.3f} out)"
+    )
+
+
+def _noise_lines(audit: dict) -> list[str]:
+    """The white-box noise check and, where the audit has it, its parametric bound."""
+    low, high = audit["noise_ratio_interval"]
+    return [
         f"- noise on excluded canaries: {audit['noise_ratio']:.4f} x the claimed sigma C "
         f"(interval {low:.4f} to {high:.4f}, {audit['noise_samples']} values)"
         + (": BELOW the claim" if audit.get("noise_below_claim") else ""),
-        f"- What it tests: {audit['what']}. The canaries changed the audited run's weights.",
-        *rerun,
+        *_parametric_line(audit, audit["claimed_epsilon"]),
+    ]
+
+
+def _parametric_line(audit: dict, claimed: float | None) -> list[str]:
+    """The noise check's parametric bound, where the audit has one (audits before it do not)."""
+    if "noise_epsilon_lower_bound" not in audit:
+        return []
+    bound = audit["noise_epsilon_lower_bound"]
+    return [
+        f"- epsilon >= {bound:.3f} from the noise check's upper end, if the noise is Gaussian (parametric: the "
+        "canaries' Poisson-sampled Gaussian mechanism at that noise)"
+        + (": ABOVE the claim" if claimed is not None and bound > claimed else "")
     ]
 
 

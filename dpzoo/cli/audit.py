@@ -35,13 +35,14 @@ _CONFIG = flags.DEFINE_string(
     "config", None, "A training config (as dpzoo-train --config) to run with --canaries, instead of --run_dir."
 )
 _CANARIES = flags.DEFINE_integer(
-    "canaries", 1000, "With --config: the white-box gradient canaries M planted in the run.", lower_bound=2
+    "canaries", 1000, "With --config: the canaries M planted in the run (--mode says which).", lower_bound=2
 )
 _MODE = flags.DEFINE_enum(
     "mode",
-    canary_audit.MODE,
-    [canary_audit.MODE],
-    "With --config: white_box (gradient canaries scored on every step's noisy sum, Nasr et al. 2023).",
+    canary_audit.WHITE_BOX,
+    list(canary_audit.MODES),
+    "With --config: white_box (gradient canaries scored on every step's noisy sum, Nasr et al. 2023) or "
+    "black_box (mislabelled training examples scored by the final model's loss: any method, far weaker bounds).",
 )
 _OUTPUT_DIR = flags.DEFINE_string(
     "output_dir", None, "With --config: the audited run's folder (default: the config's output_dir + '_canary_audit')."
@@ -70,7 +71,11 @@ def _canary_audit() -> None:
     config = load_config(_CONFIG.value)
     output_dir = _OUTPUT_DIR.value or f"{config.output_dir.rstrip('/')}_canary_audit"
     config = dataclasses.replace(
-        config, audit_canaries=_CANARIES.value, output_dir=output_dir, overwrite=_OVERWRITE.value
+        config,
+        audit_canaries=_CANARIES.value,
+        audit_mode=_MODE.value,
+        output_dir=output_dir,
+        overwrite=_OVERWRITE.value,
     )
     result = training.run(config, command=shlex.join(["dpzoo-audit", *sys.argv[1:]]))
     card = result.card

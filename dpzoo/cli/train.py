@@ -23,7 +23,7 @@ from dpzoo.cli.config_files import load_config
 from dpzoo.common.errors import PEER_FAILURES, UsageError
 from dpzoo.models import applications
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES
-from dpzoo.training import distribution, engines, resume
+from dpzoo.training import canary_audit, distribution, engines, resume
 from dpzoo.training.averaging import EVAL_WEIGHTS
 from dpzoo.training.distribution import DISTRIBUTIONS
 from dpzoo.training.train_config import (
@@ -160,9 +160,16 @@ flags.DEFINE_float(
 flags.DEFINE_integer(
     "audit_canaries",
     D.audit_canaries,
-    "Plant M white-box gradient canaries for a one-run audit; the card gets the epsilon lower bound they show "
+    "Plant M canaries (--audit_mode) for a one-run audit; the card gets the epsilon lower bound they show "
     "(dpzoo-audit --config=... --canaries=M runs this). The canaries change the weights: audit a recipe, not a model.",
     lower_bound=0,
+)
+flags.DEFINE_enum(
+    "audit_mode",
+    D.audit_mode,
+    list(canary_audit.MODES),
+    "white_box: gradient canaries in every noisy sum (dpzoo engine); black_box: mislabelled training examples scored "
+    "on the final model (any method or engine).",
 )
 flags.DEFINE_float("modelmix_tau_ratio", D.modelmix_tau_ratio, "modelmix: the minimum gap tau over the learning rate.")
 flags.DEFINE_enum(

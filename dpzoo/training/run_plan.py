@@ -11,9 +11,9 @@ from dpzoo import data, methods
 from dpzoo import models as model_registry
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
-from dpzoo.data import pipeline, sampling
+from dpzoo.data import input_canaries, pipeline, sampling
 from dpzoo.layers import aux_batchnorm_layers
-from dpzoo.training import engines, pretrained, privacy_plan, resume
+from dpzoo.training import canary_audit, engines, pretrained, privacy_plan, resume
 from dpzoo.training.train_config import TrainConfig
 
 
@@ -75,6 +75,7 @@ class RunPlan:
     steps: int
     preprocess: pipeline.Preprocessor
     progress: resume.Progress | None  # the checkpoint a resumed run starts from
+    input_canaries: input_canaries.InputCanaries | None  # black-box audit canaries, if planted
 
     @property
     def n(self) -> int:
@@ -84,7 +85,7 @@ class RunPlan:
 def plan_run(config: TrainConfig, dataset: data.Dataset | None, strategy: tf.distribute.Strategy) -> RunPlan:
     """Loads the data, finds a checkpoint to resume from, resolves sigma, the sampler and the steps."""
     engine = engines.get(config.engine)
-    dataset = load_training_data(config, dataset)
+    dataset, planted = canary_audit.plant_inputs(config, load_training_data(config, dataset))
     n = len(dataset.x_train)
     staging = resume.staging_dir(config.output_dir)
     progress = resume.latest_progress(staging) if engine.resumable and not config.overwrite else None
@@ -110,6 +111,7 @@ def plan_run(config: TrainConfig, dataset: data.Dataset | None, strategy: tf.dis
         steps=privacy_plan.planned_steps(config, n, noise_multiplier, sampler.steps_per_epoch),
         preprocess=pipeline.Preprocessor.for_dataset(dataset, standardize_channels=config.standardize),
         progress=progress,
+        input_canaries=planted,
     )
 
 

@@ -92,9 +92,11 @@ class TrainConfig:
     probe before its full fine-tuning); its steps are composed into every epsilon this run states
     (dpzoo.accounting.earlier_runs), and a target epsilon is the total of both.
 
-    ``audit_canaries`` M plants M white-box gradient canaries in the run for a one-run audit
-    (dpzoo.privacy.canaries; the card's canary audit): they change the weights, so such a run
-    audits its recipe and is not itself a model to ship.
+    ``audit_canaries`` M plants M canaries in the run for a one-run audit (the card's canary
+    audit, dpzoo.training.canary_audit): ``audit_mode`` white_box, gradient canaries in the noisy
+    sums (dpzoo.privacy.canaries), or black_box, mislabelled training examples scored on the final
+    model (dpzoo.data.input_canaries). They change the weights, so such a run audits its recipe
+    and is not itself a model to ship.
 
     ``checkpoint_every_steps`` N checkpoints the run every N steps so that rerunning it after a
     crash resumes (dpzoo.training.resume); None: after each minute of training; 0: never.
@@ -156,6 +158,7 @@ class TrainConfig:
     adaptive_clip_learning_rate: float = 0.2
     clipped_count_stddev: float | None = None
     audit_canaries: int = 0
+    audit_mode: str = "white_box"
     deterministic: bool = True
     seed: int = 0
     output_dir: str = "runs/latest"
@@ -238,6 +241,7 @@ class TrainConfig:
         if self.clipped_count_stddev is not None:
             validation.positive("clipped_count_stddev", self.clipped_count_stddev)
         validation.non_negative("audit_canaries", self.audit_canaries)
+        validation.one_of("audit_mode", self.audit_mode, canary_audit.MODES)
         refusal = canary_audit.refusal(self) if self.audit_canaries else None
         if refusal:
             raise UsageError(f"audit_canaries: {refusal}")

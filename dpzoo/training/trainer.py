@@ -233,6 +233,16 @@ def _evaluate_and_write(plan: run_plan.RunPlan, built: _Built, test_ds, write_to
     return by_weights
 
 
+def _canary_audit(plan: run_plan.RunPlan, built: _Built, privacy: dict) -> dict | None:
+    """The card's canary audit, if the run planted canaries: white-box ones in its noisy sums, or
+    black-box ones in its data, scored on the final model (the configured weights)."""
+    planted = plan.input_canaries
+    if planted is None:
+        return canary_audit.card_section(built.trainable, privacy, plan.config.delta)
+    scores = canary_audit.input_scores(built.trainable, planted, built.features, plan.preprocess)
+    return canary_audit.black_box_section(scores, planted, privacy, plan.config.delta)
+
+
 def _publish(config: TrainConfig, card: dict, staging: str, checkpoints: resume.RunCheckpoints | None) -> None:
     """The chief's last step: the card into the staging folder, which then replaces output_dir."""
     with writing(staging):
@@ -306,7 +316,7 @@ def _run(
             engine_fields=plan.engine.card_fields(config, built.trainable, plan.noise_multiplier),
             pretraining=built.pretraining,
         )
-        audit = canary_audit.card_section(built.trainable, card["privacy"], config.delta)
+        audit = _canary_audit(plan, built, card["privacy"])
         if audit:
             card["canary_audit"] = audit
         if not chief:

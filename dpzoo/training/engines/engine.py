@@ -82,10 +82,10 @@ class Engine:
                 f"adaptive_clip_quantile needs engine='tf_privacy' (TF Privacy's QuantileAdaptiveClipSumQuery); "
                 f"engine={self.name!r} clips at a fixed norm."
             )
-        if config.audit_canaries and not self.plants_canaries:
+        if config.audit_canaries and config.audit_mode == "white_box" and not self.plants_canaries:
             raise UsageError(
                 f"audit_canaries needs engine='dpzoo', which plants white-box canaries in its noisy sum; "
-                f"engine={self.name!r} does not."
+                f"engine={self.name!r} does not (audit_mode='black_box' audits any engine)."
             )
         if config.checkpoint_every_steps and not self.resumable:
             raise UsageError(

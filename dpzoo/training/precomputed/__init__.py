@@ -53,6 +53,11 @@ class RunFeatures:
         data_normalization.release(self.config, self.model, images)
         return x_train, x_test, inputs
 
+    def eval_inputs(self, images, preprocess) -> tuple:
+        """(inputs, their preprocessing) of more images to evaluate, as the test images are: the
+        images themselves, or their features through the fixed front."""
+        return fixed_front.eval_inputs(self.split, images, preprocess)
+
     def dataset_card_fields(self) -> dict:
         """The card's data section: what the front is and why it is free."""
         return {"fixed_features": self.split.describe()} if self.split else {}

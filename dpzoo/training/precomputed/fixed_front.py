@@ -183,5 +183,13 @@ def model_inputs(front: FrontSplit | None, dataset, preprocess, *, views: FixedV
             images = view(tf.constant(dataset.x_train)).numpy()
             stacked[:, index] = features(front.front, images, preprocess, what=f"{name} training", cache=cache)
         train = stacked
-    test = features(front.front, dataset.x_test, preprocess, what="test", cache=cache)
-    return train, test, FeatureInputs()
+    test, inputs = eval_inputs(front, dataset.x_test, preprocess, what="test")
+    return train, test, inputs
+
+
+def eval_inputs(front: FrontSplit | None, images, preprocess, *, what: str = "audit") -> tuple:
+    """(inputs, their preprocessing) of images to evaluate: the images and ``preprocess``, or with
+    a front their features and none."""
+    if front is None:
+        return images, preprocess
+    return features(front.front, images, preprocess, what=what, cache=cache_dir()), FeatureInputs()
