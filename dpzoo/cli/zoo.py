@@ -17,6 +17,12 @@ _FORMAT = flags.DEFINE_enum("format", "markdown", ["markdown", "json"], "list: a
 COMMANDS = "list | show NAME"
 
 
+def _canary_bound(audit) -> str:
+    """The recipe's canary bound, with its mode where it is not the usual white-box one."""
+    black_box = " (black-box)" if audit.get("mode") == "black_box" else ""
+    return f"{audit['epsilon_lower_bound']:.2f}{black_box}"
+
+
 def table(entries: list[zoo.ZooEntry]) -> str:
     """A Markdown table, one row per checkpoint, with every fact needed to read its epsilon."""
     lines = [
@@ -26,7 +32,7 @@ def table(entries: list[zoo.ZooEntry]) -> str:
     ]
     for e in entries:
         audit = max(e.audit.values(), default=float("nan"))
-        canaries = "-" if e.canary_audit is None else f"{e.canary_audit['epsilon_lower_bound']:.2f}"
+        canaries = "-" if e.canary_audit is None else _canary_bound(e.canary_audit)
         lines.append(
             f"| {e.name} | {e.method} | {e.epsilon:.3g} | {e.delta:g} | {e.accountant} | {e.sampling} "
             f"| {e.guarantee} | {100 * e.test_accuracy:.2f}% | {audit:.2f} | {canaries} |"

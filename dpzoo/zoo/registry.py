@@ -59,7 +59,7 @@ class ZooEntry:
     command: str
     files: Mapping[str, str]  # path inside the checkpoint folder -> sha256
     url: str | None = None  # None: shipped inside the package
-    canary_audit: Mapping[str, Any] | None = None  # its recipe's white-box one-run audit (card: recipe_canary_audit)
+    canary_audit: Mapping[str, Any] | None = None  # its recipe's one-run canary audit (card: recipe_canary_audit)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "audit", types.MappingProxyType(dict(self.audit)))
