@@ -48,7 +48,8 @@ flags.DEFINE_string(
     "init_from",
     None,
     "Fine-tune the model of this dpzoo run folder or zoo checkpoint (by name), a keras.applications model "
-    "(keras.applications.MobileNetV3Small) or a Keras file (.keras, with --init_data), pretrained on public data: its head is replaced by a zero one for "
+    "(keras.applications.MobileNetV3Small), a Keras file (.keras, with --init_data) or a weights file of --model "
+    "(.weights.h5, with --init_data), pretrained on public data: its head is replaced by a zero one for "
     "--dataset's classes; --model and --model_kwargs must name its model.",
 )
 flags.DEFINE_enum(
@@ -71,10 +72,16 @@ flags.DEFINE_string(
     "HEIGHTxWIDTHxCHANNELS of an --init_from model built for other images (e.g. 32x32x3): --dataset's images "
     "are resized and a grey channel repeated to it by fixed layers in front of the model.",
 )
+flags.DEFINE_integer(
+    "init_classes",
+    None,
+    "An --init_from weights file's number of classes, the head it was saved with (default: --dataset's).",
+    lower_bound=1,
+)
 flags.DEFINE_string(
     "init_data",
     None,
-    "An --init_from Keras file's training data, as you declare it (e.g. imagenet21k): the file records none, and "
+    "An --init_from Keras or weights file's training data, as you declare it (e.g. imagenet21k): the file records none, and "
     "the card names it.",
 )
 flags.DEFINE_bool(

@@ -2,7 +2,8 @@
 task, and what its card must say about it.
 
 A starting point is a dpzoo run folder (or a zoo checkpoint's), a keras.applications model with
-ImageNet weights (or none: random, for tests), or a Keras model file with the data it saw declared. Public pretraining costs no privacy only
+ImageNet weights (or none: random, for tests), a Keras model file with the data it saw declared,
+or a bare weights file of a registered model, declared the same way. Public pretraining costs no privacy only
 because its data is public; a model that saw the private set carries a guarantee that must be
 composed with the fine-tuning run's (both as one sequence of mechanisms on that set): such a start
 is refused unless ``compose_start`` composes them (dpzoo.accounting.earlier_runs; METHODS.md
@@ -28,32 +29,63 @@ IMAGENET_CLASSES = 1000
 NOT_PRIVATE = "not trained privately: no privacy statement"
 KERAS_FILE_SUFFIX = ".keras"
 KEPT_FILE = "pretrained.keras"  # a Keras-file start's copy in the run folder, to rebuild the model from
+WEIGHTS_FILE_SUFFIX = ".weights.h5"
 
 
 def is_keras_file(init_from: str | None) -> bool:
     return bool(init_from) and init_from.endswith(KERAS_FILE_SUFFIX)
 
 
-def _keras_file(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dict]:
-    """A Keras model file as the start, and the card that stands for its own: the data it saw is
-    what ``init_data`` declares, since the file records none."""
+def is_weights_file(init_from: str | None) -> bool:
+    return bool(init_from) and init_from.endswith(WEIGHTS_FILE_SUFFIX)
+
+
+def _declared_card(config: TrainConfig, model: keras.Model, name: str, model_kwargs: dict, what: str) -> dict:
+    """The card that stands for a file's own (``what``: a Keras file, a weights file): the data
+    its model saw is what ``init_data`` declares, since the file records none."""
     if not config.init_data:
         raise UsageError(
-            f"--init_from={config.init_from}: a Keras file does not record what data its model saw; pass "
+            f"--init_from={config.init_from}: {what} does not record what data its model saw; pass "
             "--init_data=NAME (the public data it was trained on). The card records your declaration."
         )
-    model = run_folder.load_keras_file(config.init_from)
-    card = {
-        "model": {"name": model.name, "kwargs": {}},
+    return {
+        "model": {"name": name, "kwargs": model_kwargs},
         "dataset": {
             "name": config.init_data,
-            "source": "declared with --init_data (a Keras file records no data)",
+            "source": f"declared with --init_data ({what} records no data)",
             "input_shape": list(model.inputs[0].shape[1:]),
             "num_classes": int(model.outputs[0].shape[-1]),
         },
         "privacy": {"statement": "none recorded in the file"},
     }
-    return model, card
+
+
+def _keras_file(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dict]:
+    """A Keras model file as the start, and the card that stands for its own."""
+    model = run_folder.load_keras_file(config.init_from)
+    return model, _declared_card(config, model, model.name, {}, "a Keras file")
+
+
+def _weights_file(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dict]:
+    """A bare weights file as the start: ``config.model`` built for the start's input shape and
+    ``init_classes``, its weights read from the file; refused, with the likely fix, if they do not fit."""
+    path = config.init_from
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: no such weights file.")
+    classes = config.init_classes or dataset.num_classes
+    model = model_registry.get(
+        config.model, input_shape=_start_shape(config, dataset), num_classes=classes, **config.model_kwargs
+    )
+    try:
+        model.load_weights(path)
+    except Exception as e:  # noqa: BLE001  (Keras and h5py raise many kinds for a file that does not fit)
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise UsageError(
+            f"{path} does not fit --model={config.model} with model_kwargs {dict(config.model_kwargs)} built for "
+            f"{classes} classes ({first}). Pass the --model and --model_kwargs it was saved from, --init_classes=N "
+            "for the head it was saved with, and --adapt_inputs for its input shape."
+        ) from e
+    return model, _declared_card(config, model, config.model, dict(config.model_kwargs), "a weights file")
 
 
 def _start_shape(config: TrainConfig, dataset: data.Dataset) -> tuple[int, ...]:
@@ -132,6 +164,8 @@ def _start(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dic
         model, card = _application(config, dataset)
     elif is_keras_file(config.init_from):
         model, card = _keras_file(config, dataset)
+    elif is_weights_file(config.init_from):
+        model, card = _weights_file(config, dataset)
     else:
         model, card = run_folder.load_run(config.init_from)
     _checked_card(config, dataset, card)
@@ -181,11 +215,11 @@ def _weights_sha256(model: keras.Model) -> str:
 
 
 def _start_sha256(config: TrainConfig, model: keras.Model) -> str:
-    """The digest of the start's weights: its checkpoint files, its Keras file, or (keras.applications)
-    the weights themselves."""
+    """The digest of the start's weights: its checkpoint files, its Keras or weights file, or
+    (keras.applications) the weights themselves."""
     if applications.is_application(config.init_from):
         return _weights_sha256(model)
-    if is_keras_file(config.init_from):
+    if is_keras_file(config.init_from) or is_weights_file(config.init_from):
         return sha256_of(config.init_from)
     return _folder_sha256(os.path.dirname(os.path.join(config.init_from, run_folder.CHECKPOINT)))
 

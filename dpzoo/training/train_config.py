@@ -87,7 +87,10 @@ class TrainConfig:
     (GroupNormalization in its place) makes a model with BatchNormalization trainable privately.
     ``init_from`` may also be a Keras model file (``.keras``, your own pretrained model); it records
     no data, so ``init_data`` must say what it was trained on (the card records that declaration),
-    and the run folder keeps a copy of the file to rebuild the model from.
+    and the run folder keeps a copy of the file to rebuild the model from. A bare weights file
+    (``.weights.h5``, ``model.save_weights``) holds no architecture: its weights load into
+    ``model`` with ``model_kwargs``, built for ``init_classes`` classes (default: this dataset's),
+    and ``init_data`` is declared as for a Keras file.
     ``compose_start``: the start was trained privately on this run's own data (DP-RandP's linear
     probe before its full fine-tuning); its steps are composed into every epsilon this run states
     (dpzoo.accounting.earlier_runs), and a target epsilon is the total of both.
@@ -115,6 +118,7 @@ class TrainConfig:
     batch_norm: str | None = None
     compose_start: bool = False
     init_data: str | None = None
+    init_classes: int | None = None
     dataset: str = "fashion_mnist"
     data_dir: str | None = None
     max_train_examples: int | None = None
@@ -180,9 +184,13 @@ class TrainConfig:
             finetuning.parse_shape(self.adapt_inputs)
         if self.batch_norm is not None:
             validation.one_of("batch_norm", self.batch_norm, BATCH_NORM_FIXES)
-        if (self.adapt_inputs or self.batch_norm or self.compose_start or self.init_data) and not self.init_from:
+        if self.init_classes is not None:
+            validation.positive("init_classes", self.init_classes)
+        starting_point = (self.adapt_inputs, self.batch_norm, self.compose_start, self.init_data, self.init_classes)
+        if any(v is not None and v is not False for v in starting_point) and not self.init_from:
             raise UsageError(
-                "adapt_inputs, batch_norm, compose_start and init_data are about a starting point: they need init_from."
+                "adapt_inputs, batch_norm, compose_start, init_data and init_classes are about a starting point: "
+                "they need init_from."
             )
         if self.compose_start and self.method == "modelmix":
             raise UsageError("compose_start: ModelMix's accountant cannot compose an earlier run; use --method=dpsgd.")

@@ -153,3 +153,41 @@ def test_a_keras_file_start_needs_its_data_declared_and_its_folder_rebuilds_from
             training.run(
                 dataclasses.replace(config, output_dir=str(tmp_path / "refused"), **changes), verbose=0, dataset=subset
             )
+
+
+@pytest.mark.skipif(not KERAS_3, reason="a .weights.h5 file is Keras 3's format")
+def test_a_weights_file_start_loads_into_the_named_model_and_names_its_declared_data(fashion, tmp_path):
+    """A bare weights file (model.save_weights) of a registered model: its weights load into
+    --model built for --init_classes, the card names the declared data and the file's sha256,
+    the folder rebuilds without the file, and a file that does not fit is refused with the fix."""
+    from dpzoo import models
+
+    own = models.get("tutorial_cnn", input_shape=(28, 28, 1), num_classes=3)
+    path = str(tmp_path / "cnn.weights.h5")
+    own.save_weights(path)
+    subset = data_subset(fashion, 64)
+    config = _config(tmp_path, "own", init_from=path, init_data="mnist", init_classes=3, finetune="head")
+    card = training.run(config, verbose=0, dataset=subset).card
+    pretraining = card["pretraining"]
+    assert pretraining["dataset"] == "mnist" and "a weights file records no data" in pretraining["dataset_source"]
+    assert pretraining["sha256"] == hashlib.sha256(open(path, "rb").read()).hexdigest()
+    assert pretraining["model"] == "tutorial_cnn" and pretraining["num_classes"] == 3
+    os.remove(path)
+    tuned, _ = run_folder.load_run(config.output_dir)
+    for layer in ("tutorial_cnn_conv1", "tutorial_cnn_fc1"):  # frozen by --finetune=head: the file's weights
+        for was, now in zip(own.get_layer(layer).get_weights(), tuned.get_layer(layer).get_weights(), strict=True):
+            np.testing.assert_array_equal(was, now)
+    own.save_weights(path)
+    for changes, message in (
+        (dict(init_data=None), "a weights file does not record what data"),
+        (dict(init_classes=None), "--init_classes=N"),
+        (dict(model="lenet5"), "does not fit --model=lenet5"),
+        (dict(init_from=str(tmp_path / "nothing.weights.h5")), "no such weights file"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            training.run(
+                dataclasses.replace(config, output_dir=str(tmp_path / "refused"), **changes), verbose=0, dataset=subset
+            )
+    assert not os.path.exists(tmp_path / "refused")
+    with pytest.raises(UsageError, match="init_classes are about a starting point"):
+        TrainConfig(init_classes=3)
