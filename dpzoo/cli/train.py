@@ -23,7 +23,7 @@ from dpzoo.cli.config_files import load_config
 from dpzoo.common.errors import PEER_FAILURES, UsageError
 from dpzoo.models import applications
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES
-from dpzoo.training import canary_audit, distribution, engines, resume
+from dpzoo.training import canary_audit, distribution, engines, pretrained, resume
 from dpzoo.training.averaging import EVAL_WEIGHTS
 from dpzoo.training.distribution import DISTRIBUTIONS
 from dpzoo.training.train_config import (
@@ -293,13 +293,15 @@ def _noise_given_replaces_target(config: TrainConfig, overrides: dict) -> dict:
 
 def _start_folder(init_from: str) -> str:
     """--init_from's run folder: the folder given, or a zoo checkpoint's verified folder by its name."""
-    if os.path.isdir(init_from) or applications.is_application(init_from) or init_from.endswith(".keras"):
+    files = (pretrained.KERAS_FILE_SUFFIX, pretrained.WEIGHTS_FILE_SUFFIX)
+    if os.path.isdir(init_from) or applications.is_application(init_from) or init_from.endswith(files):
         return init_from
     if init_from in {e.name for e in zoo.list()}:
         return zoo.fetch(zoo.entry(init_from))
     raise UsageError(
         f"--init_from={init_from}: neither a run folder, a zoo checkpoint (dpzoo-zoo list), a "
-        "keras.applications model (keras.applications.NAME) nor a Keras model file (.keras)."
+        "keras.applications model (keras.applications.NAME), a Keras model file (.keras) nor a weights file "
+        "(.weights.h5)."
     )
 
 

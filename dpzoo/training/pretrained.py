@@ -40,14 +40,17 @@ def is_weights_file(init_from: str | None) -> bool:
     return bool(init_from) and init_from.endswith(WEIGHTS_FILE_SUFFIX)
 
 
-def _declared_card(config: TrainConfig, model: keras.Model, name: str, model_kwargs: dict, what: str) -> dict:
-    """The card that stands for a file's own (``what``: a Keras file, a weights file): the data
-    its model saw is what ``init_data`` declares, since the file records none."""
+def _require_declaration(config: TrainConfig, what: str) -> None:
+    """A file (``what``: a Keras file, a weights file) records no data: ``init_data`` must declare it."""
     if not config.init_data:
         raise UsageError(
             f"--init_from={config.init_from}: {what} does not record what data its model saw; pass "
             "--init_data=NAME (the public data it was trained on). The card records your declaration."
         )
+
+
+def _declared_card(config: TrainConfig, model: keras.Model, name: str, model_kwargs: dict, what: str) -> dict:
+    """The card that stands for a file's own: the data its model saw is what ``init_data`` declares."""
     return {
         "model": {"name": name, "kwargs": model_kwargs},
         "dataset": {
@@ -62,6 +65,7 @@ def _declared_card(config: TrainConfig, model: keras.Model, name: str, model_kwa
 
 def _keras_file(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dict]:
     """A Keras model file as the start, and the card that stands for its own."""
+    _require_declaration(config, "a Keras file")
     model = run_folder.load_keras_file(config.init_from)
     return model, _declared_card(config, model, model.name, {}, "a Keras file")
 
@@ -70,6 +74,7 @@ def _weights_file(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Mod
     """A bare weights file as the start: ``config.model`` built for the start's input shape and
     ``init_classes``, its weights read from the file; refused, with the likely fix, if they do not fit."""
     path = config.init_from
+    _require_declaration(config, "a weights file")
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such weights file.")
     classes = config.init_classes or dataset.num_classes

@@ -129,6 +129,7 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
     blocker = tmp / "a_file"
     blocker.write_text("not a folder")
     (tmp / "a_file.keras").write_text("not a Keras file")
+    (tmp / "a_file.weights.h5").write_text("not a weights file")
     train = lambda *args: ["--data_dir=" + data_dir, *TRAIN, *args]
     out = f"--output_dir={tmp}/out"
 
@@ -236,6 +237,18 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
             "dpzoo-train",
             train(out, f"--init_from={blocker}.keras", "--init_data=mnist", "--finetune=head"),
             "cannot be read as a Keras model",
+        ),
+        (
+            "init_from a weights file that names no data",
+            "dpzoo-train",
+            train(out, f"--init_from={tmp}/mine.weights.h5", "--finetune=head"),
+            "a weights file does not record what data",
+        ),
+        (
+            "init_from a weights file that is not one",
+            "dpzoo-train",
+            train(out, f"--init_from={blocker}.weights.h5", "--init_data=mnist", "--finetune=head"),
+            "does not fit --model=",
         ),
         (
             "adapt_inputs not a shape",
