@@ -62,9 +62,10 @@ def refusal(config) -> str | None:
 def failures(section: dict) -> list[str]:
     """What of a card's canary audit refutes its formal claim (empty: nothing does)."""
     found = []
-    bound = section["epsilon_lower_bound"]  # the one-run bound decides: the max of two 95% bounds is not a 95% bound
-    if section["claimed_epsilon"] is not None and bound > section["claimed_epsilon"]:
-        found.append(f"the canaries' bound {bound:.3f} exceeds epsilon {section['claimed_epsilon']:.4g}")
+    if section["exceeds_claim"]:  # the one-run bound's: the larger of two 95% bounds is not a 95% bound
+        found.append(
+            f"the canaries' bound {section['epsilon_lower_bound']:.3f} exceeds epsilon {section['claimed_epsilon']:.4g}"
+        )
     if section.get("noise_below_claim"):
         found.append(
             f"the released noise is {section['noise_ratio']:.3f} x the claimed sigma C (epsilon >= "
