@@ -2,11 +2,14 @@
 training curves) and dpzoo/zoo/checkpoints/index.json (one ZooEntry per run, sha256 of every file), plus
 the zoo's accuracy-against-epsilon plot, results/zoo.png, drawn from every packed card. Entries of the
 index without a run here stay as they are, so new checkpoints join the zoo without retraining the others.
+The public backbones' runs (--backbones, one folder per backbone name) go the same way into
+dpzoo/zoo/checkpoints/backbones.json.
 
-  .venv/bin/python scripts/zoo_package.py [--runs=runs/zoo]
+  .venv/bin/python scripts/zoo_package.py [--runs=runs/zoo] [--backbones=runs/backbones]
 
-Each run must carry its audit (dpzoo-audit); the index is written last, so a failed packing leaves
-the previous index in place.
+Each private run must carry its audit (dpzoo-audit); a backbone must be a run without noise on data
+public by construction (dpzoo.data.RANDOM_PROCESS_DATASETS). The indexes are written last, so a
+failed packing leaves the previous ones in place.
 """
 
 import os
@@ -15,11 +18,14 @@ import sys
 
 from absl import app, flags
 
-from dpzoo import zoo
+from dpzoo import data, zoo
 from dpzoo.artifacts import model_card
 from dpzoo.zoo import plots, registry
 
 _RUNS = flags.DEFINE_string("runs", "runs/zoo", "Runs of scripts/zoo_train.sh, one folder per checkpoint name.")
+_BACKBONES = flags.DEFINE_string(
+    "backbones", "runs/backbones", "Runs of the public backbones (no noise, public data), one folder per name."
+)
 _PLOT = flags.DEFINE_string("plot", "results/zoo.png", "The zoo's accuracy-against-epsilon plot.")
 
 # the tag after the epsilon in a name -> (method label, key of zoo.PAPERS)
@@ -64,12 +70,26 @@ def _tag(name: str) -> str:
     return name.split(".", 1)[1].split("_", 2)[2]
 
 
+# a backbone's pretraining data -> (its paper, the task it was trained on)
+BACKBONE_TASKS = {
+    name: (
+        "Tang et al. 2023 (DP-RandP), phase I with a supervised proxy task",
+        "name which of the 10 random processes drew each image",
+    )
+    for name in data.RANDOM_PROCESS_DATASETS
+}
+
+
+def _files(folder: str) -> dict[str, str]:
+    files = sorted(os.path.relpath(os.path.join(root, f), folder) for root, _, fs in os.walk(folder) for f in fs)
+    return {f: zoo.sha256_of(os.path.join(folder, f)) for f in files}
+
+
 def _entry(name: str, card: dict, folder: str) -> zoo.ZooEntry:
     method, paper = TAGS[_tag(name)]
     if "audit" not in card:
         sys.exit(f"{name} has no audit; run dpzoo-audit --run_dir on it (scripts/zoo_train.sh does).")
     privacy = card["privacy"]
-    files = sorted(os.path.relpath(os.path.join(root, f), folder) for root, _, fs in os.walk(folder) for f in fs)
     return zoo.ZooEntry(
         name=name,
         model=card["model"]["name"],
@@ -84,11 +104,32 @@ def _entry(name: str, card: dict, folder: str) -> zoo.ZooEntry:
         test_accuracy=card["results"]["test_accuracy"],
         audit={a["attack"]: a["epsilon_lower_bound"] for a in card["audit"]["attacks"]},
         command=card["command"],
-        files={f: zoo.sha256_of(os.path.join(folder, f)) for f in files},
+        files=_files(folder),
     )
 
 
-def _pack(name: str, run_dir: str) -> zoo.ZooEntry:
+def _backbone_entry(name: str, card: dict, folder: str) -> zoo.BackboneEntry:
+    dataset = card["dataset"]["name"]
+    if card["privacy"]["guarantee"] != "none" or dataset not in BACKBONE_TASKS:
+        sys.exit(
+            f"{name}: a public backbone is a run without noise on data public by construction "
+            f"({', '.join(BACKBONE_TASKS)}); this one is {card['privacy']['guarantee']} on {dataset}."
+        )
+    paper, task = BACKBONE_TASKS[dataset]
+    return zoo.BackboneEntry(
+        name=name,
+        model=card["model"]["name"],
+        paper=paper,
+        dataset=dataset,
+        data_source=card["dataset"]["source"],
+        task=task,
+        test_accuracy=card["results"]["test_accuracy"],
+        command=card["command"],
+        files=_files(folder),
+    )
+
+
+def _pack(name: str, run_dir: str, make_entry=_entry) -> zoo.ZooEntry | zoo.BackboneEntry:
     """Copies the run's card and checkpoint (no SavedModel, no TensorBoard logs) and draws its curves."""
     card = model_card.read(run_dir)
     folder = os.path.join(zoo.CHECKPOINT_DIR, name)
@@ -98,14 +139,29 @@ def _pack(name: str, run_dir: str) -> zoo.ZooEntry:
     with open(os.path.join(folder, "model_card.md"), "a") as f:
         f.write("\n## Training curves\n\n![accuracy and epsilon per epoch](curves.png)\n")
     plots.training_curves(card, os.path.join(folder, "curves.png"))
-    return _entry(name, card, folder)
+    return make_entry(name, card, folder)
+
+
+def _runs(folder: str) -> dict:
+    return model_card.read_all(folder) if os.path.isdir(folder) else {}
+
+
+def _pack_backbones(runs: dict) -> None:
+    packed = {name: _pack(name, os.path.join(_BACKBONES.value, name), _backbone_entry) for name in runs}
+    kept = [b for b in zoo.read_backbones() if b.name not in packed]
+    registry.write_index(sorted([*kept, *packed.values()], key=lambda b: b.name), name=registry.BACKBONE_INDEX)
+    print(f"Packed {len(packed)} public backbones into {zoo.CHECKPOINT_DIR}")
 
 
 def main(argv: list[str]) -> None:
     del argv
-    runs = model_card.read_all(_RUNS.value)
+    runs, backbones = _runs(_RUNS.value), _runs(_BACKBONES.value)
+    if not runs and not backbones:
+        sys.exit(f"No runs under {_RUNS.value} or {_BACKBONES.value}; run scripts/zoo_train.sh first.")
+    if backbones:
+        _pack_backbones(backbones)
     if not runs:
-        sys.exit(f"No runs under {_RUNS.value}; run scripts/zoo_train.sh first.")
+        return
     packed = {name: _pack(name, os.path.join(_RUNS.value, name)) for name in runs}
     kept = [e for e in zoo.read_index() if e.name not in packed]
     entries = sorted([*kept, *packed.values()], key=lambda e: e.name)

@@ -274,10 +274,12 @@ def config_from_flags() -> TrainConfig:
             raise UsageError(f"--model_kwargs is not JSON: {e}") from e
     if overrides.get("init_from"):
         overrides["init_from"] = _start_folder(overrides["init_from"])
-    if _CONFIG.value:
-        config = load_config(_CONFIG.value)
-        return dataclasses.replace(config, **_noise_given_replaces_target(config, overrides))
-    return TrainConfig(**overrides)
+    if not _CONFIG.value:
+        return TrainConfig(**overrides)
+    config = load_config(_CONFIG.value)
+    if config.init_from and "init_from" not in overrides:  # a config may name its start by its zoo name
+        overrides["init_from"] = _start_folder(config.init_from)
+    return dataclasses.replace(config, **_noise_given_replaces_target(config, overrides))
 
 
 def _noise_given_replaces_target(config: TrainConfig, overrides: dict) -> dict:
@@ -292,14 +294,15 @@ def _noise_given_replaces_target(config: TrainConfig, overrides: dict) -> dict:
 
 
 def _start_folder(init_from: str) -> str:
-    """--init_from's run folder: the folder given, or a zoo checkpoint's verified folder by its name."""
+    """--init_from's run folder: the folder given, or a zoo checkpoint's (or public backbone's)
+    verified folder by its name."""
     files = (pretrained.KERAS_FILE_SUFFIX, pretrained.WEIGHTS_FILE_SUFFIX)
     if os.path.isdir(init_from) or applications.is_application(init_from) or init_from.endswith(files):
         return init_from
-    if init_from in {e.name for e in zoo.list()}:
-        return zoo.fetch(zoo.entry(init_from))
+    if init_from in {e.name for e in [*zoo.list(), *zoo.backbones()]}:
+        return zoo.fetch(zoo.lookup(init_from))
     raise UsageError(
-        f"--init_from={init_from}: neither a run folder, a zoo checkpoint (dpzoo-zoo list), a "
+        f"--init_from={init_from}: neither a run folder, a zoo checkpoint or backbone (dpzoo-zoo list), a "
         "keras.applications model (keras.applications.NAME), a Keras model file (.keras) nor a weights file "
         "(.weights.h5)."
     )

@@ -1,6 +1,7 @@
-"""dpzoo-zoo: the pretrained private checkpoints of the zoo.
+"""dpzoo-zoo: the pretrained private checkpoints of the zoo, and its public backbones.
 
-dpzoo-zoo list                                   # a table: name, method, epsilon, guarantee, accuracy, audits
+dpzoo-zoo list                                   # tables: name, method, epsilon, guarantee, accuracy, audits;
+                                                 # then the public backbones and the data they saw
 dpzoo-zoo show tutorial_cnn.fmnist_eps3_dpsgd    # its model card in Markdown
 """
 
@@ -13,7 +14,7 @@ from dpzoo import zoo
 from dpzoo.cli import app
 from dpzoo.common.errors import UsageError
 
-_FORMAT = flags.DEFINE_enum("format", "markdown", ["markdown", "json"], "list: a Markdown table or JSON.")
+_FORMAT = flags.DEFINE_enum("format", "markdown", ["markdown", "json"], "list: Markdown tables or JSON.")
 COMMANDS = "list | show NAME"
 
 
@@ -40,17 +41,34 @@ def table(entries: list[zoo.ZooEntry]) -> str:
     return "\n".join(lines)
 
 
+BACKBONES_TITLE = "Public backbones (trained on public data only: no epsilon, no privacy cost to fine-tune from)"
+
+
+def backbone_table(entries: list[zoo.BackboneEntry]) -> str:
+    """A Markdown table of the public backbones: the data each saw, and its own task's accuracy."""
+    lines = [
+        "| name | model | data (public) | task | test accuracy on that task |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {b.name} | {b.model} | {b.dataset}: {b.data_source} | {b.task} | {100 * b.test_accuracy:.2f}% |"
+        for b in entries
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> None:
     args = argv[1:]
     if args == ["list"]:
-        entries = zoo.list()
+        entries, backbones = zoo.list(), zoo.backbones()
         if _FORMAT.value == "json":
-            print(json.dumps([e.to_dict() for e in entries], indent=1))
+            listed = {"checkpoints": [e.to_dict() for e in entries], "backbones": [b.to_dict() for b in backbones]}
+            print(json.dumps(listed, indent=1))
         else:
-            print(table(entries))
+            print(f"{table(entries)}\n\n{BACKBONES_TITLE}:\n\n{backbone_table(backbones)}")
         return
     if len(args) == 2 and args[0] == "show":
-        folder = zoo.fetch(zoo.entry(args[1]))  # verified before its card is shown
+        folder = zoo.fetch(zoo.lookup(args[1]))  # verified before its card is shown
         with open(os.path.join(folder, "model_card.md")) as f:
             print(f.read())
         return

@@ -104,7 +104,7 @@ def save(figure: plt.Figure, path: str, dpi: int = 120) -> str:
 
 def training_curves(card: dict, path: str) -> str:
     """Test accuracy (and train accuracy) and epsilon after each epoch of one run, from its card:
-    what privacy each epoch spent against what it bought."""
+    what privacy each epoch spent against what it bought (no epsilon axis for a run without noise)."""
     rows = card["history"]
     epochs = [row["epoch"] for row in rows]
     figure, accuracy_axes = plt.subplots(figsize=(6, 3.5))
@@ -114,15 +114,18 @@ def training_curves(card: dict, path: str) -> str:
     accuracy_axes.set_xlabel("epoch")
     accuracy_axes.set_ylabel("accuracy (%)")
     accuracy_axes.grid(True, alpha=0.3)
-    epsilon_axes = accuracy_axes.twinx()
-    if all("epsilon" in row for row in rows):
+    privacy, extra = card["privacy"], ([], [])
+    if all("epsilon" in row for row in rows):  # a run without noise (a public backbone) has none
+        epsilon_axes = accuracy_axes.twinx()
         epsilon_axes.plot(epochs, [row["epsilon"] for row in rows], color="black", linestyle="--", label="epsilon")
-    privacy = card["privacy"]
-    epsilon_axes.set_ylabel(f"epsilon (delta = {privacy['delta']:g}, {privacy['accountant']})")
+        epsilon_axes.set_ylabel(f"epsilon (delta = {privacy['delta']:g}, {privacy['accountant']})")
+        extra = epsilon_axes.get_legend_handles_labels()
     handles = accuracy_axes.get_legend_handles_labels()
-    extra = epsilon_axes.get_legend_handles_labels()
     accuracy_axes.legend(handles[0] + extra[0], handles[1] + extra[1], loc="lower right", fontsize=8)
     method = card["training"].get("method", "dpsgd")  # cards before --method existed
-    accuracy_axes.set_title(f"{card['model']['name']}, {method}, {privacy['guarantee']}")
+    what = f"{method}, {privacy['guarantee']}"
+    if privacy["guarantee"] == "none":
+        what = f"trained without privacy\non {card['dataset']['name']}"
+    accuracy_axes.set_title(f"{card['model']['name']}, {what}")
     figure.tight_layout()
     return save(figure, path, dpi=100)

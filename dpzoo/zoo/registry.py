@@ -1,5 +1,5 @@
-"""The zoo's checkpoint registry: pretrained private checkpoints with their model cards, verified
-before they load.
+"""The zoo's checkpoint registry: pretrained private checkpoints with their model cards, and the
+public backbones they can be fine-tuned from, verified before they load.
 
 ``dpzoo.zoo.list()`` gives every entry; ``dpzoo.zoo.load(name)`` returns a compiled Keras model
 that takes images with pixels in [0, 1] and returns logits, and its model card:
@@ -15,6 +15,11 @@ and the sha256 of every file. Small checkpoints ship inside the package (dpzoo/z
 an entry with a ``url`` is fetched from it into a local cache (``$DPZOO_CACHE``, default
 ~/.cache/dpzoo). Every file is hash-checked before anything is read from it: a missing or altered
 file is refused, never loaded.
+
+``backbones()`` lists the public backbones (``BackboneEntry``, in ``backbones.json``): models
+trained without privacy on data that is public by construction (images drawn from random
+processes), so they state no epsilon and cost a private run that starts from them nothing; their
+cards name that data. ``load`` and ``fetch`` take either kind; ``entry`` is the private ones'.
 """
 
 import builtins
@@ -33,6 +38,7 @@ from dpzoo.common.stack import keras
 
 CHECKPOINT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints")
 INDEX = "index.json"
+BACKBONE_INDEX = "backbones.json"
 PAPERS = {name: methods.get(name).paper for name in methods.names()}  # a method's paper, by --method
 
 
@@ -71,6 +77,29 @@ class ZooEntry:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BackboneEntry:
+    """One public backbone: what it is, the public data it saw, and how to check its files. It has
+    no privacy statement: nothing private went into it."""
+
+    name: str
+    model: str
+    paper: str
+    dataset: str  # a dataset public by construction (dpzoo.data.RANDOM_PROCESS_DATASETS)
+    data_source: str
+    task: str  # what it was trained to do on that data
+    test_accuracy: float  # on that task's held-out split
+    command: str
+    files: Mapping[str, str]  # path inside the checkpoint folder -> sha256
+    url: str | None = None  # None: shipped inside the package
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "files", types.MappingProxyType(dict(self.files)))
+
+    def to_dict(self) -> dict:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
 def _plain(value):
     return dict(value) if isinstance(value, Mapping) else value
 
@@ -79,21 +108,33 @@ def cache_dir() -> str:
     return os.environ.get("DPZOO_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "dpzoo"))
 
 
-def read_index(directory: str = CHECKPOINT_DIR) -> builtins.list[ZooEntry]:
-    """The entries of the index in ``directory``, in the index's order."""
-    path = os.path.join(directory, INDEX)
+def _read(path: str, kind: type) -> builtins.list:
     try:
         with open(path) as f:
             records = json.load(f)
-        return [ZooEntry(**record) for record in records]
+        return [kind(**record) for record in records]
     except (OSError, ValueError, TypeError) as e:
         raise UsageError(f"The zoo's index {path} is unreadable: {e}. Reinstall dpzoo.") from e
 
 
-def write_index(entries: builtins.list[ZooEntry], directory: str = CHECKPOINT_DIR) -> None:
-    """Replaces the index in ``directory`` with ``entries`` at once: a failed write leaves the
-    previous index in place."""
-    path = os.path.join(directory, INDEX)
+def read_index(directory: str = CHECKPOINT_DIR) -> builtins.list[ZooEntry]:
+    """The private checkpoints of the index in ``directory``, in the index's order."""
+    return _read(os.path.join(directory, INDEX), ZooEntry)
+
+
+def read_backbones(directory: str = CHECKPOINT_DIR) -> builtins.list[BackboneEntry]:
+    """The public backbones listed in ``directory``, in their file's order."""
+    return _read(os.path.join(directory, BACKBONE_INDEX), BackboneEntry)
+
+
+def write_index(
+    entries: builtins.list[ZooEntry] | builtins.list[BackboneEntry],
+    directory: str = CHECKPOINT_DIR,
+    name: str = INDEX,
+) -> None:
+    """Replaces the index ``name`` (private checkpoints; ``BACKBONE_INDEX`` for the public
+    backbones) in ``directory`` with ``entries`` at once: a failed write leaves the previous one."""
+    path = os.path.join(directory, name)
     with open(path + ".partial", "w") as f:
         json.dump([e.to_dict() for e in entries], f, indent=1)
         f.write("\n")
@@ -105,15 +146,32 @@ def list() -> builtins.list[ZooEntry]:  # noqa: A001  (the zoo's public name: dp
     return read_index()
 
 
+def backbones() -> builtins.list[BackboneEntry]:
+    """Every public backbone of the zoo."""
+    return read_backbones()
+
+
 def entry(name: str) -> ZooEntry:
-    """The entry called ``name``; UsageError naming the known ones otherwise."""
+    """The private checkpoint called ``name``; UsageError naming the known ones otherwise."""
     entries = {e.name: e for e in read_index()}
+    if name in entries:
+        return entries[name]
+    if name in {b.name for b in read_backbones()}:
+        raise UsageError(
+            f"{name} is a public backbone (dpzoo-zoo list), not a private checkpoint: it states no epsilon."
+        )
+    raise UsageError(f"No zoo checkpoint {name!r}; known: {', '.join(entries)}.")
+
+
+def lookup(name: str) -> ZooEntry | BackboneEntry:
+    """The private checkpoint or public backbone called ``name``; UsageError naming both otherwise."""
+    entries = {e.name: e for e in [*read_index(), *read_backbones()]}
     if name not in entries:
-        raise UsageError(f"No zoo checkpoint {name!r}; known: {', '.join(entries)}.")
+        raise UsageError(f"No zoo checkpoint or backbone {name!r}; known: {', '.join(entries)}.")
     return entries[name]
 
 
-def verify(folder: str, zoo_entry: ZooEntry) -> None:
+def verify(folder: str, zoo_entry: ZooEntry | BackboneEntry) -> None:
     """Raises ZooIntegrityError unless every file of the entry is in ``folder`` with its sha256."""
     for relative, expected in zoo_entry.files.items():
         path = os.path.join(folder, relative)
@@ -127,7 +185,7 @@ def verify(folder: str, zoo_entry: ZooEntry) -> None:
             )
 
 
-def fetch(zoo_entry: ZooEntry) -> str:
+def fetch(zoo_entry: ZooEntry | BackboneEntry) -> str:
     """The verified local folder of the entry's files: the package's own, or the cache, downloading
     into it from the entry's URL whatever is missing or does not match."""
     if zoo_entry.url is None:
@@ -166,8 +224,8 @@ def _download(url: str, path: str, expected: str, name: str) -> None:
 
 def load(name: str) -> tuple[keras.Model, dict]:
     """(compiled Keras model taking [0, 1] images and returning logits, model card) of a zoo
-    checkpoint, after its files are verified."""
-    zoo_entry = entry(name)
+    checkpoint or public backbone, after its files are verified."""
+    zoo_entry = lookup(name)
     inner, card = run_folder.load_run(fetch(zoo_entry))
     preprocess = run_folder.preprocessor_from_card(card)
     inputs = keras.Input(tuple(card["dataset"]["input_shape"]), dtype=preprocess.dtype, name="images")

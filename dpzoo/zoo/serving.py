@@ -15,11 +15,11 @@ MODELS_CONFIG = "models.config"
 
 
 def export_zoo_model(name: str, version: int, export_base: str, config_base_path: str = "/models") -> str:
-    """Writes the verified zoo checkpoint ``name`` to EXPORT_BASE/NAME/VERSION/ and rewrites
+    """Writes the verified zoo checkpoint (or public backbone) ``name`` to EXPORT_BASE/NAME/VERSION/ and rewrites
     EXPORT_BASE/models.config for every model there; returns the SavedModel's path."""
     if version < 1:
         raise UsageError(f"Expected version={version} >= 1 (TF Serving serves numeric versions).")
-    folder = registry.fetch(registry.entry(name))
+    folder = registry.fetch(registry.lookup(name))
     path = run_folder.export_run(folder, os.path.join(export_base, name, str(version)))
     write_models_config(export_base, config_base_path)
     return path
