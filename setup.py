@@ -53,6 +53,7 @@ setup(
     extras_require={
         "test": ["pytest", "pytest-xdist", "ruff", "import-linter", "tensorflow-serving-api>=2.21,<2.22", "build"],
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
+        "hub": ["keras-hub>=0.32,<0.33"],  # --init_from=keras_hub:PRESET (dpzoo.models.hub)
     },
     entry_points={
         "console_scripts": [

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what dpzoo needs on a fresh machine, idempotently:
 #   .venv on Python 3.12 (or 3.13, 3.11) with the pinned stack (requirements.lock, then TF Privacy
-#   from requirements-nodeps.lock without its declared dependencies) and dpzoo itself (editable);
+#   from requirements-nodeps.lock without its declared dependencies, keras-hub from requirements-hub.lock)
+#   and dpzoo itself (editable);
 #   Fashion-MNIST from Debian's dataset-fashion-mnist package when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ if [ -z "$python" ]; then
   exit 2
 fi
 
-stamp=".venv/.installed-$(cat requirements.lock requirements-nodeps.lock setup.py | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$(cat requirements.lock requirements-nodeps.lock requirements-hub.lock setup.py | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing the pinned stack into .venv (a few minutes on first run)"
   version() { "$1" -c 'import sys; print(*sys.version_info[:2], sep=".")'; }
@@ -36,6 +37,7 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.lock
   # TF Privacy by its own step: pip refuses it as a dependency (requirements-nodeps.lock says why).
   .venv/bin/pip install -q --disable-pip-version-check --no-deps --ignore-requires-python -r requirements-nodeps.lock
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-hub.lock  # keras-hub presets as starts
   .venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
   rm -f .venv/.installed-*
   touch "$stamp"
