@@ -11,6 +11,7 @@ from dpzoo.artifacts import export, model_card, weights
 from dpzoo.common.errors import PEER_FAILURES, UsageError
 from dpzoo.common.stack import keras
 from dpzoo.data.pipeline import Preprocessor, TokenInputs
+from dpzoo.models import hub
 from dpzoo.privacy.batch_norm_fix import fix_batch_normalization
 
 CHECKPOINT = "checkpoint/weights"
@@ -115,6 +116,7 @@ def model_from_card(card: dict, run_dir: str | None = None) -> keras.Model:
     if pretraining and pretraining.get("model_file"):
         if run_dir is None:
             raise UsageError("This run started from a Keras file: rebuild its model from its run folder (load_run).")
+        hub.register_classes()  # a keras-hub start's copy may use keras-hub's own layers
         model = load_keras_file(os.path.join(run_dir, pretraining["model_file"]))
         return _prepared_from_card(model, card)
     model = model_registry.get(

@@ -21,7 +21,7 @@ from dpzoo.artifacts import model_card
 from dpzoo.cli import app
 from dpzoo.cli.config_files import load_config
 from dpzoo.common.errors import PEER_FAILURES, UsageError
-from dpzoo.models import applications
+from dpzoo.models import applications, hub
 from dpzoo.privacy.dp_config import CLIPPING_NORMS, CLIPPING_STRATEGIES
 from dpzoo.training import canary_audit, distribution, engines, pretrained, resume
 from dpzoo.training.averaging import EVAL_WEIGHTS
@@ -47,10 +47,11 @@ flags.DEFINE_string("model_kwargs", "{}", 'JSON keyword arguments of the model, 
 flags.DEFINE_string(
     "init_from",
     None,
-    "Fine-tune the model of this dpzoo run folder or zoo checkpoint (by name), a keras.applications model "
-    "(keras.applications.MobileNetV3Small), a Keras file (.keras, with --init_data) or a weights file of --model "
-    "(.weights.h5, with --init_data), pretrained on public data: its head is replaced by a zero one for "
-    "--dataset's classes; --model and --model_kwargs must name its model.",
+    "Fine-tune the model of this dpzoo run folder or zoo checkpoint or backbone (by name), a keras.applications "
+    "model (keras.applications.MobileNetV3Small), a keras-hub preset's image backbone (keras_hub:PRESET, a preset "
+    "name, hf:// handle or saved preset folder, with --init_data), a Keras file (.keras, with --init_data) or a "
+    "weights file of --model (.weights.h5, with --init_data), pretrained on public data: its head is replaced by a "
+    "zero one for --dataset's classes; --model and --model_kwargs must name its model.",
 )
 flags.DEFINE_enum(
     "finetune",
@@ -297,13 +298,15 @@ def _start_folder(init_from: str) -> str:
     """--init_from's run folder: the folder given, or a zoo checkpoint's (or public backbone's)
     verified folder by its name."""
     files = (pretrained.KERAS_FILE_SUFFIX, pretrained.WEIGHTS_FILE_SUFFIX)
-    if os.path.isdir(init_from) or applications.is_application(init_from) or init_from.endswith(files):
+    if os.path.isdir(init_from) or init_from.endswith(files):
+        return init_from
+    if applications.is_application(init_from) or hub.is_hub_preset(init_from):
         return init_from
     if init_from in {e.name for e in [*zoo.list(), *zoo.backbones()]}:
         return zoo.fetch(zoo.lookup(init_from))
     raise UsageError(
         f"--init_from={init_from}: neither a run folder, a zoo checkpoint or backbone (dpzoo-zoo list), a "
-        "keras.applications model (keras.applications.NAME), a Keras model file (.keras) nor a weights file "
+        "keras.applications model (keras.applications.NAME), a keras-hub preset (keras_hub:PRESET), a Keras model file (.keras) nor a weights file "
         "(.weights.h5)."
     )
 

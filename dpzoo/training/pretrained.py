@@ -2,8 +2,8 @@
 task, and what its card must say about it.
 
 A starting point is a dpzoo run folder (or a zoo checkpoint's), a keras.applications model with
-ImageNet weights (or none: random, for tests), a Keras model file with the data it saw declared,
-or a bare weights file of a registered model, declared the same way. Public pretraining costs no privacy only
+ImageNet weights (or none: random, for tests), a keras-hub preset's image backbone, a Keras model
+file, or a bare weights file of a registered model; the last three with the data they saw declared. Public pretraining costs no privacy only
 because its data is public; a model that saw the private set carries a guarantee that must be
 composed with the fine-tuning run's (both as one sequence of mechanisms on that set): such a start
 is refused unless ``compose_start`` composes them (dpzoo.accounting.earlier_runs; METHODS.md
@@ -22,13 +22,13 @@ from dpzoo.artifacts import run_folder
 from dpzoo.common.digests import sha256_of, update_with_file
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
-from dpzoo.models import applications
+from dpzoo.models import applications, hub
 from dpzoo.training.train_config import TrainConfig
 
 IMAGENET_CLASSES = 1000
 NOT_PRIVATE = "not trained privately: no privacy statement"
 KERAS_FILE_SUFFIX = ".keras"
-KEPT_FILE = "pretrained.keras"  # a Keras-file start's copy in the run folder, to rebuild the model from
+KEPT_FILE = "pretrained.keras"  # a Keras-file or keras-hub start's copy in the run folder, to rebuild the model from
 WEIGHTS_FILE_SUFFIX = ".weights.h5"
 
 
@@ -91,6 +91,16 @@ def _weights_file(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Mod
             "for the head it was saved with, and --adapt_inputs for its input shape."
         ) from e
     return model, _declared_card(config, model, config.model, dict(config.model_kwargs), "a weights file")
+
+
+def _hub_preset(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dict]:
+    """A keras-hub preset's image backbone with a pooled head as the start (dpzoo.models.hub), built
+    for the start's input shape, and the card that stands for its own."""
+    _require_declaration(config, "a keras-hub preset")
+    if config.model != config.init_from:
+        raise UsageError(f"--init_from={config.init_from}: pass --model={config.init_from} too, so the card names it.")
+    model = hub.classifier(config.init_from, input_shape=_start_shape(config, dataset), num_classes=dataset.num_classes)
+    return model, _declared_card(config, model, config.init_from, {}, "a keras-hub preset")
 
 
 def _start_shape(config: TrainConfig, dataset: data.Dataset) -> tuple[int, ...]:
@@ -171,6 +181,8 @@ def _start(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dic
         model, card = _keras_file(config, dataset)
     elif is_weights_file(config.init_from):
         model, card = _weights_file(config, dataset)
+    elif hub.is_hub_preset(config.init_from):
+        model, card = _hub_preset(config, dataset)
     else:
         model, card = run_folder.load_run(config.init_from)
     _checked_card(config, dataset, card)
@@ -205,10 +217,14 @@ def _folder_sha256(folder: str) -> str:
     return digest.hexdigest()
 
 
-def keep_start_file(config: TrainConfig, folder: str) -> None:
-    """A Keras-file start's copy in the run folder (``KEPT_FILE``): the folder rebuilds its model from it."""
+def keep_start_file(config: TrainConfig, dataset: data.Dataset, folder: str) -> None:
+    """A Keras-file start's copy in the run folder (``KEPT_FILE``), or a keras-hub start's model
+    saved there: the folder rebuilds its model from it, without the file or the preset."""
     if is_keras_file(config.init_from):
         shutil.copyfile(config.init_from, os.path.join(folder, KEPT_FILE))
+    elif hub.is_hub_preset(config.init_from):
+        model, _ = _hub_preset(config, dataset)
+        model.save(os.path.join(folder, KEPT_FILE))
 
 
 def _weights_sha256(model: keras.Model) -> str:
@@ -221,8 +237,8 @@ def _weights_sha256(model: keras.Model) -> str:
 
 def _start_sha256(config: TrainConfig, model: keras.Model) -> str:
     """The digest of the start's weights: its checkpoint files, its Keras or weights file, or
-    (keras.applications) the weights themselves."""
-    if applications.is_application(config.init_from):
+    (keras.applications, keras-hub) the weights themselves."""
+    if applications.is_application(config.init_from) or hub.is_hub_preset(config.init_from):
         return _weights_sha256(model)
     if is_keras_file(config.init_from) or is_weights_file(config.init_from):
         return sha256_of(config.init_from)
@@ -243,7 +259,7 @@ def _card_fields(config: TrainConfig, card: dict, sha256: str) -> dict:
         "dataset_source": card["dataset"].get("source", ""),
         "statement": card.get("privacy", {}).get("statement", NOT_PRIVATE),
         "composed": config.compose_start,
-        "model_file": KEPT_FILE if is_keras_file(config.init_from) else None,
+        "model_file": KEPT_FILE if is_keras_file(config.init_from) or hub.is_hub_preset(config.init_from) else None,
         "adapt_inputs": config.adapt_inputs,
         "batch_norm": config.batch_norm,
         "finetune": config.finetune,

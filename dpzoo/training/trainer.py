@@ -222,7 +222,7 @@ def _evaluate_and_write(plan: run_plan.RunPlan, built: _Built, test_ds, write_to
     built.averaging.use(plan.config.eval_weights)  # the checkpoint and the export hold these weights
     with writing(write_to):
         weights.checkpoint(built.model, **built.attachment.checkpoint).write(os.path.join(write_to, CHECKPOINT))
-        pretrained.keep_start_file(plan.config, write_to)
+        pretrained.keep_start_file(plan.config, plan.dataset, write_to)
         saved_model(
             built.model,
             os.path.join(write_to, SAVED_MODEL),

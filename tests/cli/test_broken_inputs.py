@@ -215,6 +215,17 @@ def _cases(tmp, data_dir: str, finished_run: str, record_dir: str) -> list[dict]
             "was trained on fashion_mnist, this run's dataset",
         ),
         (
+            "init_from a keras-hub preset that is not there",
+            "dpzoo-train",
+            train(
+                out,
+                f"--init_from=keras_hub:{tmp}/nowhere",
+                f"--model=keras_hub:{tmp}/nowhere",
+                "--init_data=imagenet2012",
+            ),
+            "keras-hub cannot load this preset",
+        ),
+        (
             "init_from a run on this run's data",
             "dpzoo-train",
             train(out, f"--init_from={finished_run}", "--finetune=head"),

@@ -5,6 +5,7 @@ saw and its statement; starting points that saw this run's data, or another mode
 import dataclasses
 import hashlib
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from dpzoo import data, training
 from dpzoo.artifacts import run_folder
 from dpzoo.common.errors import UsageError
 from dpzoo.common.keras_api import KERAS_3
+from dpzoo.common.stack import keras
 from dpzoo.training import TrainConfig
 from tests.conftest import data_subset
 
@@ -191,3 +193,49 @@ def test_a_weights_file_start_loads_into_the_named_model_and_names_its_declared_
     assert not os.path.exists(tmp_path / "refused")
     with pytest.raises(UsageError, match="init_classes are about a starting point"):
         TrainConfig(init_classes=3)
+
+
+@pytest.mark.skipif(not KERAS_3, reason="keras-hub is built on Keras 3")
+def test_a_keras_hub_preset_starts_a_run_and_its_folder_rebuilds_without_the_preset(fashion, tmp_path):
+    """A saved keras-hub preset (a small ResNet of any input size) as the start: its backbone at the
+    adapted input size with a pooled head, BatchNorm frozen, the head trained; the card names the
+    declared data, the run folder keeps the model and rebuilds without the preset; and a start
+    without a declaration, under another --model, or a folder that holds no preset is refused."""
+    import keras_hub
+
+    backbone = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64],
+        stackwise_num_blocks=[1],
+        stackwise_num_strides=[1],
+        block_type="basic_block",
+        use_pre_activation=False,
+        image_shape=(None, None, 3),
+    )
+    preset = tmp_path / "preset"
+    backbone.save_to_preset(str(preset))
+    start = f"keras_hub:{preset}"
+    subset = data_subset(fashion, 64)
+    changes = dict(init_data="imagenet2012", adapt_inputs="16x16x3", finetune="head", batch_norm="freeze")
+    config = _config(tmp_path, "hub", model=start, init_from=start, **changes)
+    card = training.run(config, verbose=0, dataset=subset).card
+    pretraining = card["pretraining"]
+    assert pretraining["dataset"] == "imagenet2012" and "declared with --init_data" in pretraining["dataset_source"]
+    assert pretraining["model_file"] == "pretrained.keras" and pretraining["input_shape"] == [16, 16, 3]
+    assert card["model"]["trainable_parameters"] == 64 * 10 + 10  # the new head on the 64 pooled channels
+    shutil.rmtree(preset)
+    tuned, _ = run_folder.load_run(config.output_dir)
+    convs = [layer for layer in backbone.layers if isinstance(layer, keras.layers.Conv2D)]
+    for layer in convs:
+        np.testing.assert_array_equal(tuned.get_layer(layer.name).get_weights()[0], layer.get_weights()[0])
+    backbone.save_to_preset(str(preset))
+    for changes, message in (
+        (dict(init_data=None), "does not record what data"),
+        (dict(model="tutorial_cnn"), f"pass --model={start}"),
+        (dict(init_from=f"keras_hub:{tmp_path}", model=f"keras_hub:{tmp_path}"), "keras-hub cannot load this preset"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            training.run(
+                dataclasses.replace(config, output_dir=str(tmp_path / "refused"), **changes), verbose=0, dataset=subset
+            )
