@@ -27,7 +27,14 @@ setup(
         *(f"dpzoo.{name}" for name in find_packages(include=["train", "train.*"])),
     ],
     package_dir={"dpzoo": "dpzoo", "dpzoo.train": "train"},
-    package_data={"dpzoo.zoo": ["checkpoints/index.json", "checkpoints/backbones.json", "checkpoints/*/*", "checkpoints/*/checkpoint/*"]},
+    package_data={
+        "dpzoo.zoo": [
+            "checkpoints/index.json",
+            "checkpoints/backbones.json",
+            "checkpoints/*/*",
+            "checkpoints/*/checkpoint/*",
+        ]
+    },
     # Ranges a user's pip can resolve; requirements.lock pins what CI tests. TF Privacy is not among
     # them: it declares Python < 3.12 and TensorFlow <= 2.15, so pip refuses it as a dependency, and
     # it is installed by its own step (requirements-nodeps.lock, README "TF Privacy on this stack").
