@@ -48,13 +48,14 @@ def refusal(config) -> str | None:
     if not methods.get(config.method).dp_config_fields(config, 1.0)["noise_multiplier"]:
         return (
             f"--method={config.method} adds no Gaussian noise to its update (its epsilon is nominal), so there is no "
-            "DP-SGD claim for gradient canaries to test; audit it with --mode=black_box"
+            "DP-SGD claim for gradient canaries to test; audit it black-box (dpzoo-audit --mode=black_box, or "
+            "dpzoo-train --audit_mode=black_box)"
         )
     if config.method == "modelmix" and config.modelmix_mixing != "fixed":
         return (
             "ModelMix's epsilon credits its random mixing, which white-box canaries bypass (they read every noisy "
             "sum). Audit its DP-SGD steps with --modelmix_mixing=fixed, which states DP-SGD's epsilon, or the whole "
-            "method with --mode=black_box"
+            "method black-box (dpzoo-audit --mode=black_box, or dpzoo-train --audit_mode=black_box)"
         )
     return None
 
