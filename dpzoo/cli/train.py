@@ -274,12 +274,12 @@ def config_from_flags() -> TrainConfig:
         except json.JSONDecodeError as e:
             raise UsageError(f"--model_kwargs is not JSON: {e}") from e
     if overrides.get("init_from"):
-        overrides["init_from"] = _start_folder(overrides["init_from"])
+        overrides["init_from"] = _checked_start(overrides["init_from"])
     if not _CONFIG.value:
         return TrainConfig(**overrides)
     config = load_config(_CONFIG.value)
     if config.init_from and "init_from" not in overrides:  # a config may name its start by its zoo name
-        overrides["init_from"] = _start_folder(config.init_from)
+        overrides["init_from"] = _checked_start(config.init_from)
     return dataclasses.replace(config, **_noise_given_replaces_target(config, overrides))
 
 
@@ -294,16 +294,17 @@ def _noise_given_replaces_target(config: TrainConfig, overrides: dict) -> dict:
     return overrides
 
 
-def _start_folder(init_from: str) -> str:
-    """--init_from's run folder: the folder given, or a zoo checkpoint's (or public backbone's)
-    verified folder by its name."""
+def _checked_start(init_from: str) -> str:
+    """--init_from, checked: a folder, file, keras.applications model or keras-hub preset as given,
+    or a zoo checkpoint's (or public backbone's) name, its files verified."""
     files = (pretrained.KERAS_FILE_SUFFIX, pretrained.WEIGHTS_FILE_SUFFIX)
     if os.path.isdir(init_from) or init_from.endswith(files):
         return init_from
     if applications.is_application(init_from) or hub.is_hub_preset(init_from):
         return init_from
     if init_from in {e.name for e in [*zoo.list(), *zoo.backbones()]}:
-        return zoo.fetch(zoo.lookup(init_from))
+        zoo.fetch(zoo.lookup(init_from))  # verified now; the run reads it by name (dpzoo.zoo registers it)
+        return init_from
     raise UsageError(
         f"--init_from={init_from}: neither a run folder, a zoo checkpoint or backbone (dpzoo-zoo list), a "
         "keras.applications model (keras.applications.NAME), a keras-hub preset (keras_hub:PRESET), a Keras model file (.keras) nor a weights file "

@@ -13,6 +13,7 @@ section 6).
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
 
 import numpy as np
 
@@ -30,6 +31,25 @@ NOT_PRIVATE = "not trained privately: no privacy statement"
 KERAS_FILE_SUFFIX = ".keras"
 KEPT_FILE = "pretrained.keras"  # a Keras-file or keras-hub start's copy in the run folder, to rebuild the model from
 WEIGHTS_FILE_SUFFIX = ".weights.h5"
+
+
+_NAMED_STARTS: list[Callable[[str], str | None]] = []  # resolvers of start names (dpzoo.zoo registers one)
+
+
+def register_named_starts(resolver: Callable[[str], str | None]) -> None:
+    """Lets a layer above training name starting points (dpzoo.zoo: its checkpoints and public
+    backbones): ``resolver`` maps a name to its verified run folder, or to None if the name is not
+    one of its own. A run started by name keeps the name on its card, not this machine's folder."""
+    _NAMED_STARTS.append(resolver)
+
+
+def start_folder(init_from: str) -> str:
+    """The run folder of ``init_from``: the folder a registered resolver gives for a name, else the path itself."""
+    for resolver in _NAMED_STARTS:
+        folder = resolver(init_from)
+        if folder is not None:
+            return folder
+    return init_from
 
 
 def is_keras_file(init_from: str | None) -> bool:
@@ -184,7 +204,7 @@ def _start(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dic
     elif hub.is_hub_preset(config.init_from):
         model, card = _hub_preset(config, dataset)
     else:
-        model, card = run_folder.load_run(config.init_from)
+        model, card = run_folder.load_run(start_folder(config.init_from))
     _checked_card(config, dataset, card)
     return model, card
 
@@ -242,7 +262,7 @@ def _start_sha256(config: TrainConfig, model: keras.Model) -> str:
         return _weights_sha256(model)
     if is_keras_file(config.init_from) or is_weights_file(config.init_from):
         return sha256_of(config.init_from)
-    return _folder_sha256(os.path.dirname(os.path.join(config.init_from, run_folder.CHECKPOINT)))
+    return _folder_sha256(os.path.dirname(os.path.join(start_folder(config.init_from), run_folder.CHECKPOINT)))
 
 
 def _card_fields(config: TrainConfig, card: dict, sha256: str) -> dict:

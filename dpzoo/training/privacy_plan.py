@@ -9,7 +9,7 @@ normalisation) is composed into both.
 
 from dpzoo import accounting, methods
 from dpzoo.artifacts import model_card
-from dpzoo.training import engines
+from dpzoo.training import engines, pretrained
 from dpzoo.training.train_config import TrainConfig
 
 
@@ -18,7 +18,7 @@ def prior_release(config: TrainConfig) -> accounting.GaussianReleases | accounti
     from (``compose_start``), then its data normalisation's statistics; None if nothing."""
     earlier = None
     if config.compose_start:
-        privacy = model_card.read(config.init_from)["privacy"]
+        privacy = model_card.read(pretrained.start_folder(config.init_from))["privacy"]
         earlier = accounting.earlier_run(privacy, what=f"the private run it starts from ({config.init_from})")
     return accounting.composed(earlier, accounting.data_normalization(config.data_norm_noise_multiplier))
 

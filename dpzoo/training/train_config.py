@@ -73,7 +73,8 @@ class TrainConfig:
     (None: batch_size / 20, as the paper suggests). sigma is then the step's effective noise
     multiplier, both releases together (dpzoo.accounting.adaptive_clipping).
 
-    ``init_from`` names a dpzoo run folder (or a zoo checkpoint's) whose model, ``model`` with
+    ``init_from`` names a dpzoo run folder, or a zoo checkpoint or public backbone by its name
+    (once dpzoo.zoo is imported; the card keeps the name), whose model, ``model`` with
     ``model_kwargs``, this run fine-tunes (dpzoo.training.pretrained): its classification layer is
     replaced by a zero one for this dataset's classes and ``finetune`` (full, head, norms, lora with
     ``lora_rank``) says what trains (dpzoo.finetuning). The card names the starting point, its
@@ -90,7 +91,9 @@ class TrainConfig:
     and the run folder keeps a copy of the file to rebuild the model from. A bare weights file
     (``.weights.h5``, ``model.save_weights``) holds no architecture: its weights load into
     ``model`` with ``model_kwargs``, built for ``init_classes`` classes (default: this dataset's),
-    and ``init_data`` is declared as for a Keras file.
+    and ``init_data`` is declared as for a Keras file. A keras-hub preset (``keras_hub:PRESET``,
+    ``model`` the same) starts from the preset's image backbone with a pooled head
+    (dpzoo.models.hub), ``init_data`` declared and the built model kept as for a Keras file.
     ``compose_start``: the start was trained privately on this run's own data (DP-RandP's linear
     probe before its full fine-tuning); its steps are composed into every epsilon this run states
     (dpzoo.accounting.earlier_runs), and a target epsilon is the total of both.

@@ -35,6 +35,7 @@ from dpzoo.artifacts import run_folder
 from dpzoo.common.digests import sha256_of
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
+from dpzoo.training import pretrained
 
 CHECKPOINT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints")
 INDEX = "index.json"
@@ -238,3 +239,14 @@ def load(name: str) -> tuple[keras.Model, dict]:
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
     return model, card
+
+
+def _named_folder(name: str) -> str | None:
+    """A zoo checkpoint's or backbone's verified folder by its name; None for a folder of that name
+    here (it comes first) or a name the zoo does not have."""
+    if os.path.isdir(name) or name not in {e.name for e in [*read_index(), *read_backbones()]}:
+        return None
+    return fetch(lookup(name))
+
+
+pretrained.register_named_starts(_named_folder)  # --init_from=NAME: the card keeps the name

@@ -2,6 +2,7 @@
 state no epsilon, name their data, load and reproduce their own task's accuracy, and a private run
 starts from one by its zoo name, its card naming the backbone and the public data it saw."""
 
+import hashlib
 import json
 import os
 
@@ -92,6 +93,16 @@ def test_a_private_run_starts_from_a_backbone_by_its_zoo_name(tmp_path):
     pretraining = card["pretraining"]
     assert pretraining["dataset"] == backbone.dataset and pretraining["model"] == backbone.model
     assert pretraining["finetune"] == "head" and card["privacy"]["steps"] == 2
+    assert pretraining["init_from"] == backbone.name  # the zoo name, not this machine's folder
+    assert (
+        pretraining["sha256"]
+        == hashlib.sha256(
+            b"".join(
+                name.encode() + open(os.path.join(zoo.fetch(backbone), "checkpoint", name), "rb").read()
+                for name in sorted(os.listdir(os.path.join(zoo.fetch(backbone), "checkpoint")))
+            )
+        ).hexdigest()
+    )
     assert card["privacy"]["guarantee"] == "formal" and f"--init_from={backbone.name}" in card["command"]
     markdown = open(os.path.join(out, "model_card.md")).read()
     assert "## Pretraining (not covered by the epsilon above)" in markdown and backbone.dataset in markdown
