@@ -116,7 +116,8 @@ def model_from_card(card: dict, run_dir: str | None = None) -> keras.Model:
     if pretraining and pretraining.get("model_file"):
         if run_dir is None:
             raise UsageError("This run started from a Keras file: rebuild its model from its run folder (load_run).")
-        hub.register_classes()  # a keras-hub start's copy may use keras-hub's own layers
+        if hub.is_hub_preset(pretraining.get("init_from")):
+            hub.register_classes()  # the kept copy may use keras-hub's own layers
         model = load_keras_file(os.path.join(run_dir, pretraining["model_file"]))
         return _prepared_from_card(model, card)
     model = model_registry.get(

@@ -16,7 +16,12 @@ import types
 
 from absl import flags
 
-from dpzoo import finetuning, methods, training, zoo
+from dpzoo import (
+    finetuning,
+    methods,
+    training,
+    zoo,  # noqa: F401  (registers the zoo's checkpoints and backbones as --init_from names)
+)
 from dpzoo.artifacts import model_card
 from dpzoo.cli import app
 from dpzoo.cli.config_files import load_config
@@ -302,8 +307,7 @@ def _checked_start(init_from: str) -> str:
         return init_from
     if applications.is_application(init_from) or hub.is_hub_preset(init_from):
         return init_from
-    if init_from in {e.name for e in [*zoo.list(), *zoo.backbones()]}:
-        zoo.fetch(zoo.lookup(init_from))  # verified now; the run reads it by name (dpzoo.zoo registers it)
+    if pretrained.start_folder(init_from) != init_from:  # a zoo name (dpzoo.zoo resolves it), its files verified
         return init_from
     raise UsageError(
         f"--init_from={init_from}: neither a run folder, a zoo checkpoint or backbone (dpzoo-zoo list), a "

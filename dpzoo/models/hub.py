@@ -9,6 +9,8 @@ so ghost clipping sees every layer. keras-hub is imported here only, and only wh
 asked for: dpzoo runs without it.
 """
 
+import contextlib
+
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
 
@@ -34,10 +36,8 @@ def import_keras_hub():
 def register_classes() -> None:
     """Imports keras-hub if it is installed, so a kept copy of a preset's model that uses its own
     layers loads; one of standard Keras layers needs nothing."""
-    try:
-        import keras_hub  # noqa: F401
-    except ImportError:
-        pass
+    with contextlib.suppress(UsageError):
+        import_keras_hub()
 
 
 def _backbone(preset: str):

@@ -47,8 +47,15 @@ class ZooIntegrityError(UsageError):
     """A checkpoint file is missing, or its sha256 is not the one the zoo's index records."""
 
 
+class _Record:
+    """An index record: ``to_dict`` is what the index file holds of it."""
+
+    def to_dict(self) -> dict:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ZooEntry:
+class ZooEntry(_Record):
     """One pretrained checkpoint: what it is, what it guarantees, and how to check its files."""
 
     name: str
@@ -74,12 +81,9 @@ class ZooEntry:
         if self.canary_audit is not None:
             object.__setattr__(self, "canary_audit", types.MappingProxyType(dict(self.canary_audit)))
 
-    def to_dict(self) -> dict:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class BackboneEntry:
+class BackboneEntry(_Record):
     """One public backbone: what it is, the public data it saw, and how to check its files. It has
     no privacy statement: nothing private went into it."""
 
@@ -96,9 +100,6 @@ class BackboneEntry:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", types.MappingProxyType(dict(self.files)))
-
-    def to_dict(self) -> dict:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 def _plain(value):
@@ -244,9 +245,8 @@ def load(name: str) -> tuple[keras.Model, dict]:
 def _named_folder(name: str) -> str | None:
     """A zoo checkpoint's or backbone's verified folder by its name; None for a folder of that name
     here (it comes first) or a name the zoo does not have."""
-    if os.path.isdir(name) or name not in {e.name for e in [*read_index(), *read_backbones()]}:
-        return None
-    return fetch(lookup(name))
+    found = None if os.path.isdir(name) else {e.name: e for e in [*read_index(), *read_backbones()]}.get(name)
+    return None if found is None else fetch(found)
 
 
 pretrained.register_named_starts(_named_folder)  # --init_from=NAME: the card keeps the name
