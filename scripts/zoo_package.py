@@ -7,8 +7,8 @@ dpzoo/zoo/checkpoints/backbones.json.
 
   .venv/bin/python scripts/zoo_package.py [--runs=runs/zoo] [--backbones=runs/backbones]
 
-Each private run must carry its audit (dpzoo-audit); a backbone must be a run without noise on data
-public by construction (dpzoo.data.RANDOM_PROCESS_DATASETS). The indexes are written last, so a
+Each run must carry its membership-inference audit (dpzoo-audit --run_dir); a backbone must also be
+a run without noise on data public by construction (dpzoo.data.RANDOM_PROCESS_DATASETS). The indexes are written last, so a
 failed packing leaves the previous ones in place.
 """
 
@@ -85,10 +85,15 @@ def _files(folder: str) -> dict[str, str]:
     return {f: zoo.sha256_of(os.path.join(folder, f)) for f in files}
 
 
-def _entry(name: str, card: dict, folder: str) -> zoo.ZooEntry:
-    method, paper = TAGS[_tag(name)]
+def _audit(name: str, card: dict) -> dict[str, float]:
+    """The run's membership-inference audit, attack -> implied epsilon lower bound; every zoo entry has one."""
     if "audit" not in card:
         sys.exit(f"{name} has no audit; run dpzoo-audit --run_dir on it (scripts/zoo_train.sh does).")
+    return {a["attack"]: a["epsilon_lower_bound"] for a in card["audit"]["attacks"]}
+
+
+def _entry(name: str, card: dict, folder: str) -> zoo.ZooEntry:
+    method, paper = TAGS[_tag(name)]
     privacy = card["privacy"]
     return zoo.ZooEntry(
         name=name,
@@ -102,7 +107,7 @@ def _entry(name: str, card: dict, folder: str) -> zoo.ZooEntry:
         sampling=privacy["sampling"],
         guarantee=privacy["guarantee"],
         test_accuracy=card["results"]["test_accuracy"],
-        audit={a["attack"]: a["epsilon_lower_bound"] for a in card["audit"]["attacks"]},
+        audit=_audit(name, card),
         command=card["command"],
         files=_files(folder),
     )
@@ -124,6 +129,7 @@ def _backbone_entry(name: str, card: dict, folder: str) -> zoo.BackboneEntry:
         data_source=card["dataset"]["source"],
         task=task,
         test_accuracy=card["results"]["test_accuracy"],
+        audit=_audit(name, card),
         command=card["command"],
         files=_files(folder),
     )

@@ -5,6 +5,7 @@ test examples; TF Privacy's threshold and logistic-regression attacks):
 
   dpzoo-audit --run_dir=runs/fmnist_cnn_eps3 --max_examples=5000     # the result goes into the run's card
   dpzoo-audit --checkpoint=tutorial_cnn.fmnist_eps3_dpsgd             # a zoo checkpoint, against its card's audit
+  dpzoo-audit --checkpoint=scatternet_cnn.random_processes_gray28      # a public backbone: no epsilon, no noise
 
 A one-run canary audit of a recipe: a run of the config with M white-box gradient canaries
 (dpzoo.privacy.canaries), whose card gets the epsilon lower bound they show:
@@ -30,7 +31,9 @@ from dpzoo.training import canary_audit
 from dpzoo.zoo import audit
 
 _RUN_DIR = flags.DEFINE_string("run_dir", None, "Output folder of dpzoo-train (model_card.json + checkpoint/).")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "A zoo checkpoint (dpzoo-zoo list), instead of --run_dir.")
+_CHECKPOINT = flags.DEFINE_string(
+    "checkpoint", None, "A zoo checkpoint or public backbone (dpzoo-zoo list), instead of --run_dir."
+)
 _CONFIG = flags.DEFINE_string(
     "config", None, "A training config (as dpzoo-train --config) to run with --canaries, instead of --run_dir."
 )
@@ -106,7 +109,7 @@ def _membership_inference() -> None:
     if _RUN_DIR.value:
         print(f"Audit written to {_RUN_DIR.value}/model_card.json and model_card.md")
     else:
-        recorded = zoo.entry(_CHECKPOINT.value).audit
+        recorded = zoo.lookup(_CHECKPOINT.value).audit
         print("Recorded in its card: " + ", ".join(f"{k} epsilon >= {v:.3f}" for k, v in recorded.items()))
     broken = audit.exceeds_guarantee(card)
     if broken:

@@ -45,13 +45,15 @@ BACKBONES_TITLE = "Public backbones (trained on public data only: no epsilon, no
 
 
 def backbone_table(entries: list[zoo.BackboneEntry]) -> str:
-    """A Markdown table of the public backbones: the data each saw, and its own task's accuracy."""
+    """A Markdown table of the public backbones: the data each saw, its own task's accuracy, and
+    what a membership-inference attack shows it leaks of that (public) data, trained without noise."""
     lines = [
-        "| name | model | data (public) | task | test accuracy on that task |",
-        "|---|---|---|---|---|",
+        "| name | model | data (public) | task | test accuracy on that task | audit: epsilon >= |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {b.name} | {b.model} | {b.dataset}: {b.data_source} | {b.task} | {100 * b.test_accuracy:.2f}% |"
+        f"| {b.name} | {b.model} | {b.dataset}: {b.data_source} | {b.task} | {100 * b.test_accuracy:.2f}% "
+        f"| {max(b.audit.values(), default=float('nan')):.2f} |"
         for b in entries
     ]
     return "\n".join(lines)

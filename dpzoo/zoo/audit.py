@@ -189,9 +189,10 @@ def audit_run(run_dir: str, *, max_examples: int = 5000, data_dir: str | None = 
 
 
 def audit_checkpoint(name: str, *, max_examples: int = 5000, data_dir: str | None = None, seed: int = 0) -> dict:
-    """Attacks the zoo checkpoint ``name`` (its verified files, copied aside: the shipped card is
-    never rewritten) as ``audit_run`` does; returns its card with this audit."""
-    folder = registry.fetch(registry.entry(name))
+    """Attacks the zoo checkpoint or public backbone ``name`` (its verified files, copied aside:
+    the shipped card is never rewritten) as ``audit_run`` does; returns its card with this audit.
+    A backbone's members are its public training images: what a model trained without noise leaks."""
+    folder = registry.fetch(registry.lookup(name))
     with tempfile.TemporaryDirectory(prefix="dpzoo-audit-") as scratch:
         copy = os.path.join(scratch, name)
         shutil.copytree(folder, copy)

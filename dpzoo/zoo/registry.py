@@ -94,11 +94,13 @@ class BackboneEntry(_Record):
     data_source: str
     task: str  # what it was trained to do on that data
     test_accuracy: float  # on that task's held-out split
+    audit: Mapping[str, float]  # attack -> implied epsilon lower bound (what it leaks of its public data)
     command: str
     files: Mapping[str, str]  # path inside the checkpoint folder -> sha256
     url: str | None = None  # None: shipped inside the package
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "audit", types.MappingProxyType(dict(self.audit)))
         object.__setattr__(self, "files", types.MappingProxyType(dict(self.files)))
 
 

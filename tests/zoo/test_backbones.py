@@ -49,11 +49,24 @@ def test_every_backbone_loads_offline_and_reproduces_its_tasks_accuracy(name):
     assert abs(accuracy - backbone.test_accuracy) <= 0.002, (accuracy, backbone.test_accuracy)
 
 
-def test_a_backbone_is_not_a_private_checkpoint_and_has_nothing_to_audit():
+def test_a_backbone_is_not_a_private_checkpoint():
     with pytest.raises(UsageError, match="is a public backbone .* states no epsilon"):
         zoo.entry(NAMES[0])
-    audited = run("dpzoo-audit", f"--checkpoint={NAMES[0]}")
-    assert audited.returncode == 2 and "is a public backbone" in audited.stderr, audited.stderr[-1000:]
+
+
+def test_a_backbones_membership_audit_is_recorded_and_dpzoo_audit_repeats_it_against_no_claim():
+    """Its card's audit (5,000 of its public training images against 5,000 held-out ones) is the
+    index's; dpzoo-audit attacks it again (fewer examples here) and, with no epsilon claimed, never
+    fails it."""
+    backbone = zoo.lookup(NAMES[0])
+    card = model_card.read(zoo.fetch(backbone))
+    assert card["audit"]["members"] == card["audit"]["non_members"] == 5000
+    assert backbone.audit == {a["attack"]: a["epsilon_lower_bound"] for a in card["audit"]["attacks"]}
+    assert set(backbone.audit) == {"threshold", "logistic_regression"}
+    audited = run("dpzoo-audit", f"--checkpoint={NAMES[0]}", "--max_examples=500")
+    assert audited.returncode == 0, audited.stderr[-2000:]
+    assert "Not differentially private (no noise)" in audited.stdout and "AUDIT FAILED" not in audited.stdout
+    assert audited.stdout.count("implied epsilon >=") == 2 and "Recorded in its card: threshold" in audited.stdout
 
 
 def test_the_zoo_command_lists_the_backbones_apart():
@@ -63,6 +76,8 @@ def test_the_zoo_command_lists_the_backbones_apart():
     assert all(name not in private and name in backbones for name in NAMES)
     as_json = json.loads(run("dpzoo-zoo", "list", "--format=json").stdout)
     assert [b["name"] for b in as_json["backbones"]] == NAMES
+    assert all(set(b["audit"]) == {"threshold", "logistic_regression"} for b in as_json["backbones"])
+    assert "| audit: epsilon >= |" in backbones
     assert len(as_json["checkpoints"]) == len(zoo.list())
     shown = run("dpzoo-zoo", "show", NAMES[0])
     assert (
