@@ -2,7 +2,8 @@
 # Builds the runs of the zoo's shipped checkpoints (dpzoo/zoo/) in runs/zoo/NAME: trains the DP-SGD
 # and De et al. 2022 rows at epsilon 1, 3 and 8 from their configs, takes the ModelMix and SIDP runs
 # of the result tables (scripts/modelmix_table.sh, scripts/sidp_table.sh), then audits every run
-# (dpzoo-audit). Runs that have a model card are kept; a second copy started beside the first shares
+# (dpzoo-audit). The public backbone (DP-RandP phase I, no noise, public data) trains into
+# runs/backbones/NAME and is audited the same way. Runs that have a model card are kept; a second copy started beside the first shares
 # the training (each run is claimed by a lock file). Training takes 8 to 15 minutes per run on a
 # 2-core CPU. The ScatterNet checkpoints come from scripts/scatternet_table.sh's runs. Then:
 # .venv/bin/python scripts/zoo_package.py (entries without a run here stay in the index).
@@ -10,11 +11,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=runs/zoo
-mkdir -p "$runs"
+backbones=runs/backbones
+mkdir -p "$runs" "$backbones"
 export TF_CPP_MIN_LOG_LEVEL=3
 
-train() {  # NAME CONFIG
-  local out="$runs/$1"
+train() {  # RUN_DIR CONFIG
+  local out="$1"
   [ -f "$out/model_card.json" ] && return 0
   (set -C; : >"$out.lock") 2>/dev/null || return 0  # another copy of the script has it
   echo "== $out"
@@ -38,16 +40,18 @@ scatternet=runs/scatternet
 take "scatternet_cnn.fmnist_eps3_dpsgd" "$scatternet/scatternet_cnn_eps3"
 take "scatternet_cnn.fmnist_eps1_dpsgd" "$scatternet/cnn_dpsgd_eps1"
 [ "$part" = scatternet ] || for eps in 1 3 8; do
-  train "tutorial_cnn.fmnist_eps${eps}_dpsgd" "train/configs/fashion_mnist/tutorial_cnn_eps${eps}.py"
-  train "tutorial_cnn_ws.fmnist_eps${eps}_de22" "train/configs/de22/fashion_mnist_tutorial_cnn_ws_eps${eps}.py"
+  train "$runs/tutorial_cnn.fmnist_eps${eps}_dpsgd" "train/configs/fashion_mnist/tutorial_cnn_eps${eps}.py"
+  train "$runs/tutorial_cnn_ws.fmnist_eps${eps}_de22" "train/configs/de22/fashion_mnist_tutorial_cnn_ws_eps${eps}.py"
 done
-[ -n "$(ls "$runs"/*.lock 2>/dev/null)" ] && { echo "other runs still training; audit after they finish"; exit 0; }
+[ "$part" = scatternet ] || train "$backbones/scatternet_cnn.random_processes_gray28" \
+  train/configs/randp/prior_scatternet_cnn_gray28.py
+[ -n "$(ls "$runs"/*.lock "$backbones"/*.lock 2>/dev/null)" ] && { echo "other runs still training; audit after they finish"; exit 0; }
 [ "$part" = scatternet ] || for eps in 1 3 8; do
   take "tutorial_cnn_gn.fmnist_eps${eps}_modelmix" "runs/modelmix/modelmix_0.002_eps${eps}"
   take "lenet5_sidp.fmnist_eps${eps}_sidp_dp" "runs/sidp/lenet5_sidp_sidp_dp_eps${eps}"
 done
 [ "$part" = scatternet ] || take "lenet5_sidp.fmnist_eps1_sidp_nominal" "runs/sidp/lenet5_sidp_sidp_eps1"
-for out in "$runs"/*/; do
+for out in "$runs"/*/ "$backbones"/*/; do
   grep -q '"audit"' "$out/model_card.json" && continue
   echo "== audit $out"
   .venv/bin/dpzoo-audit --run_dir="$out" | tail -3 || [ $? -eq 1 ]  # exit 1: an audit failure, kept in the card
