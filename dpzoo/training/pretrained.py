@@ -10,9 +10,11 @@ is refused unless ``compose_start`` composes them (dpzoo.accounting.earlier_runs
 section 6).
 """
 
+import atexit
 import hashlib
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 
 import numpy as np
@@ -34,6 +36,7 @@ WEIGHTS_FILE_SUFFIX = ".weights.h5"
 
 
 _NAMED_STARTS: list[Callable[[str], str | None]] = []  # resolvers of start names (dpzoo.zoo registers one)
+_HUB_STARTS_SAVED: dict[tuple, str] = {}  # a keras-hub start built in this process -> its copy as a Keras file
 
 
 def register_named_starts(resolver: Callable[[str], str | None]) -> None:
@@ -119,8 +122,20 @@ def _hub_preset(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model
     _require_declaration(config, "a keras-hub preset")
     if config.model != config.init_from:
         raise UsageError(f"--init_from={config.init_from}: pass --model={config.init_from} too, so the card names it.")
-    model = hub.classifier(config.init_from, input_shape=_start_shape(config, dataset), num_classes=dataset.num_classes)
+    shape = _start_shape(config, dataset)
+    model = hub.classifier(config.init_from, input_shape=shape, num_classes=dataset.num_classes)
+    _HUB_STARTS_SAVED[(config.init_from, shape, dataset.num_classes)] = _saved_aside(model)
     return model, _declared_card(config, model, config.init_from, {}, "a keras-hub preset")
+
+
+def _saved_aside(model: keras.Model) -> str:
+    """The start saved as a Keras file in a temporary folder (removed at exit), before fine-tuning
+    changes it: the run folder copies it at the end instead of loading the preset a second time."""
+    folder = tempfile.mkdtemp(prefix="dpzoo-start-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = os.path.join(folder, KEPT_FILE)
+    model.save(path)
+    return path
 
 
 def _start_shape(config: TrainConfig, dataset: data.Dataset) -> tuple[int, ...]:
@@ -238,13 +253,14 @@ def _folder_sha256(folder: str) -> str:
 
 
 def keep_start_file(config: TrainConfig, dataset: data.Dataset, folder: str) -> None:
-    """A Keras-file start's copy in the run folder (``KEPT_FILE``), or a keras-hub start's model
-    saved there: the folder rebuilds its model from it, without the file or the preset."""
+    """A Keras-file start's copy in the run folder (``KEPT_FILE``), or the copy of the keras-hub
+    start that ``build`` saved aside in this process (the preset is loaded once per run): the
+    folder rebuilds its model from it, without the file or the preset."""
     if is_keras_file(config.init_from):
         shutil.copyfile(config.init_from, os.path.join(folder, KEPT_FILE))
     elif hub.is_hub_preset(config.init_from):
-        model, _ = _hub_preset(config, dataset)
-        model.save(os.path.join(folder, KEPT_FILE))
+        saved = _HUB_STARTS_SAVED[(config.init_from, _start_shape(config, dataset), dataset.num_classes)]  # by build
+        shutil.copyfile(saved, os.path.join(folder, KEPT_FILE))
 
 
 def _weights_sha256(model: keras.Model) -> str:

@@ -15,6 +15,7 @@ from dpzoo.artifacts import run_folder
 from dpzoo.common.errors import UsageError
 from dpzoo.common.keras_api import KERAS_3
 from dpzoo.common.stack import keras
+from dpzoo.models import hub
 from dpzoo.training import TrainConfig
 from tests.conftest import data_subset
 
@@ -196,13 +197,14 @@ def test_a_weights_file_start_loads_into_the_named_model_and_names_its_declared_
 
 
 @pytest.mark.skipif(not KERAS_3, reason="keras-hub is built on Keras 3")
-def test_a_keras_hub_preset_starts_a_run_and_its_folder_rebuilds_without_the_preset(fashion, tmp_path):
+def test_a_keras_hub_preset_starts_a_run_and_its_folder_rebuilds_without_the_preset(fashion, tmp_path, monkeypatch):
     """A saved keras-hub preset (a small ResNet of any input size) as the start: its backbone at the
     adapted input size with a pooled head, BatchNorm frozen, the head trained; the card names the
     declared data, the run folder keeps the model and rebuilds without the preset; and a start
     without a declaration, under another --model, or a folder that holds no preset is refused."""
     import keras_hub
 
+    classifier = hub.classifier
     backbone = keras_hub.models.ResNetBackbone(
         input_conv_filters=[64],
         input_conv_kernel_sizes=[3],
@@ -219,7 +221,10 @@ def test_a_keras_hub_preset_starts_a_run_and_its_folder_rebuilds_without_the_pre
     subset = data_subset(fashion, 64)
     changes = dict(init_data="imagenet2012", adapt_inputs="16x16x3", finetune="head", batch_norm="freeze")
     config = _config(tmp_path, "hub", model=start, init_from=start, **changes)
+    built = []
+    monkeypatch.setattr(hub, "classifier", lambda *args, **kwargs: built.append(args) or classifier(*args, **kwargs))
     card = training.run(config, verbose=0, dataset=subset).card
+    assert len(built) == 1  # the run folder keeps the start saved when it was built, not a second load
     pretraining = card["pretraining"]
     assert pretraining["dataset"] == "imagenet2012" and "declared with --init_data" in pretraining["dataset_source"]
     assert pretraining["model_file"] == "pretrained.keras" and pretraining["input_shape"] == [16, 16, 3]
