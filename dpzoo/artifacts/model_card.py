@@ -90,6 +90,7 @@ def _pretraining_lines(pretraining: dict | None) -> list[str]:
             f"- It was trained privately on this run's data ({pretraining['dataset']}); its steps are composed "
             "with this run's into the epsilon above",
             f"- Its own statement: {pretraining['statement']}",
+            "- Its classification layer carries on (trained on this task), and nothing its own run froze stays frozen",
             *_preparation_lines(pretraining),
         ]
     return [

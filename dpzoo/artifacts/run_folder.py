@@ -44,8 +44,10 @@ def writing(path: str, what: str = "the run's output", then: str = ""):
         ) from e
 
 
-def load_run(run_dir: str) -> tuple[keras.Model, dict]:
-    """The Keras model of a dpzoo-train run with its weights restored, and its card."""
+def load_run(run_dir: str, *, as_start: bool = False) -> tuple[keras.Model, dict]:
+    """The Keras model of a dpzoo-train run with its weights restored, and its card. ``as_start``:
+    as the start of another run, nothing frozen by this run's fine-tuning mode (the next run's
+    mode chooses what trains)."""
     try:
         card = model_card.read(run_dir)
     except (OSError, ValueError) as e:
@@ -56,7 +58,7 @@ def load_run(run_dir: str) -> tuple[keras.Model, dict]:
             f"{run_dir}/{model_card.CARD_JSON} lacks the fields {', '.join(missing)}; it is not a complete dpzoo "
             "model card (train the run again)."
         )
-    model = model_from_card(card, run_dir)  # CARD_FIELDS are there: checked above
+    model = model_from_card(card, run_dir, as_start=as_start)  # CARD_FIELDS are there: checked above
     path = os.path.join(run_dir, CHECKPOINT)
     if not tf.io.gfile.exists(path + ".index"):
         raise UsageError(f"{run_dir} has no checkpoint at {CHECKPOINT}.")
@@ -81,16 +83,24 @@ def prepared_start(
     finetune: str,
     lora_rank: int | None,
     batch_norm: str | None,
+    new_head: bool = True,
+    freeze: bool = True,
 ) -> keras.Model:
     """A pretrained ``model`` made ready for a fine-tuning run, in the order the run and its card
     both follow: adapted to ``input_shape`` (dpzoo.finetuning.inputs: an explicit, weightless step),
     its BatchNormalization frozen or replaced (``batch_norm``), then a new head of ``num_classes``
-    and the weights ``finetune`` trains (dpzoo.finetuning)."""
+    (or, not ``new_head``, its own: a start composed into the run was trained on the same task)
+    and the weights ``finetune`` trains (dpzoo.finetuning; ``freeze=False``: none frozen)."""
     model = finetuning.adapt_inputs(model, input_shape)
     if batch_norm:
         model = fix_batch_normalization(model, mode=batch_norm)
     return finetuning.prepare(
-        model, finetune, num_classes=num_classes, lora_rank=lora_rank or finetuning.DEFAULT_LORA_RANK
+        model,
+        finetune,
+        num_classes=num_classes,
+        lora_rank=lora_rank or finetuning.DEFAULT_LORA_RANK,
+        new_head=new_head,
+        freeze=freeze,
     )
 
 
@@ -107,10 +117,10 @@ def load_keras_file(path: str) -> keras.Model:
         ) from e
 
 
-def model_from_card(card: dict, run_dir: str | None = None) -> keras.Model:
+def model_from_card(card: dict, run_dir: str | None = None, *, as_start: bool = False) -> keras.Model:
     """The run's model as its card describes it, freshly initialised; a fine-tuning run's is its
     pretrained model's architecture (from the copy of a Keras-file start kept in ``run_dir``),
-    prepared as the run prepared it (``prepared_start``)."""
+    prepared as the run prepared it (``prepared_start``), frozen as it trained unless ``as_start``."""
     pretraining = card.get("pretraining")
     dataset_shape = tuple(card["dataset"]["input_shape"])
     if pretraining and pretraining.get("model_file"):
@@ -119,7 +129,7 @@ def model_from_card(card: dict, run_dir: str | None = None) -> keras.Model:
         if hub.is_hub_preset(pretraining.get("init_from")):
             hub.register_classes()  # the kept copy may use keras-hub's own layers
         model = load_keras_file(os.path.join(run_dir, pretraining["model_file"]))
-        return _prepared_from_card(model, card)
+        return _prepared_from_card(model, card, freeze=not as_start)
     model = model_registry.get(
         card["model"]["name"],
         input_shape=tuple(pretraining.get("input_shape", dataset_shape)) if pretraining else dataset_shape,
@@ -128,10 +138,10 @@ def model_from_card(card: dict, run_dir: str | None = None) -> keras.Model:
     )
     if not pretraining:
         return model
-    return _prepared_from_card(model, card)
+    return _prepared_from_card(model, card, freeze=not as_start)
 
 
-def _prepared_from_card(model: keras.Model, card: dict) -> keras.Model:
+def _prepared_from_card(model: keras.Model, card: dict, *, freeze: bool) -> keras.Model:
     pretraining = card["pretraining"]
     return prepared_start(
         model,
@@ -140,6 +150,8 @@ def _prepared_from_card(model: keras.Model, card: dict) -> keras.Model:
         finetune=pretraining["finetune"],
         lora_rank=pretraining["lora_rank"],
         batch_norm=pretraining.get("batch_norm"),
+        new_head=not pretraining.get("composed"),
+        freeze=freeze,
     )
 
 

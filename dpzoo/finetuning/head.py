@@ -1,6 +1,8 @@
 """A new classification layer for the private task (De et al. 2022, section 5: it starts at zero,
 so the first private steps see the pretrained features through a head that predicts uniformly)."""
 
+import numpy as np
+
 from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
@@ -29,14 +31,35 @@ def _classifier(model: keras.Model) -> keras.layers.Layer:
     return layer
 
 
-def replace_head(model: keras.Model, num_classes: int) -> tuple[keras.Model, keras.layers.Dense]:
+def replace_head(
+    model: keras.Model, num_classes: int, *, keep_weights: bool = False
+) -> tuple[keras.Model, keras.layers.Dense]:
     """(``model`` with its classification layer, and what follows it, replaced by a
     zero-initialised Dense of ``num_classes`` logits on the same features, flattened if they are
-    a map; that new layer). The other layers are the same objects, their weights kept."""
+    a map; that new layer). The other layers are the same objects, their weights kept.
+    ``keep_weights``: the new layer starts from the old one's weights instead (a start trained on
+    this task), under the same name as a new head, so a run folder rebuilds it either way."""
     if num_classes < 2:
         raise UsageError(f"Expected num_classes={num_classes} >= 2.")
-    features = _classifier(model).input
+    classifier = _classifier(model)
+    features = classifier.input
     if len(features.shape) > 2:
         features = keras.layers.Flatten(name=f"{HEAD_NAME}_flatten")(features)
     head = keras.layers.Dense(num_classes, kernel_initializer="zeros", bias_initializer="zeros", name=HEAD_NAME)
-    return keras.Model(model.inputs, head(features), name=f"{model.name}_finetune"), head
+    prepared = keras.Model(model.inputs, head(features), name=f"{model.name}_finetune")
+    if keep_weights:
+        _copy_classifier(classifier, head)
+    return prepared, head
+
+
+def _copy_classifier(classifier: keras.layers.Layer, head: keras.layers.Dense) -> None:
+    """The old classification layer's kernel (a 1x1 convolution's reshaped) and bias into ``head``."""
+    kernel = keras.ops.convert_to_numpy(classifier.kernel)
+    if kernel.size != head.kernel.shape[0] * head.kernel.shape[1]:
+        raise UsageError(
+            f"{classifier.name} gives {kernel.shape[-1]} scores from {kernel.size // kernel.shape[-1]} features, not "
+            f"this data's {head.kernel.shape[1]} from {head.kernel.shape[0]}: a start trained on another task gets a "
+            "new head."
+        )
+    bias = keras.ops.convert_to_numpy(classifier.bias) if classifier.use_bias else np.zeros(head.bias.shape)
+    head.set_weights([kernel.reshape(head.kernel.shape), bias])

@@ -40,17 +40,22 @@ def _check_normalization(model: keras.Model) -> None:
         )
 
 
-def _enable_lora(layer: keras.layers.Layer, rank: int) -> None:
-    """LoRA on ``layer`` with its bias frozen too: only the adapters train."""
+def _enable_lora(layer: keras.layers.Layer, rank: int, freeze: bool) -> None:
+    """LoRA on ``layer`` with its bias frozen too: only the adapters train (all of it unless ``freeze``)."""
     if not getattr(layer, "lora_enabled", False):
         layer.enable_lora(rank)
     layer.trainable = True
     for variable in layer.weights:  # lora_kernel_a/b (Dense, Conv), lora_embeddings_a/b (Embedding)
-        variable.trainable = variable.path.split("/")[-1].startswith("lora_")
+        variable.trainable = not freeze or variable.path.split("/")[-1].startswith("lora_")
 
 
-def set_trainable(model: keras.Model, head: keras.layers.Layer, mode: str, *, lora_rank: int = 8) -> None:
-    """Freezes ``model``'s layers as ``mode`` says (see the module doc); ``head`` always trains."""
+def set_trainable(
+    model: keras.Model, head: keras.layers.Layer, mode: str, *, lora_rank: int = 8, freeze: bool = True
+) -> None:
+    """Freezes ``model``'s layers as ``mode`` says (see the module doc); ``head`` always trains.
+    ``freeze=False`` builds the mode's layers (LoRA's adapters) and freezes nothing: a run folder
+    rebuilt as the start of another run, which chooses what it trains (DP-RandP's probe, then
+    every layer)."""
     if mode not in MODES:
         raise UsageError(f"Unknown fine-tuning mode {mode!r}: expected one of {', '.join(MODES)}.")
     if lora_rank < 1:
@@ -61,8 +66,8 @@ def set_trainable(model: keras.Model, head: keras.layers.Layer, mode: str, *, lo
         _check_normalization(model)
     lora = _lora_layers(model, head) if mode == "lora" else []
     for layer in keras_api.sublayers(model):
-        if mode != "full" and layer is not head and layer.weights and not isinstance(layer, keras.Model):
+        if freeze and mode != "full" and layer is not head and layer.weights and not isinstance(layer, keras.Model):
             layer.trainable = mode == "norms" and isinstance(layer, NORMALIZATION_LAYERS)
     for layer in lora:
-        _enable_lora(layer, lora_rank)
+        _enable_lora(layer, lora_rank, freeze)
     head.trainable = True

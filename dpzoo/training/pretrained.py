@@ -219,7 +219,7 @@ def _start(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dic
     elif hub.is_hub_preset(config.init_from):
         model, card = _hub_preset(config, dataset)
     else:
-        model, card = run_folder.load_run(start_folder(config.init_from))
+        model, card = run_folder.load_run(start_folder(config.init_from), as_start=True)
     _checked_card(config, dataset, card)
     return model, card
 
@@ -237,6 +237,7 @@ def build(config: TrainConfig, dataset: data.Dataset) -> tuple[keras.Model, dict
         finetune=config.finetune,
         lora_rank=config.lora_rank,
         batch_norm=config.batch_norm,
+        new_head=not config.compose_start,  # a composed start was trained on this task: its head carries on
     )
     return prepared, fields
 

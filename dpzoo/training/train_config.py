@@ -77,7 +77,8 @@ class TrainConfig:
     (once dpzoo.zoo is imported; the card keeps the name), whose model, ``model`` with
     ``model_kwargs``, this run fine-tunes (dpzoo.training.pretrained): its classification layer is
     replaced by a zero one for this dataset's classes and ``finetune`` (full, head, norms, lora with
-    ``lora_rank``) says what trains (dpzoo.finetuning). The card names the starting point, its
+    ``lora_rank``) says what trains (dpzoo.finetuning), whatever a fine-tuning run that made the
+    folder froze. The card names the starting point, its
     data and its own privacy statement; one that saw this run's dataset is refused unless
     ``compose_start`` composes its guarantee with this run's (below). ``init_from`` may also name a
     keras.applications model (``keras.applications.MobileNetV3Small``; ``model`` names it too), with
@@ -96,7 +97,8 @@ class TrainConfig:
     (dpzoo.models.hub), ``init_data`` declared and the built model kept as for a Keras file.
     ``compose_start``: the start was trained privately on this run's own data (DP-RandP's linear
     probe before its full fine-tuning); its steps are composed into every epsilon this run states
-    (dpzoo.accounting.earlier_runs), and a target epsilon is the total of both.
+    (dpzoo.accounting.earlier_runs), and a target epsilon is the total of both. Its classification
+    layer, trained on this task, carries on instead of a zero one.
 
     ``audit_canaries`` M plants M canaries in the run for a one-run audit (the card's canary
     audit, dpzoo.training.canary_audit): ``audit_mode`` white_box, gradient canaries in the noisy

@@ -62,6 +62,24 @@ def test_each_mode_trains_the_weights_it_names(mode):
     assert trained or mode == "head"
 
 
+@pytest.mark.parametrize("mode", [m for m in finetuning.MODES if KERAS_3 or m != "lora"])
+def test_a_start_rebuilt_unfrozen_trains_everything_and_keeps_its_head(mode):
+    """``freeze=False`` (a run folder as the start of another run): the mode's layers (LoRA's
+    adapters) are built, nothing is frozen; ``new_head=False``: the head starts from the old one's
+    weights, under the new head's name."""
+    backbone = _backbone()
+    pretrained = {name for name in _short(backbone) if not name.startswith("tutorial_cnn_gnws_logits/")}
+    prepared = finetuning.prepare(backbone, mode, num_classes=10, lora_rank=2, new_head=False, freeze=False)
+    adapters = {name for name in _short(prepared) if "/lora_kernel_" in name}
+    assert _short(prepared) == pretrained | set(FINETUNE_HEAD) | adapters
+    assert bool(adapters) == (mode == "lora")
+    old, new = backbone.get_layer("tutorial_cnn_gnws_logits"), prepared.get_layer(finetuning.HEAD_NAME)
+    for kept, start in zip(new.get_weights(), old.get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, start)
+    with pytest.raises(UsageError, match="gives 10 scores .* not this data's 5"):
+        finetuning.prepare(_backbone(), mode, num_classes=5, new_head=False)
+
+
 @pytest.mark.skipif(not KERAS_3, reason="LoRA (enable_lora) is Keras 3's")
 def test_lora_on_a_text_model_adapts_the_embedding_and_dense_layers():
     """The BiLSTM: adapters on its Embedding (lora_embeddings_a/b); its Gaussian LSTMs have no LoRA

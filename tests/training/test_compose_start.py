@@ -7,10 +7,11 @@ test tells apart. Starts that cannot be composed are refused."""
 import os
 
 import dp_accounting
+import numpy as np
 import pytest
 
-from dpzoo import accounting, data, training
-from dpzoo.artifacts import model_card
+from dpzoo import accounting, data, finetuning, training
+from dpzoo.artifacts import model_card, run_folder
 from dpzoo.common.errors import UsageError
 from dpzoo.training import TrainConfig
 from tests.conftest import data_subset
@@ -114,3 +115,26 @@ def test_a_start_without_a_formal_guarantee_composes_into_nothing(fashion, tmp_p
         training.run(
             _config(tmp_path, "e", init_from=plain.output_dir, compose_start=True), verbose=0, dataset=_fashion(fashion)
         )
+
+
+def test_dp_randp_phases_a_probe_then_every_layer_from_it(fashion, tmp_path):
+    """Phase II (a private head on a public start) then phase III composed from it: phase III
+    trains every weight, not only the head the probe's own run left trainable, and starts from the
+    probe's head, not a new zero one (checked at a learning rate too small to move a weight); its
+    folder reloads to the same weights. Each half of that failed before: only the head trained
+    (330 of 26,010 weights here), and it started from zeros."""
+    public = _config(tmp_path, "public", dataset="mnist")
+    training.run(public, verbose=0, dataset=data.synthetic("mnist", n_train=32, n_test=8))
+    probe = _config(tmp_path, "probe", init_from=public.output_dir, init_data="mnist", finetune="head")
+    probe_card = training.run(probe, verbose=0, dataset=_fashion(fashion)).card
+    assert probe_card["model"]["trainable_parameters"] == 32 * 10 + 10  # the head on the 32 features
+    probe_model, _ = run_folder.load_run(probe.output_dir)
+    every_layer = _config(tmp_path, "every_layer", init_from=probe.output_dir, compose_start=True, learning_rate=1e-12)
+    card = training.run(every_layer, verbose=0, dataset=_fashion(fashion)).card
+    assert card["model"]["trainable_parameters"] == card["model"]["parameters"] == probe_card["model"]["parameters"]
+    tuned, _ = run_folder.load_run(every_layer.output_dir)
+    for kept, start in zip(tuned.weights, probe_model.weights, strict=True):
+        np.testing.assert_allclose(kept.numpy(), start.numpy(), atol=1e-6)
+    head = probe_model.get_layer(finetuning.HEAD_NAME).kernel.numpy()
+    assert np.abs(head).max() > 1e-3  # the probe's trained head, not zeros
+    assert "Its classification layer carries on" in open(os.path.join(every_layer.output_dir, "model_card.md")).read()
