@@ -6,7 +6,10 @@ version still needs are read here and nowhere else, each with the reason it is n
 
 - Keras 2's ``_is_graph_network``, ``inbound_nodes``: whether a model is a graph of layers and
   how often each layer is called in it (ghost clipping needs one call per layer). Keras 3:
-  ``Operation._inbound_nodes``, as Keras 3 has no public record of a layer's calls.
+  ``Operation._inbound_nodes``, as Keras 3 has no public record of a layer's calls. Which of
+  those calls are a given model's own (a layer shared with another model, as a fixed front's
+  split head shares the whole model's): Keras 2's ``_network_nodes``, Keras 3's ``_nodes`` (of a
+  Sequential, of its ``_functional``), the node keys each Functional graph records.
 - Keras 2's ``_steps_per_execution``, ``_cluster_coordinator`` and ``_train_counter``: Keras 3
   has the public ``steps_per_execution``, no parameter-server path, and no train counter.
 - Keras 2's ``compiled_loss`` / ``compiled_metrics`` (built ahead of the first step); Keras 3
@@ -41,6 +44,15 @@ def is_graph_model(model: keras.Model) -> bool:
 def call_count(layer: keras.layers.Layer) -> int:
     """How many times ``layer`` is called in the graphs it belongs to."""
     return len(layer.inbound_nodes if not KERAS_3 else layer._inbound_nodes)
+
+
+def calls_in(model: keras.Model, layer: keras.layers.Layer) -> int:
+    """How many times ``layer`` is called in ``model``'s own graph (``is_graph_model``), not
+    counting its calls in other models built on the same layers."""
+    if not KERAS_3:
+        return sum(f"{layer.name}_ib-{i}" in model._network_nodes for i in range(len(layer.inbound_nodes)))
+    graph = model._functional if isinstance(model, keras.Sequential) else model
+    return sum(f"{id(layer)}_ib-{i}" in graph._nodes for i in range(len(layer._inbound_nodes)))
 
 
 def input_layers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:

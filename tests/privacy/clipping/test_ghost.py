@@ -6,11 +6,13 @@ import tensorflow as tf
 
 import dpzoo
 from dpzoo import models
+from dpzoo.common import keras_api
 from dpzoo.common.errors import UsageError
 from dpzoo.models.text import TEXT_MODELS
 from dpzoo.privacy.clipping import vectorized
 from dpzoo.privacy.clipping.ghost import GhostClipper, unsupported_layers
 from dpzoo.privacy.clipping.norms import NORM_FUNCTIONS
+from dpzoo.training.precomputed import fixed_front
 from tests.conftest import SPARSE_CE, tiny_cnn
 
 MODELS = {
@@ -58,6 +60,26 @@ def test_unsupported_layers_are_named():
     assert any("PReLU" in r and "no norm function" in r for r in reasons)
     with pytest.raises(ValueError, match="Ghost clipping cannot run"):
         GhostClipper(model)
+
+
+def test_a_layer_shared_with_another_model_counts_only_its_calls_in_the_clipped_one(fashion):
+    """The ScatterNet CNN's split head (the trainer trains it on the fixed front's features) calls
+    each layer once, as the whole model does too: ghost clipping runs it, equal to the vectorised
+    sum. Counting every call of a layer, the head's were refused (called 2 times)."""
+    tf.keras.utils.set_random_seed(0)
+    head = fixed_front.split(models.get("scatternet_cnn")).head
+    assert {keras_api.call_count(layer) for layer in head.layers[1:]} == {2}  # the whole model's, and the head's
+    assert {keras_api.calls_in(head, layer) for layer in head.layers[1:]} == {1}
+    assert unsupported_layers(head) == []
+    x = tf.random.normal([5, *head.input_shape[1:]], seed=1)
+    y = tf.constant(fashion.y_train[:5])
+    mask = tf.ones([5])
+    variables = head.trainable_variables
+    grads, _, _ = vectorized.per_example_gradients(head, SPARSE_CE.call, x, y, variables)
+    clip = float(np.median(vectorized.global_norms(grads).numpy()))
+    got, _, _ = GhostClipper(head).clipped_sum(SPARSE_CE.call, x, y, mask, clip, variables)
+    for g, w in zip(got, vectorized.clipped_sum(grads, mask, clip), strict=True):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-4, atol=1e-5 * clip)
 
 
 @pytest.mark.parametrize("name", models.names())
