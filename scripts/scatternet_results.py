@@ -5,6 +5,7 @@ table with its tuning, the ablation of why ModelMix loses, and the runs towards 
   .venv/bin/python scripts/scatternet_results.py [--runs=runs/scatternet]
 """
 
+import json
 import os
 import pathlib
 import shutil
@@ -139,16 +140,36 @@ def _published_points(method: str) -> list[dict]:
     ]
 
 
-def main(argv: list[str]) -> None:
-    del argv
+GROUPS = ("", "tune/", "ablation/", "goal/", "goal2/")  # folders of runs under --runs, one per section
+
+
+def _run_cards() -> dict[str, dict]:
+    """The cards of the runs under --runs, as group/name."""
     cards = {}
-    for group in ("", "tune/", "ablation/", "goal/"):
+    for group in GROUPS:
         for name, card in model_card.read_all(os.path.join(_RUNS.value, group)).items():
             cards[group + name] = card
+    return cards
+
+
+def _committed_cards() -> dict[str, dict]:
+    """The cards an earlier call copied into the output folder (group/name as group_name): the
+    record of the runs whose folders are gone."""
+    cards = {}
+    for path in sorted(pathlib.Path(_OUTPUT.value).glob("*.json")):
+        group = next((g for g in GROUPS if g and path.stem.startswith(g[:-1] + "_")), "")
+        cards[group + path.stem[len(group) :]] = json.loads(path.read_text())
+    return cards
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    runs = _run_cards()
+    cards = _committed_cards() | runs
     if not cards:
         sys.exit(f"No model cards under {_RUNS.value}; run scripts/scatternet_table.sh first.")
     os.makedirs(_OUTPUT.value, exist_ok=True)
-    for name in cards:
+    for name in runs:
         for card_file, suffix in ((model_card.CARD_JSON, "json"), (model_card.CARD_MARKDOWN, "md")):
             flat = name.replace("/", "_")
             shutil.copy(os.path.join(_RUNS.value, name, card_file), os.path.join(_OUTPUT.value, f"{flat}.{suffix}"))
@@ -173,6 +194,7 @@ def main(argv: list[str]) -> None:
                 tuning="\n".join(runs_table(_group(cards, "tune/"), "tuning run (epsilon 0.6)")),
                 ablation="\n".join(runs_table(_group(cards, "ablation/") | _baselines(cards), "variant (epsilon 0.6)")),
                 goal="\n".join(runs_table(_group(cards, "goal/") | _goal_baseline(cards), "run (epsilon 3)")),
+                goal2="\n".join(runs_table(_group(cards, "goal2/"), "run (epsilon 3, or none)")),
                 full=model_card.results_table(list(cards.values())),
                 png=os.path.basename(_OUTPUT.value) + ".png",
                 goal_png=os.path.basename(_OUTPUT.value) + "_goal.png",
@@ -231,7 +253,7 @@ def seeds_table(cards: dict[str, dict]) -> list[str]:
 def goal_plot(cards: dict[str, dict], path: str) -> None:
     """Every private run at epsilon 3 against the 90% goal, the recipe's spread over seeds and
     the two runs without noise."""
-    candidates = _group(cards, "goal/") | _goal_baseline(cards)
+    candidates = _group(cards, "goal/") | _group(cards, "goal2/") | _goal_baseline(cards)
     runs = {
         name: card
         for name, card in candidates.items()
