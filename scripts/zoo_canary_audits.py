@@ -39,7 +39,16 @@ _OUTPUT = flags.DEFINE_string("output", "runs/zoo_canary_audits", "Folder of the
 _ONLY = flags.DEFINE_list("only", [], "Audit these checkpoints only (default: all).")
 _FOLD = flags.DEFINE_bool("fold", True, "Fold the audits into the zoo's cards and index once all are done.")
 _DROPPED = ("--output_dir", "--overwrite")
-SUMMARY = ("mode", "canaries", "guesses", "correct", "epsilon_lower_bound", "confidence", "claimed_epsilon")
+SUMMARY = (  # what the index keeps of a recipe's audit (a black-box audit has no noise check)
+    "mode",
+    "canaries",
+    "guesses",
+    "correct",
+    "epsilon_lower_bound",
+    "noise_epsilon_lower_bound",
+    "confidence",
+    "claimed_epsilon",
+)
 MODELMIX_NOTE = (
     "run with the checkpoint's sigma and --modelmix_mixing=fixed: the canaries read every noisy sum, so they test "
     "ModelMix's DP-SGD steps against the DP-SGD epsilon of that sigma, not the credit ModelMix's accountant gives "
@@ -112,7 +121,7 @@ def fold(entry: zoo.ZooEntry, audited: dict) -> zoo.ZooEntry:
     model_card.write(card, folder)
     with open(os.path.join(folder, model_card.CARD_MARKDOWN), "a") as f:
         f.write("\n## Training curves\n\n![accuracy and epsilon per epoch](curves.png)\n")
-    summary = {key: card["recipe_canary_audit"][key] for key in SUMMARY}
+    summary = {key: card["recipe_canary_audit"][key] for key in SUMMARY if key in card["recipe_canary_audit"]}
     files = {f: zoo.sha256_of(os.path.join(folder, f)) for f in entry.files}
     return dataclasses.replace(entry, canary_audit=summary, files=files)
 

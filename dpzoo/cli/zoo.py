@@ -19,9 +19,12 @@ COMMANDS = "list | show NAME"
 
 
 def _canary_bound(audit) -> str:
-    """The recipe's canary bound, with its mode where it is not the usual white-box one."""
+    """The recipe's canary bound, with its mode where it is not the usual white-box one, and the
+    white-box noise check's parametric bound where the audit has one."""
     black_box = " (black-box)" if audit.get("mode") == "black_box" else ""
-    return f"{audit['epsilon_lower_bound']:.2f}{black_box}"
+    noise = audit.get("noise_epsilon_lower_bound")
+    parametric = f"; {noise:.2f} from the noise" if noise is not None else ""
+    return f"{audit['epsilon_lower_bound']:.2f}{black_box}{parametric}"
 
 
 def table(entries: list[zoo.ZooEntry]) -> str:

@@ -171,6 +171,7 @@ def test_the_zoo_command_lists_and_shows():
     assert len(rows) == len(NAMES) >= 10
     audited = [row for row in rows if "_sidp_nominal" not in row]
     assert "canaries: epsilon >=" in listed.stdout and all(row.split("|")[-2].strip() != "-" for row in audited)
+    assert all("from the noise" in row.split("|")[-2] for row in audited)  # white-box: the noise check's bound too
     shown = run("dpzoo-zoo", "show", NAMES[0])
     assert shown.returncode == 0 and "Training curves" in shown.stdout and "accountant" in shown.stdout
     for args, message in ((["show", "nothing"], "No zoo checkpoint"), (["fetch"], "Expected a command")):
