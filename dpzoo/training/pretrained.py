@@ -254,14 +254,14 @@ def _folder_sha256(folder: str) -> str:
 
 
 def keep_start_file(config: TrainConfig, dataset: data.Dataset, folder: str) -> None:
-    """A Keras-file start's copy in the run folder (``KEPT_FILE``), or the copy of the keras-hub
-    start that ``build`` saved aside in this process (the preset is loaded once per run): the
+    """A Keras-file start's copy in the run folder (``KEPT_FILE``), or the keras-hub start that
+    ``build`` saved aside in this process, moved there (the preset is loaded once per run): the
     folder rebuilds its model from it, without the file or the preset."""
     if is_keras_file(config.init_from):
         shutil.copyfile(config.init_from, os.path.join(folder, KEPT_FILE))
     elif hub.is_hub_preset(config.init_from):
-        saved = _HUB_STARTS_SAVED[(config.init_from, _start_shape(config, dataset), dataset.num_classes)]  # by build
-        shutil.copyfile(saved, os.path.join(folder, KEPT_FILE))
+        saved = _HUB_STARTS_SAVED.pop((config.init_from, _start_shape(config, dataset), dataset.num_classes))
+        shutil.move(saved, os.path.join(folder, KEPT_FILE))  # saved by build; no copy left behind
 
 
 def _weights_sha256(model: keras.Model) -> str:

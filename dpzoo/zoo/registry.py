@@ -48,7 +48,13 @@ class ZooIntegrityError(UsageError):
 
 
 class _Record:
-    """An index record: ``to_dict`` is what the index file holds of it."""
+    """An index record, frozen (its mappings read-only too): ``to_dict`` is what the index file holds of it."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, Mapping):
+                object.__setattr__(self, field.name, types.MappingProxyType(dict(value)))
 
     def to_dict(self) -> dict:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -75,12 +81,6 @@ class ZooEntry(_Record):
     url: str | None = None  # None: shipped inside the package
     canary_audit: Mapping[str, Any] | None = None  # its recipe's one-run canary audit (card: recipe_canary_audit)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "audit", types.MappingProxyType(dict(self.audit)))
-        object.__setattr__(self, "files", types.MappingProxyType(dict(self.files)))
-        if self.canary_audit is not None:
-            object.__setattr__(self, "canary_audit", types.MappingProxyType(dict(self.canary_audit)))
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class BackboneEntry(_Record):
@@ -98,10 +98,6 @@ class BackboneEntry(_Record):
     command: str
     files: Mapping[str, str]  # path inside the checkpoint folder -> sha256
     url: str | None = None  # None: shipped inside the package
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "audit", types.MappingProxyType(dict(self.audit)))
-        object.__setattr__(self, "files", types.MappingProxyType(dict(self.files)))
 
 
 def _plain(value):

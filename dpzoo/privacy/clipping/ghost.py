@@ -72,8 +72,8 @@ def unsupported_layers(model: keras.Model, norm_functions: Mapping[type, NormFun
             reasons.append(
                 f"{layer.name} ({type(layer).__name__}): LoRA has norm functions on Dense, Embedding and ungrouped Conv2D only"
             )
-        elif keras_api.calls_in(model, layer) != 1:
-            reasons.append(f"{layer.name}: called {keras_api.calls_in(model, layer)} times")
+        elif (calls := keras_api.calls_in(model, layer)) != 1:
+            reasons.append(f"{layer.name}: called {calls} times")
     return reasons
 
 
