@@ -42,25 +42,35 @@ def is_graph_model(model: keras.Model) -> bool:
 
 
 def call_count(layer: keras.layers.Layer) -> int:
-    """How many times ``layer`` is called in the graphs it belongs to."""
+    """How many times ``layer`` is called in all the graphs it belongs to."""
     return len(layer.inbound_nodes if not KERAS_3 else layer._inbound_nodes)
+
+
+def _own_calls(model: keras.Model, layer: keras.layers.Layer) -> list:
+    """``layer``'s call nodes that belong to ``model``'s own graph (``is_graph_model``), not to
+    other models built on the same layers."""
+    if not KERAS_3:
+        return [n for i, n in enumerate(layer.inbound_nodes) if f"{layer.name}_ib-{i}" in model._network_nodes]
+    graph = model._functional if isinstance(model, keras.Sequential) else model
+    return [n for i, n in enumerate(layer._inbound_nodes) if f"{id(layer)}_ib-{i}" in graph._nodes]
 
 
 def calls_in(model: keras.Model, layer: keras.layers.Layer) -> int:
     """How many times ``layer`` is called in ``model``'s own graph (``is_graph_model``), not
     counting its calls in other models built on the same layers."""
-    if not KERAS_3:
-        return sum(f"{layer.name}_ib-{i}" in model._network_nodes for i in range(len(layer.inbound_nodes)))
-    graph = model._functional if isinstance(model, keras.Sequential) else model
-    return sum(f"{id(layer)}_ib-{i}" in graph._nodes for i in range(len(layer._inbound_nodes)))
+    return len(_own_calls(model, layer))
 
 
-def input_layers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
-    """The layers whose outputs the first call of ``layer`` takes."""
+def input_layers(model: keras.Model, layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """The layers whose outputs ``layer``'s first call in ``model``'s own graph takes (none if
+    ``model`` does not call it)."""
+    calls = _own_calls(model, layer)
+    if not calls:
+        return []
     if not KERAS_3:
-        inbound = layer.inbound_nodes[0].inbound_layers
+        inbound = calls[0].inbound_layers
         return list(inbound) if isinstance(inbound, list | tuple) else [inbound]
-    return [parent.operation for parent in layer._inbound_nodes[0].parent_nodes]
+    return [parent.operation for parent in calls[0].parent_nodes]
 
 
 def steps_per_execution(model: keras.Model) -> int:

@@ -40,11 +40,11 @@ def test_wrn_block_is_relu_groupnorm_wsconv_with_skip_on_the_normalised_input():
     model = models.get("wrn", depth=10, width=1)
     layer = model.get_layer("wrn10_1_stage2_block1_conv1")
     assert isinstance(layer, WSConv2D) and layer.strides == (2, 2)
-    (norm,) = keras_api.input_layers(layer)
+    (norm,) = keras_api.input_layers(model, layer)
     assert isinstance(norm, tf.keras.layers.GroupNormalization) and norm.groups == 16
-    assert isinstance(keras_api.input_layers(norm)[0], tf.keras.layers.ReLU)
+    assert isinstance(keras_api.input_layers(model, norm)[0], tf.keras.layers.ReLU)
     skip = model.get_layer("wrn10_1_stage2_block1_skip")
-    assert skip.kernel_size == (1, 1) and keras_api.input_layers(skip) == [norm]
+    assert skip.kernel_size == (1, 1) and keras_api.input_layers(model, skip) == [norm]
     assert not any(isinstance(x, tf.keras.layers.BatchNormalization | tf.keras.layers.Dropout) for x in model.layers)
 
 

@@ -66,11 +66,12 @@ class FrontSplit:
 
 
 def _chain(model: keras.Model) -> list[keras.layers.Layer] | None:
-    """The model's layers after its input if each takes the one before it, else None."""
+    """The model's layers after its input if each takes the one before it, else None. Calls in
+    other models built on the same layers (a split's head, say) do not count."""
     layers = model.layers[1:]
     previous = model.layers[0]
     for layer in layers:
-        if keras_api.call_count(layer) != 1 or keras_api.input_layers(layer) != [previous]:
+        if keras_api.calls_in(model, layer) != 1 or keras_api.input_layers(model, layer) != [previous]:
             return None
         previous = layer
     return layers

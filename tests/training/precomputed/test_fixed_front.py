@@ -72,3 +72,17 @@ def test_runs_that_augment_or_stream_train_the_whole_model():
     assert fixed_front.split_for_run(model, augment=False, in_memory=True) is not None
     assert fixed_front.split_for_run(model, augment=True, in_memory=True) is None
     assert fixed_front.split_for_run(model, augment=False, in_memory=False) is None
+
+
+def test_a_model_splits_again_after_its_layers_joined_another_model():
+    """A split's head calls the whole model's layers a second time, in a model of its own; a second
+    split of the same model (another run in the process, an audit after training) still finds the
+    chain. Counting every call of a layer, the second split found none (None)."""
+    from dpzoo.common import keras_api
+
+    model = models.get("scatternet_cnn")
+    first = fixed_front.split(model)
+    assert {keras_api.call_count(layer) for layer in first.head.layers[1:]} == {2}  # what the old count saw
+    again = fixed_front.split(model)
+    assert again is not None and again.layers == first.layers
+    assert [layer.name for layer in again.head.layers] == [layer.name for layer in first.head.layers]
