@@ -41,13 +41,19 @@
 #                 - the levers that came nearest, together: the wider CNN with C 0.05 and lr 8,
 #                   seeds 0, 1 and 2 (do gains that each sit inside the seed spread add up?),
 #                   and the same with shift views of one pixel, seeds 0, 1 and 2
+#   goal2         cheaper runs (ghost clipping on the split head), seed 0: the recipe again, the
+#                 wide CNN (C 0.05, lr 8) for 30 epochs, at lr 12 and with momentum 0.95 at lr 4,
+#                 the wider one (64 and 128 channels), and both without noise (clipping only)
+#   goal_eps1     towards 89% at epsilon 1: Tramer & Boneh's recipe at 10, 15, 20 and 40 epochs,
+#                 at 20 with lr 2 and 8, the wide CNN with C 0.05 and lr 8, and batch 4096 at lr 8
+#                 for 30 epochs
 # Runs that have a model card are kept, so an interrupted sweep resumes; a second copy started
 # beside the first shares the work (each run is claimed by a lock file). A run takes 2 to 30
 # minutes on a 2-core CPU (the scattering features are computed once and cached).
 #   bash scripts/scatternet_table.sh PHASE [RUNS_DIR]   (default runs/scatternet)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-phase=${1:?usage: scatternet_table.sh tune|table|tramer_boneh|ablation|goal [RUNS_DIR]}
+phase=${1:?usage: scatternet_table.sh tune|table|tramer_boneh|ablation|goal|goal2|goal_eps1 [RUNS_DIR]}
 runs=${2:-runs/scatternet}
 configs=train/configs/scatternet
 mkdir -p "$runs"
@@ -57,6 +63,7 @@ train() {  # train OUTPUT_NAME CONFIG [FLAGS...]   (CONFIG "": the flags alone)
   local out="$runs/$1" config=$2
   shift 2
   [ -f "$out/model_card.json" ] && return 0
+  mkdir -p "$(dirname "$out")"
   (set -C; : >"$out.lock") 2>/dev/null || return 0  # another copy of the script has it
   echo "== $out"
   .venv/bin/dpzoo-train ${config:+--config="$config"} "$@" --output_dir="$out" --overwrite >"$out.log" 2>&1 \
@@ -151,5 +158,33 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
       train "goal/cnn_wide_c0_05_shift1_seed${seed}_ema" "$cnn" --model_kwargs='{"filters": [32, 64]}' \
         --l2_norm_clip=0.05 --learning_rate=8 --shift_views=1 --seed="$seed" --eval_weights=ema
     done ;;
-  *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation or goal" >&2; exit 2 ;;
+  goal2)
+    cnn=$configs/fashion_mnist_scatternet_cnn_eps3.py
+    wide=(--model_kwargs='{"filters": [32, 64]}' --l2_norm_clip=0.05)
+    wider=(--model_kwargs='{"filters": [64, 128]}' --l2_norm_clip=0.05 --learning_rate=8)
+    train goal2/cnn_recipe_ghost_clipping "$cnn" --eval_weights=ema
+    train goal2/cnn_wide_c0_05_30epochs "$cnn" "${wide[@]}" --learning_rate=8 --epochs=30 --eval_weights=ema
+    train goal2/cnn_wide_c0_05_lr12 "$cnn" "${wide[@]}" --learning_rate=12 --eval_weights=ema
+    train goal2/cnn_wide_c0_05_momentum0_95_lr4 "$cnn" "${wide[@]}" --learning_rate=4 --momentum=0.95 --eval_weights=ema
+    train goal2/cnn_wider_c0_05 "$cnn" "${wider[@]}" --eval_weights=ema
+    for filters in "32, 64" "64, 128"; do
+      name=$([ "$filters" = "32, 64" ] && echo wide || echo wider)
+      train "goal2/cnn_${name}_c0_05_clip_only" "" --model=scatternet_cnn --epochs=40 --batch_size=2048 \
+        --learning_rate=8 --optimizer=momentum --l2_norm_clip=0.05 --noise_multiplier=0 \
+        --model_kwargs="{\"filters\": [$filters]}" --eval_weights=ema
+    done ;;
+  goal_eps1)
+    cnn=(--config=$configs/fashion_mnist_scatternet_cnn_eps3.py --target_epsilon=1)
+    train goal_eps1/cnn_recipe_eps1 "" "${cnn[@]}" --eval_weights=ema
+    for epochs in 10 15 20; do
+      train "goal_eps1/cnn_recipe_${epochs}epochs_eps1" "" "${cnn[@]}" --epochs="$epochs" --eval_weights=ema
+    done
+    for lr in 2 8; do
+      train "goal_eps1/cnn_recipe_20epochs_lr${lr}_eps1" "" "${cnn[@]}" --epochs=20 --learning_rate="$lr" --eval_weights=ema
+    done
+    train goal_eps1/cnn_wide_c0_05_eps1 "" "${cnn[@]}" --model_kwargs='{"filters": [32, 64]}' --l2_norm_clip=0.05 \
+      --learning_rate=8 --eval_weights=ema
+    train goal_eps1/cnn_b4096_30epochs_eps1 "" "${cnn[@]}" --epochs=30 --batch_size=4096 --learning_rate=8 \
+      --eval_weights=ema ;;
+  *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation, goal, goal2 or goal_eps1" >&2; exit 2 ;;
 esac
