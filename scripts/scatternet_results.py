@@ -140,7 +140,7 @@ def _published_points(method: str) -> list[dict]:
     ]
 
 
-GROUPS = ("", "tune/", "ablation/", "goal/", "goal2/")  # folders of runs under --runs, one per section
+GROUPS = ("", "tune/", "ablation/", "goal/", "goal2/", "goal_eps1/")  # folders of runs under --runs, one per section
 
 
 def _run_cards() -> dict[str, dict]:
@@ -157,7 +157,8 @@ def _committed_cards() -> dict[str, dict]:
     record of the runs whose folders are gone."""
     cards = {}
     for path in sorted(pathlib.Path(_OUTPUT.value).glob("*.json")):
-        group = next((g for g in GROUPS if g and path.stem.startswith(g[:-1] + "_")), "")
+        # the longest group first: "goal_eps1_x" is goal_eps1/x, not goal/eps1_x
+        group = next((g for g in sorted(GROUPS, key=len, reverse=True) if g and path.stem.startswith(g[:-1] + "_")), "")
         cards[group + path.stem[len(group) :]] = json.loads(path.read_text())
     return cards
 
@@ -195,6 +196,7 @@ def main(argv: list[str]) -> None:
                 ablation="\n".join(runs_table(_group(cards, "ablation/") | _baselines(cards), "variant (epsilon 0.6)")),
                 goal="\n".join(runs_table(_group(cards, "goal/") | _goal_baseline(cards), "run (epsilon 3)")),
                 goal2="\n".join(runs_table(_group(cards, "goal2/"), "run (epsilon 3, or none)")),
+                goal_eps1="\n".join(runs_table(_group(cards, "goal_eps1/") | _eps1_baseline(cards), "run (epsilon 1)")),
                 full=model_card.results_table(list(cards.values())),
                 png=os.path.basename(_OUTPUT.value) + ".png",
                 goal_png=os.path.basename(_OUTPUT.value) + "_goal.png",
@@ -204,6 +206,11 @@ def main(argv: list[str]) -> None:
         )
     os.replace(_OUTPUT.value + ".md.partial", _OUTPUT.value + ".md")
     print(f"Wrote {_OUTPUT.value}.md, .png and {len(cards)} model cards")
+
+
+def _eps1_baseline(cards: dict[str, dict]) -> dict[str, dict]:
+    """The epsilon-1 runs' reference: DP-SGD's cell of ModelMix's table, the zoo's epsilon-1 checkpoint."""
+    return {"cnn_dpsgd_eps1 (ModelMix's table)": cards["cnn_dpsgd_eps1"]} if "cnn_dpsgd_eps1" in cards else {}
 
 
 def _baselines(cards: dict[str, dict]) -> dict[str, dict]:
