@@ -112,6 +112,8 @@ def use_disk(kappa: float, gamma: float) -> None:
     make = keras_setup.make_optimizer
 
     def make_disk(config, steps):
+        if config.optimizer not in ("sgd", "momentum"):
+            sys.exit(f"DiSK here runs on SGD (with or without momentum), not --optimizer={config.optimizer}.")
         momentum = make(config, steps).momentum
         return DiSKSGD(keras_setup.learning_rate(config, steps), momentum, kappa, gamma)
 

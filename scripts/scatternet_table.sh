@@ -167,12 +167,10 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
     train goal2/cnn_wide_c0_05_lr12 "$cnn" "${wide[@]}" --learning_rate=12 --eval_weights=ema
     train goal2/cnn_wide_c0_05_momentum0_95_lr4 "$cnn" "${wide[@]}" --learning_rate=4 --momentum=0.95 --eval_weights=ema
     train goal2/cnn_wider_c0_05 "$cnn" "${wider[@]}" --eval_weights=ema
-    for filters in "32, 64" "64, 128"; do
-      name=$([ "$filters" = "32, 64" ] && echo wide || echo wider)
-      train "goal2/cnn_${name}_c0_05_clip_only" "" --model=scatternet_cnn --epochs=40 --batch_size=2048 \
-        --learning_rate=8 --optimizer=momentum --l2_norm_clip=0.05 --noise_multiplier=0 \
-        --model_kwargs="{\"filters\": [$filters]}" --eval_weights=ema
-    done ;;
+    clip_only=(--model=scatternet_cnn --epochs=40 --batch_size=2048 --learning_rate=8 --optimizer=momentum
+      --l2_norm_clip=0.05 --noise_multiplier=0 --eval_weights=ema)
+    train goal2/cnn_wide_c0_05_clip_only "" "${clip_only[@]}" --model_kwargs='{"filters": [32, 64]}'
+    train goal2/cnn_wider_c0_05_clip_only "" "${clip_only[@]}" --model_kwargs='{"filters": [64, 128]}' ;;
   goal_eps1)
     cnn=(--config=$configs/fashion_mnist_scatternet_cnn_eps3.py --target_epsilon=1)
     train goal_eps1/cnn_recipe_eps1 "" "${cnn[@]}" --eval_weights=ema

@@ -20,8 +20,8 @@ def _classifier(model: keras.Model) -> keras.layers.Layer:
             "build the backbone as one (keras.applications: include_top=True, or add your own Dense on its features)."
         )
     layer = model.layers[-1]
-    while not layer.weights and len(keras_api.input_layers(model, layer)) == 1:
-        layer = keras_api.input_layers(model, layer)[0]
+    while not layer.weights and len(inputs := keras_api.input_layers(model, layer)) == 1:
+        layer = inputs[0]
     if not isinstance(layer, keras.layers.Dense | keras.layers.Conv2D):
         raise UsageError(
             f"{model.name}'s class scores come from {layer.name}, a {type(layer).__name__}, not a Dense or Conv2D: "
