@@ -54,12 +54,11 @@ def replace_head(
 
 def _copy_classifier(classifier: keras.layers.Layer, head: keras.layers.Dense) -> None:
     """The old classification layer's kernel (a 1x1 convolution's reshaped) and bias into ``head``."""
-    kernel = keras.ops.convert_to_numpy(classifier.kernel)
+    kernel, *bias = classifier.get_weights()  # numpy on either Keras
     if kernel.size != head.kernel.shape[0] * head.kernel.shape[1]:
         raise UsageError(
             f"{classifier.name} gives {kernel.shape[-1]} scores from {kernel.size // kernel.shape[-1]} features, not "
             f"this data's {head.kernel.shape[1]} from {head.kernel.shape[0]}: a start trained on another task gets a "
             "new head."
         )
-    bias = keras.ops.convert_to_numpy(classifier.bias) if classifier.use_bias else np.zeros(head.bias.shape)
-    head.set_weights([kernel.reshape(head.kernel.shape), bias])
+    head.set_weights([kernel.reshape(head.kernel.shape), bias[0] if bias else np.zeros(head.bias.shape)])
