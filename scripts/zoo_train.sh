@@ -29,16 +29,19 @@ train() {  # RUN_DIR CONFIG
 take() {  # NAME RUN_DIR: a run of a result table
   local out="$runs/$1"
   [ -f "$out/model_card.json" ] && return 0
-  [ -f "$2/model_card.json" ] || { echo "missing $2: run its table script first"; exit 1; }
+  [ -f "$2/model_card.json" ] || { echo "missing $2: run its table script first (with RETRAIN=1 where results/ holds its card)"; exit 1; }
   cp -r "$2" "$out"
 }
 
 part=${1:-all}
 scatternet=runs/scatternet
-# the best ScatterNet at epsilon 3 (results/fashion_mnist_scatternet.md), and the DP-SGD cell of
-# ModelMix's table at epsilon 1 (ModelMix's does not win there: no ModelMix checkpoint)
+# the best ScatterNet at epsilon 3 (results/fashion_mnist_scatternet.md), the DP-SGD cell of
+# ModelMix's table at epsilon 1 (ModelMix's does not win there: no ModelMix checkpoint), and the
+# linear model's best recipes at epsilon 1 and 3, the zoo's best there
 take "scatternet_cnn.fmnist_eps3_dpsgd" "$scatternet/scatternet_cnn_eps3"
 take "scatternet_cnn.fmnist_eps1_dpsgd" "$scatternet/cnn_dpsgd_eps1"
+take "scatternet_linear.fmnist_eps1_dpsgd" "$scatternet/scatternet_linear_eps1"
+take "scatternet_linear.fmnist_eps3_dpsgd" "$scatternet/scatternet_linear_b16384_eps3"
 [ "$part" = scatternet ] || for eps in 1 3 8; do
   train "$runs/tutorial_cnn.fmnist_eps${eps}_dpsgd" "train/configs/fashion_mnist/tutorial_cnn_eps${eps}.py"
   train "$runs/tutorial_cnn_ws.fmnist_eps${eps}_de22" "train/configs/de22/fashion_mnist_tutorial_cnn_ws_eps${eps}.py"
