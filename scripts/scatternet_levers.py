@@ -1,5 +1,5 @@
-"""Two levers towards 90% at epsilon 3 that dpzoo does not ship, measured on one dpzoo-train run
-each (results/fashion_mnist_scatternet.md, "Two more levers, measured and not shipped"):
+"""Two levers towards 90% at epsilon 3 (and 89% at epsilon 1) that dpzoo does not ship, measured on
+dpzoo-train runs (results/fashion_mnist_scatternet.md, "Two more levers, measured and not shipped"):
 
 - ``checkpoints``: output averaging over the last k epochs' weights (Shejwalkar et al. 2022,
   "Recycling scraps"). Every iterate of DP-SGD is covered by the run's epsilon, so averaging

@@ -6,7 +6,9 @@
 #   table         ModelMix's table: both methods at epsilon 0.2, 0.4, 0.6, 0.8 and 1.0 (METHODS, if
 #                 set, picks "dpsgd" or "modelmix"); a cell whose recipe equals a tuning run's
 #                 takes that run instead of training it again
-#   tramer_boneh  Tramer & Boneh's ScatterNet + linear and + CNN at epsilon 3
+#   tramer_boneh  Tramer & Boneh's ScatterNet + linear and + CNN at epsilon 3, and the linear model's
+#                 best recipes at epsilon 1 (goal_eps1) and 3 (goal2), from their configs: the zoo's
+#                 ScatterNet + linear checkpoints
 #   ablation      why ModelMix loses, at epsilon 0.6 with the tuning's lr 2 and 10 epochs: a = 1
 #                 (the gap alone), a tiny gap (mixing alone), DP-SGD with refined clipping, and a
 #                 4x wider gap, whose ModelMix epsilon lets sigma fall; compare their mixing_rms
@@ -29,10 +31,11 @@
 #                   gradients averaged before clipping);
 #                 - the recipe's CNN with seeds 1 and 2, for the spread between runs
 #                 - the recipe with its clipping and without its noise (not private)
-#                 - levers on the clipped recipe itself: a shorter EMA (decay 0.995, about 7
-#                   epochs, against 0.999's 34), DP-Adam (lr 0.001), ReLU instead of tanh, and
-#                   batch 1024 with lr 2 (twice the steps, each noisier: the direction the
-#                   larger batches above did not take); C 0.05 and 0.02 with lr 8 and 20 (lr C
+#                 - levers on the clipped recipe itself: a shorter EMA (decay 0.995; the EMA's
+#                   warm-up keeps the decay under both until after the run's end), DP-Adam
+#                   (lr 0.001), ReLU instead of tanh, and batch 1024 with lr 2 (twice the
+#                   steps, each noisier: the direction the larger batches above did not
+#                   take); C 0.05 and 0.02 with lr 8 and 20 (lr C
 #                   and so the noise in each update unchanged; at the recipe's end 78% of the
 #                   examples' gradients are under C 0.1 and keep their size, and a smaller C
 #                   gives them the clipped examples' weight); the linear model with private data
@@ -43,26 +46,36 @@
 #                   and the same with shift views of one pixel, seeds 0, 1 and 2
 #   goal2         cheaper runs (ghost clipping on the split head), seed 0: the recipe again, the
 #                 wide CNN (C 0.05, lr 8) for 30 epochs, at lr 12 and with momentum 0.95 at lr 4,
-#                 the wider one (64 and 128 channels), and both without noise (clipping only)
+#                 the wider one (64 and 128 channels), and both without noise (clipping only); the
+#                 linear model at lr 32 for 60 epochs, and at batch 16384 and lr 32 for 80 to 240
+#                 epochs, 120 also with seeds 1 and 2, with C 0.05 and lr 64, and with shift
+#                 views of one pixel
 #   goal_eps1     towards 89% at epsilon 1: Tramer & Boneh's recipe at 10, 15, 20 and 40 epochs,
 #                 at 20 with lr 2 and 8, the wide CNN with C 0.05 and lr 8, and batch 4096 at lr 8
-#                 for 30 epochs
-# Runs that have a model card are kept, so an interrupted sweep resumes; a second copy started
-# beside the first shares the work (each run is claimed by a lock file). A run takes 2 to 30
-# minutes on a 2-core CPU (the scattering features are computed once and cached).
+#                 for 30 epochs; the wide CNN for 15 epochs; Tramer & Boneh's linear model (batch
+#                 8192, lr 16) for 10 to 80 epochs, at lr 8, 24 and 32, at batch 4096 (lr 8) and
+#                 16384 (lr 32 and 64), and the best of these with seeds 1 and 2; the zoo's
+#                 epsilon-1 checkpoint's recipe with seeds 1 and 2
+# Runs that have a model card, in RUNS_DIR or committed to results/, are kept (RETRAIN=1 trains the
+# committed ones again), so an interrupted sweep resumes and a new run joins without the others. A
+# second copy started beside the first shares the work (each run is claimed by a lock file). A run
+# takes 1 to 30 minutes on a 2-core CPU (the scattering features are computed once and cached).
 #   bash scripts/scatternet_table.sh PHASE [RUNS_DIR]   (default runs/scatternet)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 phase=${1:?usage: scatternet_table.sh tune|table|tramer_boneh|ablation|goal|goal2|goal_eps1 [RUNS_DIR]}
 runs=${2:-runs/scatternet}
 configs=train/configs/scatternet
+committed=results/fashion_mnist_scatternet
 mkdir -p "$runs"
 export TF_CPP_MIN_LOG_LEVEL=3
 
 train() {  # train OUTPUT_NAME CONFIG [FLAGS...]   (CONFIG "": the flags alone)
-  local out="$runs/$1" config=$2
+  local name=$1 out="$runs/$1" config=$2
   shift 2
   [ -f "$out/model_card.json" ] && return 0
+  # a run whose card results/ holds is kept too (RETRAIN=1 trains it again, into RUNS_DIR)
+  [ -z "${RETRAIN:-}" ] && [ -f "$committed/${name//\//_}.json" ] && return 0
   mkdir -p "$(dirname "$out")"
   (set -C; : >"$out.lock") 2>/dev/null || return 0  # another copy of the script has it
   echo "== $out"
@@ -99,7 +112,11 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
   tramer_boneh)
     for model in scatternet_cnn scatternet_linear; do
       train "${model}_eps3" "$configs/fashion_mnist_${model}_eps3.py"
-    done ;;
+    done
+    # the zoo's best at epsilon 1 and 3, from their configs (goal_eps1's linear_b16384_lr32_40epochs_eps1
+    # and goal2's linear_b16384_lr32_120epochs)
+    train scatternet_linear_eps1 "$configs/fashion_mnist_scatternet_linear_eps1.py"
+    train scatternet_linear_b16384_eps3 "$configs/fashion_mnist_scatternet_linear_b16384_eps3.py" ;;
   ablation)
     mm=$configs/fashion_mnist_scatternet_cnn_modelmix_eps0_6.py
     short=(--learning_rate=2 --epochs=10)
@@ -170,7 +187,21 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
     clip_only=(--model=scatternet_cnn --epochs=40 --batch_size=2048 --learning_rate=8 --optimizer=momentum
       --l2_norm_clip=0.05 --noise_multiplier=0 --eval_weights=ema)
     train goal2/cnn_wide_c0_05_clip_only "" "${clip_only[@]}" --model_kwargs='{"filters": [32, 64]}'
-    train goal2/cnn_wider_c0_05_clip_only "" "${clip_only[@]}" --model_kwargs='{"filters": [64, 128]}' ;;
+    train goal2/cnn_wider_c0_05_clip_only "" "${clip_only[@]}" --model_kwargs='{"filters": [64, 128]}'
+    # the linear model with what lifted it at epsilon 1 (goal_eps1): batch 16384 and lr 32, longer
+    linear=$configs/fashion_mnist_scatternet_linear_eps3.py
+    train goal2/linear_lr32_60epochs "$linear" --learning_rate=32 --epochs=60 --eval_weights=ema
+    for epochs in 80 120 160 240; do
+      train "goal2/linear_b16384_lr32_${epochs}epochs" "$linear" --batch_size=16384 --learning_rate=32 \
+        --epochs="$epochs" --eval_weights=ema
+    done
+    for seed in 1 2; do
+      train "goal2/linear_b16384_lr32_120epochs_seed${seed}" "$linear" --batch_size=16384 --learning_rate=32 \
+        --epochs=120 --eval_weights=ema --seed="$seed"
+    done
+    linear_120=("$linear" --batch_size=16384 --epochs=120 --eval_weights=ema)
+    train goal2/linear_b16384_c0_05_lr64_120epochs "${linear_120[@]}" --l2_norm_clip=0.05 --learning_rate=64
+    train goal2/linear_b16384_lr32_120epochs_shift1 "${linear_120[@]}" --learning_rate=32 --shift_views=1 ;;
   goal_eps1)
     cnn=(--config=$configs/fashion_mnist_scatternet_cnn_eps3.py --target_epsilon=1)
     train goal_eps1/cnn_recipe_eps1 "" "${cnn[@]}" --eval_weights=ema
@@ -183,6 +214,31 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
     train goal_eps1/cnn_wide_c0_05_eps1 "" "${cnn[@]}" --model_kwargs='{"filters": [32, 64]}' --l2_norm_clip=0.05 \
       --learning_rate=8 --eval_weights=ema
     train goal_eps1/cnn_b4096_30epochs_eps1 "" "${cnn[@]}" --epochs=30 --batch_size=4096 --learning_rate=8 \
-      --eval_weights=ema ;;
+      --eval_weights=ema
+    train goal_eps1/cnn_wide_c0_05_15epochs_eps1 "" "${cnn[@]}" --model_kwargs='{"filters": [32, 64]}' \
+      --l2_norm_clip=0.05 --learning_rate=8 --epochs=15 --eval_weights=ema
+    # the zoo's epsilon-1 checkpoint (DP-SGD's cell of ModelMix's table) with seeds 1 and 2
+    for seed in 1 2; do
+      train "goal_eps1/cnn_dpsgd_seed${seed}_eps1" "$configs/fashion_mnist_scatternet_cnn_dpsgd_eps1.py" --seed="$seed"
+    done
+    # Tramer & Boneh's linear model: its epochs, learning rate and batch, then the best with seeds 1 and 2
+    linear=(--config=$configs/fashion_mnist_scatternet_linear_eps3.py --target_epsilon=1 --eval_weights=ema)
+    for epochs in 10 20 30 40 60 80; do
+      train "goal_eps1/linear_${epochs}epochs_eps1" "" "${linear[@]}" --epochs="$epochs"
+    done
+    for lr in 8 32; do
+      train "goal_eps1/linear_20epochs_lr${lr}_eps1" "" "${linear[@]}" --epochs=20 --learning_rate="$lr"
+    done
+    for lr in 24 32; do
+      train "goal_eps1/linear_40epochs_lr${lr}_eps1" "" "${linear[@]}" --epochs=40 --learning_rate="$lr"
+    done
+    train goal_eps1/linear_b4096_lr8_20epochs_eps1 "" "${linear[@]}" --epochs=20 --batch_size=4096 --learning_rate=8
+    train goal_eps1/linear_b16384_lr64_40epochs_eps1 "" "${linear[@]}" --epochs=40 --batch_size=16384 --learning_rate=64
+    train goal_eps1/linear_b16384_lr32_80epochs_eps1 "" "${linear[@]}" --epochs=80 --batch_size=16384 --learning_rate=32
+    train goal_eps1/linear_b16384_lr32_40epochs_eps1 "" "${linear[@]}" --epochs=40 --batch_size=16384 --learning_rate=32
+    for seed in 1 2; do
+      train "goal_eps1/linear_b16384_lr32_40epochs_seed${seed}_eps1" "" "${linear[@]}" --epochs=40 --batch_size=16384 \
+        --learning_rate=32 --seed="$seed"
+    done ;;
   *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation, goal, goal2 or goal_eps1" >&2; exit 2 ;;
 esac
