@@ -35,8 +35,8 @@
 #                   warm-up keeps the decay under both until after the run's end), DP-Adam
 #                   (lr 0.001), ReLU instead of tanh, and batch 1024 with lr 2 (twice the
 #                   steps, each noisier: the direction the larger batches above did not
-#                   take); C 0.05 and 0.02 with lr 8 and 20 (lr C
-#                   and so the noise in each update unchanged; at the recipe's end 78% of the
+#                   take); C 0.05 and 0.02 with lr 8 and 20 (lr C and so the noise in each
+#                   update unchanged; at the recipe's end 78% of the
 #                   examples' gradients are under C 0.1 and keep their size, and a smaller C
 #                   gives them the clipped examples' weight); the linear model with private data
 #                   normalisation (noise multiplier 8) for 40 and 60 epochs; the CNN with lr 2
@@ -191,17 +191,16 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
     # the linear model with what lifted it at epsilon 1 (goal_eps1): batch 16384 and lr 32, longer
     linear=$configs/fashion_mnist_scatternet_linear_eps3.py
     train goal2/linear_lr32_60epochs "$linear" --learning_rate=32 --epochs=60 --eval_weights=ema
+    large_batch=("$linear" --batch_size=16384 --eval_weights=ema)
     for epochs in 80 120 160 240; do
-      train "goal2/linear_b16384_lr32_${epochs}epochs" "$linear" --batch_size=16384 --learning_rate=32 \
-        --epochs="$epochs" --eval_weights=ema
+      train "goal2/linear_b16384_lr32_${epochs}epochs" "${large_batch[@]}" --learning_rate=32 --epochs="$epochs"
     done
     for seed in 1 2; do
-      train "goal2/linear_b16384_lr32_120epochs_seed${seed}" "$linear" --batch_size=16384 --learning_rate=32 \
-        --epochs=120 --eval_weights=ema --seed="$seed"
+      train "goal2/linear_b16384_lr32_120epochs_seed${seed}" "${large_batch[@]}" --learning_rate=32 --epochs=120 \
+        --seed="$seed"
     done
-    linear_120=("$linear" --batch_size=16384 --epochs=120 --eval_weights=ema)
-    train goal2/linear_b16384_c0_05_lr64_120epochs "${linear_120[@]}" --l2_norm_clip=0.05 --learning_rate=64
-    train goal2/linear_b16384_lr32_120epochs_shift1 "${linear_120[@]}" --learning_rate=32 --shift_views=1 ;;
+    train goal2/linear_b16384_c0_05_lr64_120epochs "${large_batch[@]}" --epochs=120 --l2_norm_clip=0.05 --learning_rate=64
+    train goal2/linear_b16384_lr32_120epochs_shift1 "${large_batch[@]}" --epochs=120 --learning_rate=32 --shift_views=1 ;;
   goal_eps1)
     cnn=(--config=$configs/fashion_mnist_scatternet_cnn_eps3.py --target_epsilon=1)
     train goal_eps1/cnn_recipe_eps1 "" "${cnn[@]}" --eval_weights=ema
