@@ -26,7 +26,7 @@ from dpzoo.accounting.dpsgd import (
 from dpzoo.accounting.earlier_runs import ComposedPriors, EarlierRun, composed, earlier_run, prior_from_dict
 from dpzoo.accounting.ledger import ACCOUNTANT_NAMES, SAMPLING_NAMES, PrivacyLedger, PrivacyStatement
 from dpzoo.accounting.modelmix import ModelMixTerms, calibrate_modelmix_noise, modelmix_epsilon
-from dpzoo.accounting.releases import GaussianReleases, data_normalization
+from dpzoo.accounting.releases import GaussianReleases, data_normalization, feature_centering, statistics_releases
 
 __all__ = [
     "ACCOUNTANTS",
@@ -48,6 +48,8 @@ __all__ = [
     "calibrate_modelmix_noise",
     "calibrate_noise",
     "data_normalization",
+    "feature_centering",
+    "statistics_releases",
     "dp_event",
     "epsilon",
     "make_accountant",

@@ -52,3 +52,25 @@ def data_normalization(noise_multiplier: float | None) -> GaussianReleases | Non
         what="data normalisation: per-channel mean and mean square of the features (2 Gaussian mechanisms)",
         noise_multipliers=(noise_multiplier, noise_multiplier),
     )
+
+
+def feature_centering(noise_multiplier: float | None) -> GaussianReleases | None:
+    """The private mean of the features that ``FeatureCentering`` subtracts
+    (dpzoo.privacy.channel_statistics.private_feature_mean): one Gaussian mechanism of multiplier
+    ``noise_multiplier``; None: no mean is estimated from the data."""
+    if noise_multiplier is None:
+        return None
+    return GaussianReleases(
+        what="feature centering: the mean of every feature (1 Gaussian mechanism)",
+        noise_multipliers=(noise_multiplier,),
+    )
+
+
+def statistics_releases(config) -> tuple[GaussianReleases | None, GaussianReleases | None]:
+    """A run's releases of training-set statistics before its first step, in the order they are
+    made: data normalisation, then the feature mean (None where the run makes none). ``config``:
+    anything with ``data_norm_noise_multiplier`` and ``feature_centering_noise_multiplier``."""
+    return (
+        data_normalization(config.data_norm_noise_multiplier),
+        feature_centering(config.feature_centering_noise_multiplier),
+    )

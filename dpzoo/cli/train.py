@@ -223,6 +223,17 @@ flags.DEFINE_float("data_norm_mean_clip", D.data_norm_mean_clip, "Clip norm of e
 flags.DEFINE_float(
     "data_norm_square_clip", D.data_norm_square_clip, "Clip norm of each example's channel mean squares."
 )
+flags.DEFINE_float(
+    "feature_centering_noise_multiplier",
+    None,
+    "Noise multiplier of the private feature mean a model with normalization='group_centered' subtracts "
+    "(DPSGD-F; its cost is composed into epsilon).",
+)
+flags.DEFINE_float(
+    "feature_centering_clip",
+    D.feature_centering_clip,
+    "Clip norm of each example's features in the feature mean (no effect when it bounds every norm).",
+)
 flags.DEFINE_boolean("stop_at_epsilon", D.stop_at_epsilon, "Stop before the step that would exceed --target_epsilon.")
 flags.DEFINE_integer("max_steps", None, "End the run after this many steps (a trial of a config).")
 flags.DEFINE_integer(

@@ -6,7 +6,7 @@
   forward pass) and ``AuxBatchNorm`` (statistics of a public auxiliary batch): Davody et al. 2020;
 * ``Scattering2D``: the fixed wavelet scattering transform of Tramer & Boneh 2021's ScatterNets,
   and ``ChannelNormalization`` (per-channel statistics set before training: their data
-  normalisation).
+  normalisation); ``FeatureCentering`` (a released mean subtracted from every feature).
 
 Layers know nothing of privacy: the private step (dpzoo.privacy) refuses what breaks a guarantee
 and holds each layer's per-example norm function.
@@ -14,6 +14,7 @@ and holds each layer's per-example norm function.
 
 from dpzoo.layers.aux_batchnorm import AuxBatchNorm, aux_batchnorm_layers, private_statistics_layers
 from dpzoo.layers.channel_normalization import ChannelNormalization
+from dpzoo.layers.feature_centering import FeatureCentering
 from dpzoo.layers.gaussian_lstm import GaussianLSTM, GaussianLSTMCell
 from dpzoo.layers.gaussian_weights import (
     GAUSSIAN_LAYERS,
@@ -30,6 +31,7 @@ __all__ = [
     "GAUSSIAN_LAYERS",
     "AuxBatchNorm",
     "ChannelNormalization",
+    "FeatureCentering",
     "GaussianConv2D",
     "GaussianDense",
     "GaussianLSTM",

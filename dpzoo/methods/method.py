@@ -46,6 +46,7 @@ class RunConfig(Protocol):
     modelmix_tau_ratio: float
     modelmix_mixing: str
     data_norm_noise_multiplier: float | None
+    feature_centering_noise_multiplier: float | None
     distribution: str
     seed: int
 

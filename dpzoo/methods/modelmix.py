@@ -37,7 +37,7 @@ from typing import Any
 import tensorflow as tf
 from absl import logging
 
-from dpzoo.accounting import ModelMixTerms, calibrate_modelmix_noise, data_normalization, steps_per_epoch
+from dpzoo.accounting import ModelMixTerms, calibrate_modelmix_noise, composed, statistics_releases, steps_per_epoch
 from dpzoo.common import keras_api, validation
 from dpzoo.common.errors import UsageError
 from dpzoo.common.learning_rate import upcoming_learning_rate
@@ -273,7 +273,7 @@ class ModelMixMethod(Method):
             batch_size=config.batch_size,
             steps=config.epochs * steps_per_epoch(n, config.batch_size, config.sampling),
             dpsgd_noise_multiplier=dpsgd_noise_multiplier,
-            prior=data_normalization(config.data_norm_noise_multiplier),
+            prior=composed(*statistics_releases(config)),
         )
 
     def attach(self, config: RunConfig, trainable: keras.Model) -> Attachment:

@@ -6,31 +6,38 @@ The transform and a GroupNorm without affine parameters look at no data, so they
 privacy; only the head after them is trained. ``normalization="data"`` is Tramer & Boneh's data
 normalisation: a ChannelNormalization whose per-channel mean and variance the trainer releases
 privately before training (``--data_norm_noise_multiplier``; its cost is composed into the
-run's epsilon). ``"none"`` leaves the channels as they are. For 28x28x1 images the head sees
+run's epsilon). ``"group_centered"`` is the GroupNorm, then every feature minus its mean over
+the training set (FeatureCentering, DPSGD-F of Sun, Suresh & Menon 2024), released privately
+before training (``--feature_centering_noise_multiplier``; composed likewise). ``"none"``
+leaves the channels as they are. For 28x28x1 images the head sees
 7x7x81 features, for 32x32x3 (CIFAR-10) 8x8x243.
 """
 
 from dpzoo.common.stack import keras
 from dpzoo.layers.channel_normalization import ChannelNormalization
+from dpzoo.layers.feature_centering import FeatureCentering
 from dpzoo.layers.scattering import Scattering2D
 from dpzoo.models.registry import register
 
-NORMALIZATIONS = ("group", "data", "none")
+NORMALIZATIONS = ("group", "group_centered", "data", "none")
 SCATTERING_GROUPS = 27  # GroupNorm groups over the scattering channels (3 channels each for 81)
 
 
 def scattering_features(inputs: "keras.KerasTensor", normalization: str, groups: int, name: str) -> "keras.KerasTensor":
-    """The scattering transform of ``inputs``, then "group" (GroupNorm, no affine), "data"
+    """The scattering transform of ``inputs``, then "group" (GroupNorm, no affine),
+    "group_centered" (the same, then FeatureCentering, its mean set before training), "data"
     (ChannelNormalization, statistics set before training) or "none"."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(
             f"Expected normalization={normalization!r} to be one of {', '.join(map(repr, NORMALIZATIONS))}."
         )
     x = Scattering2D(J=2, L=8, max_order=2, name=f"{name}_scattering")(inputs)
-    if normalization == "group":
+    if normalization in ("group", "group_centered"):
         if x.shape[-1] % groups:
             raise ValueError(f"Expected groups={groups} to divide the {x.shape[-1]} scattering channels.")
         x = keras.layers.GroupNormalization(groups=groups, center=False, scale=False, name=f"{name}_norm")(x)
+    if normalization == "group_centered":
+        x = FeatureCentering(name=f"{name}_centering")(x)
     elif normalization == "data":
         x = ChannelNormalization(name=f"{name}_norm")(x)
     return x

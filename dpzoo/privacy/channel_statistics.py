@@ -1,4 +1,5 @@
-"""Private per-channel statistics of features: Tramer & Boneh 2021's "data normalisation".
+"""Private statistics of features: Tramer & Boneh 2021's "data normalisation", and the feature
+mean that centres them (DPSGD-F, Sun, Suresh & Menon 2024; ``private_feature_mean``).
 
 ScatterNet + CNN normalises the 81 (or 243) scattering channels with their mean and variance
 over the training set (METHODS.md section 5). Those statistics are computed from private data,
@@ -70,3 +71,19 @@ def private_channel_statistics(
     square = (square_sum + rng.normal(0.0, noise_multiplier * square_clip, square_sum.shape)) / n
     variance = np.maximum(square - mean**2, 0.0)
     return ChannelStatistics(mean=mean.astype(np.float32), variance=variance.astype(np.float32))
+
+
+def private_feature_mean(features: np.ndarray, *, noise_multiplier: float, clip: float, seed: int) -> np.ndarray:
+    """The mean of [N, ...] ``features`` over the examples, each example's features clipped to L2
+    norm ``clip``: (sum_i clip(x_i) + N(0, sigma^2 clip^2 I)) / N, one Gaussian mechanism of
+    multiplier ``noise_multiplier`` (``GaussianDpEvent(sigma)``), float32 of the features' shape."""
+    validation.positive("noise_multiplier", noise_multiplier)
+    validation.positive("clip", clip)
+    n = len(features)
+    total = np.zeros(int(np.prod(features.shape[1:])), np.float64)
+    for begin in range(0, n, ROWS_PER_PASS):
+        total += clip_rows(
+            features[begin : begin + ROWS_PER_PASS].reshape(-1, total.size).astype(np.float64), clip
+        ).sum(0)
+    noise = np.random.default_rng(seed).normal(0.0, noise_multiplier * clip, total.shape)
+    return ((total + noise) / n).astype(np.float32).reshape(features.shape[1:])

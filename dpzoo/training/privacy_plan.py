@@ -15,12 +15,13 @@ from dpzoo.training.train_config import TrainConfig
 
 def prior_release(config: TrainConfig) -> accounting.GaussianReleases | accounting.EarlierRun | None:
     """What was released of the training set before this run trains: the private run it starts
-    from (``compose_start``), then its data normalisation's statistics; None if nothing."""
+    from (``compose_start``), then its data normalisation's statistics and its feature mean; None if
+    nothing."""
     earlier = None
     if config.compose_start:
         privacy = model_card.read(pretrained.start_folder(config.init_from))["privacy"]
         earlier = accounting.earlier_run(privacy, what=f"the private run it starts from ({config.init_from})")
-    return accounting.composed(earlier, accounting.data_normalization(config.data_norm_noise_multiplier))
+    return accounting.composed(earlier, *accounting.statistics_releases(config))
 
 
 def resolve_noise(config: TrainConfig, n: int) -> float:

@@ -54,7 +54,9 @@ class TrainConfig:
     mechanisms on the training set, per-example statistics clipped to ``data_norm_mean_clip`` and
     ``data_norm_square_clip``; dpzoo.privacy.channel_statistics); their cost is composed into the
     run's epsilon, and a target epsilon is calibrated for the total. Required exactly when the
-    model has such a layer.
+    model has such a layer. ``feature_centering_noise_multiplier`` likewise releases the mean of
+    every feature that a model's FeatureCentering subtracts (DPSGD-F: one Gaussian mechanism, each
+    example's features clipped to ``feature_centering_clip``; composed the same way).
 
     ``mirror_views`` gives each example two fixed views, itself and its mirror image (flipped left
     to right), whose gradients are averaged before clipping: augmentation multiplicity (De et al.
@@ -157,6 +159,8 @@ class TrainConfig:
     data_norm_noise_multiplier: float | None = None
     data_norm_mean_clip: float = 0.5
     data_norm_square_clip: float = 1.0
+    feature_centering_noise_multiplier: float | None = None
+    feature_centering_clip: float = 1.0
     eval_weights: str = "raw"
     stop_at_epsilon: bool = False
     max_steps: int | None = None
@@ -225,6 +229,9 @@ class TrainConfig:
             validation.positive("data_norm_noise_multiplier", self.data_norm_noise_multiplier)
         validation.positive("data_norm_mean_clip", self.data_norm_mean_clip)
         validation.positive("data_norm_square_clip", self.data_norm_square_clip)
+        if self.feature_centering_noise_multiplier is not None:
+            validation.positive("feature_centering_noise_multiplier", self.feature_centering_noise_multiplier)
+        validation.positive("feature_centering_clip", self.feature_centering_clip)
         validation.one_of("eval_weights", self.eval_weights, EVAL_WEIGHTS)
         if self.augmult > 1 and not self.augment:
             raise UsageError(f"augmult={self.augmult} needs augment=True: un-augmented views are identical copies.")

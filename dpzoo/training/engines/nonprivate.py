@@ -18,8 +18,9 @@ class NonPrivateEngine(Engine):
 
     def check_config(self, config) -> None:
         super().check_config(config)
-        if config.data_norm_noise_multiplier is not None:
-            raise UsageError("data_norm_noise_multiplier is for private runs; the nonprivate engine adds no noise.")
+        for name in ("data_norm_noise_multiplier", "feature_centering_noise_multiplier"):
+            if getattr(config, name) is not None:
+                raise UsageError(f"{name} is for private runs; the nonprivate engine adds no noise.")
 
     def compile(self, config, model: keras.Model, plan: CompilePlan) -> tuple[keras.Model, StepCounter]:
         keras_setup.compile_keras(

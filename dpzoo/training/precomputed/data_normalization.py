@@ -1,14 +1,16 @@
-"""Tramer & Boneh 2021's data normalisation inside a run: the per-channel statistics a model's
-ChannelNormalization needs, released privately from the training features before training.
+"""Statistics of the training features a model needs before training, released privately inside
+a run: Tramer & Boneh 2021's data normalisation (per-channel mean and variance for a
+ChannelNormalization) and DPSGD-F's feature mean (for a FeatureCentering; Sun, Suresh & Menon 2024).
 
-The model's fixed front (dpzoo.training.precomputed.fixed_front) computes the scattering features once; the
-ChannelNormalization that follows them is the head's first layer. Before the first step this
-module releases the features' per-channel mean and variance with two Gaussian mechanisms
-(dpzoo.privacy.channel_statistics) and sets them in that layer. The release is composed into
-the run's epsilon (dpzoo.accounting.data_normalization, given to the ledger and the noise
-calibration by dpzoo.training.privacy_plan). Its noise is seeded by the run's seed, so a resumed
-run sets the same statistics again (the same release, counted once).
+The model's fixed front (dpzoo.training.precomputed.fixed_front) computes the scattering features
+once; the layer that needs the statistics is the head's first layer. Before the first step this
+module releases them with Gaussian mechanisms (dpzoo.privacy.channel_statistics) and sets them in
+that layer. Each release is composed into the run's epsilon (dpzoo.accounting.statistics_releases,
+given to the ledger and the noise calibration by dpzoo.training.privacy_plan). Its noise is seeded
+by the run's seed, so a resumed run sets the same statistics again (the same release, counted once).
 """
+
+import dataclasses
 
 import numpy as np
 from absl import logging
@@ -16,74 +18,123 @@ from absl import logging
 from dpzoo.common.errors import UsageError
 from dpzoo.common.stack import keras
 from dpzoo.layers.channel_normalization import ChannelNormalization
-from dpzoo.privacy.channel_statistics import private_channel_statistics
+from dpzoo.layers.feature_centering import FeatureCentering
+from dpzoo.privacy.channel_statistics import private_channel_statistics, private_feature_mean
 from dpzoo.training.precomputed.fixed_front import FrontSplit
 from dpzoo.training.train_config import TrainConfig
 
 SEED_OFFSET = 7919  # the release's noise generator is seeded apart from the sampler's and DP-SGD's
 
 
-def normalization_layers(model: keras.Model) -> list[ChannelNormalization]:
-    return [layer for layer in model.layers if isinstance(layer, ChannelNormalization)]
+@dataclasses.dataclass(frozen=True)
+class _Statistics:
+    """One kind of released statistics: the layer that takes them, the config's noise flag, the
+    model setting that adds the layer, and the card's record."""
+
+    layer: type
+    noise_flag: str
+    model_setting: str
+    card_key: str
+    clips: tuple[str, ...]
+
+
+_KINDS = (
+    _Statistics(
+        ChannelNormalization,
+        "data_norm_noise_multiplier",
+        "normalization='data'",
+        "data_normalization",
+        ("data_norm_mean_clip", "data_norm_square_clip"),
+    ),
+    _Statistics(
+        FeatureCentering,
+        "feature_centering_noise_multiplier",
+        "normalization='group_centered'",
+        "feature_centering",
+        ("feature_centering_clip",),
+    ),
+)
+
+
+def _layers(model: keras.Model, kind: _Statistics) -> list:
+    return [layer for layer in model.layers if isinstance(layer, kind.layer)]
+
+
+def normalization_layers(model: keras.Model) -> list[ChannelNormalization | FeatureCentering]:
+    """The model's layers whose statistics a run releases."""
+    return [layer for kind in _KINDS for layer in _layers(model, kind)]
 
 
 def check(config: TrainConfig, model: keras.Model, front: FrontSplit | None) -> None:
-    """Refuses a run whose model and config disagree on data normalisation, or whose statistics
+    """Refuses a run whose model and config disagree on released statistics, or whose statistics
     cannot be released from precomputed features (augmented or streamed runs)."""
-    layers = normalization_layers(model)
-    noise = config.data_norm_noise_multiplier
-    if not layers:
-        if noise is not None:
+    for kind in _KINDS:
+        layers, noise, name = _layers(model, kind), getattr(config, kind.noise_flag), kind.layer.__name__
+        if not layers:
+            if noise is not None:
+                raise UsageError(
+                    f"{kind.noise_flag}={noise} is set, but model {config.model!r} has no {name} to set; drop the "
+                    f"flag or pick {kind.model_setting} in --model_kwargs."
+                )
+            continue
+        if noise is None:
             raise UsageError(
-                f"data_norm_noise_multiplier={noise} is set, but model {config.model!r} has no ChannelNormalization "
-                "to normalise; drop the flag or pick normalization='data' in --model_kwargs."
+                f"Model {config.model!r} uses statistics of the training data ({name}): give --{kind.noise_flag} "
+                "to release them privately (Tramer & Boneh use 8), or pick another normalization in --model_kwargs."
             )
-        return
-    if noise is None:
-        raise UsageError(
-            f"Model {config.model!r} normalises its features with statistics of the training data "
-            "(ChannelNormalization): give --data_norm_noise_multiplier to release them privately (Tramer & Boneh "
-            "use 8), or pick another normalization in --model_kwargs."
-        )
-    if len(layers) > 1 or front is None or front.head.layers[1] is not layers[0]:
-        raise UsageError(
-            "Data normalisation needs the ChannelNormalization right after the model's fixed front, with the "
-            "front's features precomputed: an in-memory dataset without --augment."
-        )
+        if len(layers) > 1 or front is None or front.head.layers[1] is not layers[0]:
+            raise UsageError(
+                f"Released statistics need the {name} right after the model's fixed front, with the front's "
+                "features precomputed: an in-memory dataset without --augment."
+            )
 
 
 def release(config: TrainConfig, model: keras.Model, train_features: np.ndarray) -> None:
-    """Releases the statistics of ``train_features`` (the front's, before normalisation) and sets
-    them in the model's ChannelNormalization; nothing when the model has none."""
-    layers = normalization_layers(model)
-    if not layers:
-        return
-    statistics = private_channel_statistics(
-        train_features,
-        noise_multiplier=config.data_norm_noise_multiplier,
-        mean_clip=config.data_norm_mean_clip,
-        square_clip=config.data_norm_square_clip,
-        seed=config.seed + SEED_OFFSET,
-    )
-    layers[0].set_statistics(statistics.mean, statistics.variance)
-    logging.info(
-        "Data normalisation: per-channel mean and variance of %d channels released (noise multiplier %g, clips %g "
-        "and %g); their privacy cost is composed into the run's epsilon.",
-        len(statistics.mean),
-        config.data_norm_noise_multiplier,
-        config.data_norm_mean_clip,
-        config.data_norm_square_clip,
-    )
+    """Releases the statistics of ``train_features`` (the front's) and sets them in the model's
+    layer that needs them; nothing when the model has none."""
+    seed = config.seed + SEED_OFFSET
+    for layer in _layers(model, _KINDS[0]):
+        statistics = private_channel_statistics(
+            train_features,
+            noise_multiplier=config.data_norm_noise_multiplier,
+            mean_clip=config.data_norm_mean_clip,
+            square_clip=config.data_norm_square_clip,
+            seed=seed,
+        )
+        layer.set_statistics(statistics.mean, statistics.variance)
+        logging.info(
+            "Data normalisation: per-channel mean and variance of %d channels released (noise multiplier %g, "
+            "clips %g and %g); their privacy cost is composed into the run's epsilon.",
+            len(statistics.mean),
+            config.data_norm_noise_multiplier,
+            config.data_norm_mean_clip,
+            config.data_norm_square_clip,
+        )
+    for layer in _layers(model, _KINDS[1]):
+        mean = private_feature_mean(
+            train_features,
+            noise_multiplier=config.feature_centering_noise_multiplier,
+            clip=config.feature_centering_clip,
+            seed=seed + 1,  # its own noise: two releases drawn alike would not compose as independent
+        )
+        layer.set_mean(mean)
+        logging.info(
+            "Feature centering: the mean of %d features released (noise multiplier %g, clip %g); its privacy "
+            "cost is composed into the run's epsilon.",
+            mean.size,
+            config.feature_centering_noise_multiplier,
+            config.feature_centering_clip,
+        )
 
 
 def card_fields(config: TrainConfig, model: keras.Model) -> dict:
-    """The card's record of the release (training section); empty without one."""
-    if not normalization_layers(model):
-        return {}
+    """The card's record of the releases (training section); empty without one."""
     return {
-        "data_normalization": {
-            "noise_multiplier": config.data_norm_noise_multiplier,
-            "mean_clip": config.data_norm_mean_clip,
-            "square_clip": config.data_norm_square_clip,
+        kind.card_key: {"noise_multiplier": getattr(config, kind.noise_flag)}
+        | {
+            clip.removeprefix("data_norm_").removeprefix("feature_centering_"): getattr(config, clip)
+            for clip in kind.clips
         }
+        for kind in _KINDS
+        if _layers(model, kind)
     }

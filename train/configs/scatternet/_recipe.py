@@ -8,6 +8,11 @@ sigma is calibrated so that the configured epochs spend the target epsilon.
 
 * ``tramer_boneh``: the paper's setting at epsilon 3: momentum SGD (0.9), clip norm C = 0.1, large
   batches, 40 epochs (ScatterNet + CNN: batch 2048, lr 4; ScatterNet + linear: batch 8192, lr 16).
+* ``CENTERED``: DPSGD-F's feature centering (Sun, Suresh & Menon, ICLR 2024) on the linear model:
+  the GroupNorm's features minus their mean, released before training with one Gaussian mechanism
+  (noise multiplier 8, Tramer & Boneh's for their data normalisation) and composed into epsilon.
+  The clip, sqrt(3969) = 63, bounds every example's norm (GroupNorm's 27 groups of 147 values each
+  have a sum of squares under 147), so it clips nothing and is fixed without looking at the data.
 * ``modelmix_table``: ModelMix's Fashion-MNIST table (Xiao et al.) on the ScatterNet CNN at
   epsilon 0.2 to 1.0. ModelMix's guarantee needs plain SGD, so both rows use plain SGD with the
   same model, batch, clip norm and steps; DP-SGD clips to L2 norm C, ModelMix adds refined
@@ -22,6 +27,11 @@ TRAMER_BONEH = {
     "scatternet_linear": dict(batch_size=8192, learning_rate=16.0),
     "scatternet_cnn": dict(batch_size=2048, learning_rate=4.0),
 }
+CENTERED = dict(
+    model_kwargs={"normalization": "group_centered"},
+    feature_centering_noise_multiplier=8.0,
+    feature_centering_clip=63.0,
+)
 # (learning rate, epochs) per method, chosen by the tuning runs at epsilon 0.6
 MODELMIX_TABLE = {
     "dpsgd": dict(learning_rate=2.0, epochs=20),
