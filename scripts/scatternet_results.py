@@ -140,7 +140,15 @@ def _published_points(method: str) -> list[dict]:
     ]
 
 
-GROUPS = ("", "tune/", "ablation/", "goal/", "goal2/", "goal_eps1/")  # folders of runs under --runs, one per section
+GROUPS = (
+    "",
+    "tune/",
+    "ablation/",
+    "goal/",
+    "goal2/",
+    "goal_eps1/",
+    "centered/",
+)  # folders of runs under --runs, one per section
 
 
 def _run_cards() -> dict[str, dict]:
@@ -204,6 +212,8 @@ def main(argv: list[str]) -> None:
                 goal_png=os.path.basename(_OUTPUT.value) + "_goal.png",
                 seeds="\n".join(seeds_table(cards, SEED_STUDY)),
                 linear_seeds="\n".join(seeds_table(cards, LINEAR_SEED_STUDY)),
+                centered_eps3="\n".join(seeds_table(cards, CENTERED_EPS3_STUDY)),
+                centered_eps1="\n".join(seeds_table(cards, CENTERED_EPS1_STUDY)),
                 cards=os.path.basename(_OUTPUT.value),
             )
         )
@@ -262,6 +272,22 @@ EPS1_SEED_STUDY = {  # epsilon 1: the zoo's CNN checkpoint's recipe against the 
         "goal_eps1/linear_b16384_lr32_40epochs_seed2_eps1",
     ),
 }
+
+
+def _centered_study(epsilon: int, uncentered: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The zoo's linear recipe at ``epsilon`` without and with DPSGD-F's feature centering (the
+    release's noise multiplier 8, then 32)."""
+    return {
+        f"linear, epsilon {epsilon}": uncentered,
+        "centred, release sigma 8": tuple(f"centered/linear_centered_eps{epsilon}_seed{seed}" for seed in range(3)),
+        "centred, release sigma 32": tuple(
+            f"centered/linear_centered_sigma32_eps{epsilon}_seed{seed}" for seed in range(3)
+        ),
+    }
+
+
+CENTERED_EPS3_STUDY = _centered_study(3, LINEAR_SEED_STUDY["ScatterNet + linear, batch 16384, lr 32, 120 epochs"])
+CENTERED_EPS1_STUDY = _centered_study(1, EPS1_SEED_STUDY["ScatterNet + linear, batch 16384, lr 32, 40 epochs"])
 GOAL = 90.0
 
 
@@ -293,7 +319,7 @@ def seeds_table(cards: dict[str, dict], study: dict[str, tuple[str, ...]]) -> li
 def goal_plot(cards: dict[str, dict], path: str) -> None:
     """Every private run at epsilon 3 against the 90% goal, the recipe's spread over seeds and
     the two runs without noise."""
-    candidates = _group(cards, "goal/") | _group(cards, "goal2/") | _goal_baseline(cards)
+    candidates = _group(cards, "goal/") | _group(cards, "goal2/") | _group(cards, "centered/") | _goal_baseline(cards)
     runs = {
         name: card
         for name, card in candidates.items()

@@ -8,17 +8,16 @@ Command: dpzoo-train --config=train/configs/scatternet/fashion_mnist_scatternet_
 Hardware: 2-core CPU, about 1 minute. Result: results/fashion_mnist_scatternet.md.
 """
 
-from dpzoo.train.configs.scatternet._recipe import CENTERED, tramer_boneh
+import dataclasses
+
+from dpzoo.train.configs.scatternet import fashion_mnist_scatternet_linear_eps1
+from dpzoo.train.configs.scatternet._recipe import CENTERED
 from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:
-    return tramer_boneh(
-        "scatternet_linear",
-        1.0,
-        batch_size=16384,
-        learning_rate=32.0,
-        eval_weights="ema",
+    return dataclasses.replace(
+        fashion_mnist_scatternet_linear_eps1.get_config(),
         output_dir="runs/scatternet/scatternet_linear_centered_eps1",
         **CENTERED,
     )

@@ -9,18 +9,16 @@ Command: dpzoo-train --config=train/configs/scatternet/fashion_mnist_scatternet_
 Hardware: 2-core CPU, about 4 minutes. Result: results/fashion_mnist_scatternet.md.
 """
 
-from dpzoo.train.configs.scatternet._recipe import CENTERED, tramer_boneh
+import dataclasses
+
+from dpzoo.train.configs.scatternet import fashion_mnist_scatternet_linear_b16384_eps3
+from dpzoo.train.configs.scatternet._recipe import CENTERED
 from dpzoo.training import TrainConfig
 
 
 def get_config() -> TrainConfig:
-    return tramer_boneh(
-        "scatternet_linear",
-        3.0,
-        batch_size=16384,
-        learning_rate=32.0,
-        epochs=120,
-        eval_weights="ema",
+    return dataclasses.replace(
+        fashion_mnist_scatternet_linear_b16384_eps3.get_config(),
         output_dir="runs/scatternet/scatternet_linear_centered_eps3",
         **CENTERED,
     )
