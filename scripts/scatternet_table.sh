@@ -59,7 +59,8 @@
 #                 (lr 64) for 40 and 80 epochs
 #   centered      the zoo's linear recipes at epsilon 3 and 1 on centred features (DPSGD-F: the
 #                 features' mean released privately and subtracted), seeds 0, 1 and 2 of each, with
-#                 the release's noise multiplier 8 (the configs') and 32
+#                 the release's noise multiplier 8 (the configs') and 32; Tramer & Boneh's CNN recipe
+#                 on centred features (32), seed 0
 # Runs that have a model card, in RUNS_DIR or committed to results/, are kept (RETRAIN=1 trains the
 # committed ones again), so an interrupted sweep resumes and a new run joins without the others. A
 # second copy started beside the first shares the work (each run is claimed by a lock file). A run
@@ -264,6 +265,10 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
           "$configs/fashion_mnist_scatternet_linear_centered_eps${eps}.py" --feature_centering_noise_multiplier=32 \
           --seed="$seed"
       done
-    done ;;
+    done
+    # Tramer & Boneh's CNN recipe on centred features (release sigma 32), seed 0
+    train centered/cnn_centered_eps3 "$configs/fashion_mnist_scatternet_cnn_eps3.py" \
+      --model_kwargs='{"normalization": "group_centered"}' --feature_centering_noise_multiplier=32 \
+      --feature_centering_clip=63 --eval_weights=ema ;;
   *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation, goal, goal2, goal_eps1 or centered" >&2; exit 2 ;;
 esac
