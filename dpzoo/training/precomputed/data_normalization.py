@@ -29,13 +29,15 @@ SEED_OFFSET = 7919  # the release's noise generator is seeded apart from the sam
 @dataclasses.dataclass(frozen=True)
 class _Statistics:
     """One kind of released statistics: the layer that takes them, the config's noise flag, the
-    model setting that adds the layer, and the card's record."""
+    model setting that adds the layer, the noise the configs use, and the card's record (its key,
+    and each clip's name there with the config field it comes from)."""
 
     layer: type
     noise_flag: str
     model_setting: str
+    usual_noise: str
     card_key: str
-    clips: tuple[str, ...]
+    card_clips: dict[str, str]
 
 
 _KINDS = (
@@ -43,15 +45,17 @@ _KINDS = (
         ChannelNormalization,
         "data_norm_noise_multiplier",
         "normalization='data'",
+        "Tramer & Boneh use 8",
         "data_normalization",
-        ("data_norm_mean_clip", "data_norm_square_clip"),
+        {"mean_clip": "data_norm_mean_clip", "square_clip": "data_norm_square_clip"},
     ),
     _Statistics(
         FeatureCentering,
         "feature_centering_noise_multiplier",
         "normalization='group_centered'",
+        "the ScatterNet configs use 32",
         "feature_centering",
-        ("feature_centering_clip",),
+        {"clip": "feature_centering_clip"},
     ),
 )
 
@@ -80,7 +84,7 @@ def check(config: TrainConfig, model: keras.Model, front: FrontSplit | None) -> 
         if noise is None:
             raise UsageError(
                 f"Model {config.model!r} uses statistics of the training data ({name}): give --{kind.noise_flag} "
-                "to release them privately (Tramer & Boneh use 8), or pick another normalization in --model_kwargs."
+                f"to release them privately ({kind.usual_noise}), or pick another normalization in --model_kwargs."
             )
         if len(layers) > 1 or front is None or front.head.layers[1] is not layers[0]:
             raise UsageError(
@@ -131,10 +135,7 @@ def card_fields(config: TrainConfig, model: keras.Model) -> dict:
     """The card's record of the releases (training section); empty without one."""
     return {
         kind.card_key: {"noise_multiplier": getattr(config, kind.noise_flag)}
-        | {
-            clip.removeprefix("data_norm_").removeprefix("feature_centering_"): getattr(config, clip)
-            for clip in kind.clips
-        }
+        | {name: getattr(config, field) for name, field in kind.card_clips.items()}
         for kind in _KINDS
         if _layers(model, kind)
     }
