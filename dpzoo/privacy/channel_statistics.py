@@ -43,14 +43,24 @@ def clip_rows(rows: np.ndarray, clip: float) -> np.ndarray:
     return rows * np.minimum(1.0, clip / np.maximum(norms, 1e-12))
 
 
+def _passes(features: np.ndarray):
+    """``features`` in float64 slices of ``ROWS_PER_PASS`` examples (bounded memory)."""
+    for begin in range(0, len(features), ROWS_PER_PASS):
+        yield features[begin : begin + ROWS_PER_PASS].astype(np.float64)
+
+
+def _noisy_mean(total: np.ndarray, n: int, noise_std: float, rng: np.random.Generator) -> np.ndarray:
+    """(total + N(0, noise_std^2 I)) / n: a Gaussian mechanism's release of a clipped sum."""
+    return (total + rng.normal(0.0, noise_std, total.shape)) / n
+
+
 def clipped_sums(features: np.ndarray, mean_clip: float, square_clip: float) -> tuple[np.ndarray, np.ndarray]:
     """(sum of clipped m_i, sum of clipped s_i) over the examples of [N, ..., C] ``features``."""
     channels = features.shape[-1]
     mean_sum = np.zeros(channels, np.float64)
     square_sum = np.zeros(channels, np.float64)
-    for begin in range(0, len(features), ROWS_PER_PASS):
-        part = features[begin : begin + ROWS_PER_PASS].reshape(-1, np.prod(features.shape[1:-1], dtype=int), channels)
-        part = part.astype(np.float64)
+    for part in _passes(features):
+        part = part.reshape(len(part), -1, channels)
         mean_sum += clip_rows(part.mean(axis=1), mean_clip).sum(axis=0)
         square_sum += clip_rows((part**2).mean(axis=1), square_clip).sum(axis=0)
     return mean_sum, square_sum
@@ -67,8 +77,8 @@ def private_channel_statistics(
     n = len(features)
     mean_sum, square_sum = clipped_sums(features, mean_clip, square_clip)
     rng = np.random.default_rng(seed)
-    mean = (mean_sum + rng.normal(0.0, noise_multiplier * mean_clip, mean_sum.shape)) / n
-    square = (square_sum + rng.normal(0.0, noise_multiplier * square_clip, square_sum.shape)) / n
+    mean = _noisy_mean(mean_sum, n, noise_multiplier * mean_clip, rng)
+    square = _noisy_mean(square_sum, n, noise_multiplier * square_clip, rng)
     variance = np.maximum(square - mean**2, 0.0)
     return ChannelStatistics(mean=mean.astype(np.float32), variance=variance.astype(np.float32))
 
@@ -79,11 +89,6 @@ def private_feature_mean(features: np.ndarray, *, noise_multiplier: float, clip:
     multiplier ``noise_multiplier`` (``GaussianDpEvent(sigma)``), float32 of the features' shape."""
     validation.positive("noise_multiplier", noise_multiplier)
     validation.positive("clip", clip)
-    n = len(features)
-    total = np.zeros(int(np.prod(features.shape[1:])), np.float64)
-    for begin in range(0, n, ROWS_PER_PASS):
-        total += clip_rows(
-            features[begin : begin + ROWS_PER_PASS].reshape(-1, total.size).astype(np.float64), clip
-        ).sum(0)
-    noise = np.random.default_rng(seed).normal(0.0, noise_multiplier * clip, total.shape)
-    return ((total + noise) / n).astype(np.float32).reshape(features.shape[1:])
+    total = sum(clip_rows(part.reshape(len(part), -1), clip).sum(axis=0) for part in _passes(features))
+    mean = _noisy_mean(total, len(features), noise_multiplier * clip, np.random.default_rng(seed))
+    return mean.astype(np.float32).reshape(features.shape[1:])

@@ -40,24 +40,23 @@ class _Statistics:
     card_clips: dict[str, str]
 
 
-_KINDS = (
-    _Statistics(
-        ChannelNormalization,
-        "data_norm_noise_multiplier",
-        "normalization='data'",
-        "Tramer & Boneh use 8",
-        "data_normalization",
-        {"mean_clip": "data_norm_mean_clip", "square_clip": "data_norm_square_clip"},
-    ),
-    _Statistics(
-        FeatureCentering,
-        "feature_centering_noise_multiplier",
-        "normalization='group_centered'",
-        "the ScatterNet configs use 32",
-        "feature_centering",
-        {"clip": "feature_centering_clip"},
-    ),
+_DATA_NORMALIZATION = _Statistics(
+    ChannelNormalization,
+    "data_norm_noise_multiplier",
+    "normalization='data'",
+    "Tramer & Boneh use 8",
+    "data_normalization",
+    {"mean_clip": "data_norm_mean_clip", "square_clip": "data_norm_square_clip"},
 )
+_FEATURE_CENTERING = _Statistics(
+    FeatureCentering,
+    "feature_centering_noise_multiplier",
+    "normalization='group_centered'",
+    "the ScatterNet configs use 32",
+    "feature_centering",
+    {"clip": "feature_centering_clip"},
+)
+_KINDS = (_DATA_NORMALIZATION, _FEATURE_CENTERING)
 
 
 def _layers(model: keras.Model, kind: _Statistics) -> list:
@@ -97,7 +96,7 @@ def release(config: TrainConfig, model: keras.Model, train_features: np.ndarray)
     """Releases the statistics of ``train_features`` (the front's) and sets them in the model's
     layer that needs them; nothing when the model has none."""
     seed = config.seed + SEED_OFFSET
-    for layer in _layers(model, _KINDS[0]):
+    for layer in _layers(model, _DATA_NORMALIZATION):
         statistics = private_channel_statistics(
             train_features,
             noise_multiplier=config.data_norm_noise_multiplier,
@@ -114,7 +113,7 @@ def release(config: TrainConfig, model: keras.Model, train_features: np.ndarray)
             config.data_norm_mean_clip,
             config.data_norm_square_clip,
         )
-    for layer in _layers(model, _KINDS[1]):
+    for layer in _layers(model, _FEATURE_CENTERING):
         mean = private_feature_mean(
             train_features,
             noise_multiplier=config.feature_centering_noise_multiplier,
