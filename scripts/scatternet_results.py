@@ -148,6 +148,7 @@ GROUPS = (
     "goal2/",
     "goal_eps1/",
     "centered/",
+    "centered_tune/",
 )  # folders of runs under --runs, one per section
 
 
@@ -214,6 +215,7 @@ def main(argv: list[str]) -> None:
                 linear_seeds="\n".join(seeds_table(cards, LINEAR_SEED_STUDY)),
                 centered_eps3="\n".join(seeds_table(cards, CENTERED_EPS3_STUDY)),
                 centered_eps1="\n".join(seeds_table(cards, CENTERED_EPS1_STUDY)),
+                centered_tune="\n".join(runs_table(_centered_tune_runs(cards), "run (seed 0)")),
                 cards=os.path.basename(_OUTPUT.value),
             )
         )
@@ -229,6 +231,16 @@ def _unseeded(cards: dict[str, dict]) -> dict[str, dict]:
 def _eps1_runs(cards: dict[str, dict], model: str) -> dict[str, dict]:
     """The epsilon-1 runs of one model ("cnn_" or "linear_") but seeds 1 and 2."""
     return {name: card for name, card in _unseeded(_group(cards, "goal_eps1/")).items() if name.startswith(model)}
+
+
+def _centered_tune_runs(cards: dict[str, dict]) -> dict[str, dict]:
+    """The centred recipe's retuning runs after the recipes they vary (seed 0, release sigma 32)."""
+    recipes = {
+        f"recipe, epsilon {eps}": cards[f"centered/linear_centered_sigma32_eps{eps}_seed0"]
+        for eps in (1, 3)
+        if f"centered/linear_centered_sigma32_eps{eps}_seed0" in cards
+    }
+    return recipes | _group(cards, "centered_tune/")
 
 
 def _eps1_baseline(cards: dict[str, dict]) -> dict[str, dict]:
@@ -320,6 +332,7 @@ def goal_plot(cards: dict[str, dict], path: str) -> None:
     """Every private run at epsilon 3 against the 90% goal, the recipe's spread over seeds and
     the two runs without noise."""
     candidates = _group(cards, "goal/") | _group(cards, "goal2/") | _group(cards, "centered/") | _goal_baseline(cards)
+    candidates |= _group(cards, "centered_tune/")
     runs = {
         name: card
         for name, card in candidates.items()

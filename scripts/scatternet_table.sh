@@ -61,6 +61,9 @@
 #                 features' mean released privately and subtracted), seeds 0, 1 and 2 of each, with
 #                 the release's noise multiplier 8 (the configs') and 32; Tramer & Boneh's CNN recipe
 #                 on centred features (32), seed 0
+#   centered_tune the centred linear recipe retuned, seed 0: at epsilon 1 lr 16 and 64, 30 and 60
+#                 epochs, C 0.05 with lr 64 (lr C unchanged) and momentum 0.95 with lr 16 (lr / (1 -
+#                 momentum) unchanged); at epsilon 3 the last two
 # Runs that have a model card, in RUNS_DIR or committed to results/, are kept (RETRAIN=1 trains the
 # committed ones again), so an interrupted sweep resumes and a new run joins without the others. A
 # second copy started beside the first shares the work (each run is claimed by a lock file). A run
@@ -68,7 +71,7 @@
 #   bash scripts/scatternet_table.sh PHASE [RUNS_DIR]   (default runs/scatternet)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-phase=${1:?usage: scatternet_table.sh tune|table|tramer_boneh|ablation|goal|goal2|goal_eps1|centered [RUNS_DIR]}
+phase=${1:?usage: scatternet_table.sh tune|table|tramer_boneh|ablation|goal|goal2|goal_eps1|centered|centered_tune [RUNS_DIR]}
 runs=${2:-runs/scatternet}
 configs=train/configs/scatternet
 committed=results/fashion_mnist_scatternet
@@ -270,5 +273,17 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
     train centered/cnn_centered_eps3 "$configs/fashion_mnist_scatternet_cnn_eps3.py" \
       --model_kwargs='{"normalization": "group_centered"}' --feature_centering_noise_multiplier=32 \
       --feature_centering_clip=63 --eval_weights=ema ;;
-  *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation, goal, goal2, goal_eps1 or centered" >&2; exit 2 ;;
+  centered_tune)
+    eps1=$configs/fashion_mnist_scatternet_linear_centered_eps1.py
+    train centered_tune/linear_centered_lr16_eps1 "$eps1" --learning_rate=16
+    train centered_tune/linear_centered_lr64_eps1 "$eps1" --learning_rate=64
+    train centered_tune/linear_centered_30epochs_eps1 "$eps1" --epochs=30
+    train centered_tune/linear_centered_60epochs_eps1 "$eps1" --epochs=60
+    train centered_tune/linear_centered_c0_05_lr64_eps1 "$eps1" --l2_norm_clip=0.05 --learning_rate=64
+    train centered_tune/linear_centered_momentum0_95_lr16_eps1 "$eps1" --momentum=0.95 --learning_rate=16
+    eps3=$configs/fashion_mnist_scatternet_linear_centered_eps3.py
+    train centered_tune/linear_centered_c0_05_lr64_eps3 "$eps3" --l2_norm_clip=0.05 --learning_rate=64
+    train centered_tune/linear_centered_momentum0_95_lr16_eps3 "$eps3" --momentum=0.95 --learning_rate=16 ;;
+  *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation, goal, goal2, goal_eps1, centered or centered_tune" >&2
+    exit 2 ;;
 esac
