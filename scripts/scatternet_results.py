@@ -216,6 +216,7 @@ def main(argv: list[str]) -> None:
                 centered_eps3="\n".join(seeds_table(cards, CENTERED_EPS3_STUDY)),
                 centered_eps1="\n".join(seeds_table(cards, CENTERED_EPS1_STUDY)),
                 centered_tune="\n".join(runs_table(_centered_tune_runs(cards), "run (seed 0)")),
+                centered_tune_seeds="\n".join(seeds_table(cards, CENTERED_TUNE_EPS1_STUDY)),
                 cards=os.path.basename(_OUTPUT.value),
             )
         )
@@ -240,7 +241,7 @@ def _centered_tune_runs(cards: dict[str, dict]) -> dict[str, dict]:
         for eps in (1, 3)
         if f"centered/linear_centered_sigma32_eps{eps}_seed0" in cards
     }
-    return recipes | _group(cards, "centered_tune/")
+    return recipes | _unseeded(_group(cards, "centered_tune/"))
 
 
 def _eps1_baseline(cards: dict[str, dict]) -> dict[str, dict]:
@@ -300,6 +301,14 @@ def _centered_study(epsilon: int, uncentered: tuple[str, ...]) -> dict[str, tupl
 
 CENTERED_EPS3_STUDY = _centered_study(3, LINEAR_SEED_STUDY["ScatterNet + linear, batch 16384, lr 32, 120 epochs"])
 CENTERED_EPS1_STUDY = _centered_study(1, EPS1_SEED_STUDY["ScatterNet + linear, batch 16384, lr 32, 40 epochs"])
+CENTERED_TUNE_EPS1_STUDY = {
+    "centred recipe (C 0.1, lr 32)": CENTERED_EPS1_STUDY["centred, release sigma 32"],
+    "centred, C 0.05, lr 64": (
+        "centered_tune/linear_centered_c0_05_lr64_eps1",
+        "centered_tune/linear_centered_c0_05_lr64_seed1_eps1",
+        "centered_tune/linear_centered_c0_05_lr64_seed2_eps1",
+    ),
+}
 GOAL = 90.0
 
 
