@@ -23,6 +23,8 @@ PRIOR = "scatternet_cnn_gray28"
 FINE_TUNED = {
     "ft_full_eps3_seed0": "DP-RandP prior, every layer",
     "ft_full_lr2_eps3_seed0": "DP-RandP prior, every layer, lr 2",
+    "ft_full_lr8_eps3_seed0": "DP-RandP prior, every layer, lr 8",
+    "ft_full_lr16_eps3_seed0": "DP-RandP prior, every layer, lr 16",
     "ft_head_eps3_seed0": "DP-RandP prior, head only",
     "ft_probe_eps1_43_seed0": "DP-RandP phase II alone: prior, head only, 10 epochs",
     "ft_probe_then_full_eps3_seed0": "DP-RandP phases II then III: the probe above, then every layer for 30 epochs",
