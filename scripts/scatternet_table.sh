@@ -59,8 +59,8 @@
 #                 (lr 64) for 40 and 80 epochs
 #   centered      the zoo's linear recipes at epsilon 3 and 1 on centred features (DPSGD-F: the
 #                 features' mean released privately and subtracted), seeds 0, 1 and 2 of each, with
-#                 the release's noise multiplier 8 (the configs') and 32; Tramer & Boneh's CNN recipe
-#                 on centred features (32), seed 0
+#                 the release's noise multiplier 8 (the configs' first value) and 32 (theirs now);
+#                 Tramer & Boneh's CNN recipe on centred features (32), seed 0
 #   centered_tune the centred linear recipe retuned, seed 0: at epsilon 1 lr 16 and 64, 30 and 60
 #                 epochs, C 0.05 with lr 64 and 0.025 with lr 128 (lr C unchanged), momentum 0.95
 #                 with lr 16 (lr / (1 - momentum) unchanged) and GroupNorm over 9 channels or 1
