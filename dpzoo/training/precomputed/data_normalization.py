@@ -11,6 +11,7 @@ by the run's seed, so a resumed run sets the same statistics again (the same rel
 """
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 from absl import logging
@@ -26,11 +27,44 @@ from dpzoo.training.train_config import TrainConfig
 SEED_OFFSET = 7919  # the release's noise generator is seeded apart from the sampler's and DP-SGD's
 
 
+def _release_data_normalization(config: TrainConfig, features: np.ndarray, seed: int, layer) -> str:
+    """Tramer & Boneh's per-channel mean and variance, set in a ChannelNormalization."""
+    statistics = private_channel_statistics(
+        features,
+        noise_multiplier=config.data_norm_noise_multiplier,
+        mean_clip=config.data_norm_mean_clip,
+        square_clip=config.data_norm_square_clip,
+        seed=seed,
+    )
+    layer.set_statistics(statistics.mean, statistics.variance)
+    return (
+        f"Data normalisation: per-channel mean and variance of {len(statistics.mean)} channels released (noise "
+        f"multiplier {config.data_norm_noise_multiplier:g}, clips {config.data_norm_mean_clip:g} and "
+        f"{config.data_norm_square_clip:g})"
+    )
+
+
+def _release_feature_centering(config: TrainConfig, features: np.ndarray, seed: int, layer) -> str:
+    """DPSGD-F's feature mean, set in a FeatureCentering."""
+    mean = private_feature_mean(
+        features,
+        noise_multiplier=config.feature_centering_noise_multiplier,
+        clip=config.feature_centering_clip,
+        seed=seed + 1,  # its own noise: two releases drawn alike would not compose as independent
+    )
+    layer.set_mean(mean)
+    return (
+        f"Feature centering: the mean of {mean.size} features released (noise multiplier "
+        f"{config.feature_centering_noise_multiplier:g}, clip {config.feature_centering_clip:g})"
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class _Statistics:
     """One kind of released statistics: the layer that takes them, the config's noise flag, the
-    model setting that adds the layer, the noise the configs use, and the card's record (its key,
-    and each clip's name there with the config field it comes from)."""
+    model setting that adds the layer, the noise the configs use, the card's record (its key,
+    and each clip's name there with the config field it comes from), and the release itself
+    (config, features, seed, layer) -> what it released, for the log."""
 
     layer: type
     noise_flag: str
@@ -38,6 +72,7 @@ class _Statistics:
     usual_noise: str
     card_key: str
     card_clips: dict[str, str]
+    release: Callable[[TrainConfig, np.ndarray, int, keras.layers.Layer], str]
 
 
 _DATA_NORMALIZATION = _Statistics(
@@ -47,6 +82,7 @@ _DATA_NORMALIZATION = _Statistics(
     "Tramer & Boneh use 8",
     "data_normalization",
     {"mean_clip": "data_norm_mean_clip", "square_clip": "data_norm_square_clip"},
+    _release_data_normalization,
 )
 _FEATURE_CENTERING = _Statistics(
     FeatureCentering,
@@ -55,6 +91,7 @@ _FEATURE_CENTERING = _Statistics(
     "the ScatterNet configs use 32",
     "feature_centering",
     {"clip": "feature_centering_clip"},
+    _release_feature_centering,
 )
 _KINDS = (_DATA_NORMALIZATION, _FEATURE_CENTERING)
 
@@ -96,38 +133,10 @@ def release(config: TrainConfig, model: keras.Model, train_features: np.ndarray)
     """Releases the statistics of ``train_features`` (the front's) and sets them in the model's
     layer that needs them; nothing when the model has none."""
     seed = config.seed + SEED_OFFSET
-    for layer in _layers(model, _DATA_NORMALIZATION):
-        statistics = private_channel_statistics(
-            train_features,
-            noise_multiplier=config.data_norm_noise_multiplier,
-            mean_clip=config.data_norm_mean_clip,
-            square_clip=config.data_norm_square_clip,
-            seed=seed,
-        )
-        layer.set_statistics(statistics.mean, statistics.variance)
-        logging.info(
-            "Data normalisation: per-channel mean and variance of %d channels released (noise multiplier %g, "
-            "clips %g and %g); their privacy cost is composed into the run's epsilon.",
-            len(statistics.mean),
-            config.data_norm_noise_multiplier,
-            config.data_norm_mean_clip,
-            config.data_norm_square_clip,
-        )
-    for layer in _layers(model, _FEATURE_CENTERING):
-        mean = private_feature_mean(
-            train_features,
-            noise_multiplier=config.feature_centering_noise_multiplier,
-            clip=config.feature_centering_clip,
-            seed=seed + 1,  # its own noise: two releases drawn alike would not compose as independent
-        )
-        layer.set_mean(mean)
-        logging.info(
-            "Feature centering: the mean of %d features released (noise multiplier %g, clip %g); its privacy "
-            "cost is composed into the run's epsilon.",
-            mean.size,
-            config.feature_centering_noise_multiplier,
-            config.feature_centering_clip,
-        )
+    for kind in _KINDS:
+        for layer in _layers(model, kind):
+            released = kind.release(config, train_features, seed, layer)
+            logging.info("%s; its privacy cost is composed into the run's epsilon.", released)
 
 
 def card_fields(config: TrainConfig, model: keras.Model) -> dict:
