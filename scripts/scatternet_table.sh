@@ -64,7 +64,8 @@
 #   centered_tune the centred linear recipe retuned, seed 0: at epsilon 1 lr 16 and 64, 30 and 60
 #                 epochs, C 0.05 with lr 64 and 0.025 with lr 128 (lr C unchanged), momentum 0.95
 #                 with lr 16 (lr / (1 - momentum) unchanged) and GroupNorm over 9 channels or 1
-#                 (not 3), the best of these with seeds 1 and 2; at epsilon 3 C 0.05 and momentum 0.95
+#                 (not 3), the best of these with seeds 1 and 2; at epsilon 3 C 0.05, momentum 0.95,
+#                 80 and 160 epochs (not 120)
 # Runs that have a model card, in RUNS_DIR or committed to results/, are kept (RETRAIN=1 trains the
 # committed ones again), so an interrupted sweep resumes and a new run joins without the others. A
 # second copy started beside the first shares the work (each run is claimed by a lock file). A run
@@ -293,7 +294,10 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
     done
     eps3=$configs/fashion_mnist_scatternet_linear_centered_eps3.py
     train centered_tune/linear_centered_c0_05_lr64_eps3 "$eps3" --l2_norm_clip=0.05 --learning_rate=64
-    train centered_tune/linear_centered_momentum0_95_lr16_eps3 "$eps3" --momentum=0.95 --learning_rate=16 ;;
+    train centered_tune/linear_centered_momentum0_95_lr16_eps3 "$eps3" --momentum=0.95 --learning_rate=16
+    for epochs in 80 160; do  # the epochs were tuned on uncentred features only (120 at epsilon 3)
+      train "centered_tune/linear_centered_${epochs}epochs_eps3" "$eps3" --epochs="$epochs"
+    done ;;
   *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation, goal, goal2, goal_eps1, centered or centered_tune" >&2
     exit 2 ;;
 esac
