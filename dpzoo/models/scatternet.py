@@ -10,7 +10,8 @@ run's epsilon). ``"group_centered"`` is the GroupNorm, then every feature minus 
 the training set (FeatureCentering, DPSGD-F of Sun, Suresh & Menon 2024), released privately
 before training (``--feature_centering_noise_multiplier``; composed likewise). ``"none"``
 leaves the channels as they are. For 28x28x1 images the head sees
-7x7x81 features, for 32x32x3 (CIFAR-10) 8x8x243.
+7x7x81 features, for 32x32x3 (CIFAR-10) 8x8x243; the linear model's ``max_order=1`` keeps the 17
+channels of orders 0 and 1 (measured at epsilon 1 in results/fashion_mnist_scatternet.md: worse).
 """
 
 from dpzoo.common.stack import keras
@@ -23,15 +24,17 @@ NORMALIZATIONS = ("group", "group_centered", "data", "none")
 SCATTERING_GROUPS = 27  # GroupNorm groups over the scattering channels (3 channels each for 81)
 
 
-def scattering_features(inputs: "keras.KerasTensor", normalization: str, groups: int, name: str) -> "keras.KerasTensor":
-    """The scattering transform of ``inputs``, then "group" (GroupNorm, no affine),
+def scattering_features(
+    inputs: "keras.KerasTensor", normalization: str, groups: int, name: str, max_order: int = 2
+) -> "keras.KerasTensor":
+    """The scattering transform of ``inputs`` (to ``max_order``), then "group" (GroupNorm, no affine),
     "group_centered" (the same, then FeatureCentering, its mean set before training), "data"
     (ChannelNormalization, statistics set before training) or "none"."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(
             f"Expected normalization={normalization!r} to be one of {', '.join(map(repr, NORMALIZATIONS))}."
         )
-    x = Scattering2D(J=2, L=8, max_order=2, name=f"{name}_scattering")(inputs)
+    x = Scattering2D(J=2, L=8, max_order=max_order, name=f"{name}_scattering")(inputs)
     if normalization in ("group", "group_centered"):
         if x.shape[-1] % groups:
             raise ValueError(f"Expected groups={groups} to divide the {x.shape[-1]} scattering channels.")
@@ -49,11 +52,13 @@ def scatternet_linear(
     num_classes: int = 10,
     normalization: str = "group",
     groups: int = SCATTERING_GROUPS,
+    max_order: int = 2,
     name: str = "scatternet_linear",
 ) -> keras.Model:
-    """ScatterNet + linear: scattering - normalisation - one Dense layer (logits)."""
+    """ScatterNet + linear: scattering - normalisation - one Dense layer (logits). ``max_order``
+    1 keeps the 17 channels of orders 0 and 1 (groups must divide them: 17 or 1)."""
     inputs = keras.Input(shape=input_shape, name="images")
-    x = scattering_features(inputs, normalization, groups, name)
+    x = scattering_features(inputs, normalization, groups, name, max_order)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)
     outputs = keras.layers.Dense(num_classes, name=f"{name}_logits")(x)
     return keras.Model(inputs, outputs, name=name)

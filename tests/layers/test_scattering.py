@@ -2,6 +2,7 @@
 example's transform is its own; ScatterNet models' per-example gradients against a loop."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from kymatio.scattering2d.frontend.numpy_frontend import ScatteringNumPy2D
 
@@ -58,3 +59,15 @@ def test_scatternet_per_example_gradients_equal_a_loop_over_single_examples(fash
         grads, _, _ = vectorized.per_example_gradients(model, SPARSE_CE.call, x, y, model.trainable_variables)
         for got, want in zip(grads, brute_force_gradients(model, x, y), strict=True):
             np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-6)
+
+
+def test_first_order_scatternet_keeps_the_17_channels_of_orders_0_and_1(fashion):
+    images = fashion.x_train[:4].astype(np.float32) / 255.0
+    full = Scattering2D()(images).numpy()
+    got = Scattering2D(max_order=1)(images).numpy()  # kymatio's order: S0, the 16 of S1, the 64 of S2
+    np.testing.assert_allclose(got, full[..., :17], rtol=1e-5, atol=1e-6)
+    assert np.abs(full[..., 17:]).max() > 1e-3  # what max_order 1 drops is not nothing
+    model = models.get("scatternet_linear", max_order=1, groups=17)
+    assert model.get_layer("scatternet_linear_logits").kernel.shape == (7 * 7 * 17, 10)
+    with pytest.raises(ValueError, match="groups=27 to divide the 17 scattering channels"):
+        models.get("scatternet_linear", max_order=1)
