@@ -64,7 +64,8 @@
 #   centered_tune the centred linear recipe retuned, seed 0: at epsilon 1 lr 16 and 64, 30 and 60
 #                 epochs, C 0.05 with lr 64 and 0.025 with lr 128 (lr C unchanged), momentum 0.95
 #                 with lr 16 (lr / (1 - momentum) unchanged) and GroupNorm over 9 channels or 1
-#                 (not 3), the best of these with seeds 1 and 2; at epsilon 3 C 0.05, momentum 0.95,
+#                 (not 3), the best of these with seeds 1 and 2, the scattering's orders 0 and 1 alone
+#                 (17 channels) at lr 16, 32, 64 and 128; at epsilon 3 C 0.05, momentum 0.95,
 #                 80 and 160 epochs (not 120)
 # Runs that have a model card, in RUNS_DIR or committed to results/, are kept (RETRAIN=1 trains the
 # committed ones again), so an interrupted sweep resumes and a new run joins without the others. A
@@ -291,6 +292,11 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
     for groups in 9 81; do  # GroupNorm over 9 channels at a time, or each channel alone (27: 3 channels)
       train "centered_tune/linear_centered_groups${groups}_eps1" "$eps1" \
         --model_kwargs="{\"normalization\": \"group_centered\", \"groups\": $groups}"
+    done
+    first_order='{"normalization": "group_centered", "groups": 17, "max_order": 1}'  # 17 channels, not 81
+    train centered_tune/linear_centered_order1_eps1 "$eps1" --model_kwargs="$first_order"
+    for lr in 16 64 128; do
+      train "centered_tune/linear_centered_order1_lr${lr}_eps1" "$eps1" --model_kwargs="$first_order" --learning_rate="$lr"
     done
     eps3=$configs/fashion_mnist_scatternet_linear_centered_eps3.py
     train centered_tune/linear_centered_c0_05_lr64_eps3 "$eps3" --l2_norm_clip=0.05 --learning_rate=64
