@@ -17,22 +17,39 @@ channels of orders 0 and 1 (measured at epsilon 1 in results/fashion_mnist_scatt
 from dpzoo.common.stack import keras
 from dpzoo.layers.channel_normalization import ChannelNormalization
 from dpzoo.layers.feature_centering import FeatureCentering
-from dpzoo.layers.scattering import Scattering2D
+from dpzoo.layers.scattering import Scattering2D, scattering_channels
 from dpzoo.models.registry import register
 
 NORMALIZATIONS = ("group", "group_centered", "data", "none")
 SCATTERING_GROUPS = 27  # GroupNorm groups over the scattering channels (3 channels each for 81)
 
 
+def _first_order_channel_scale(channels: int, max_order: int, scale: float) -> list[float]:
+    """``scale`` on each input channel's orders 0 and 1 (the first 17 of its block, kymatio's
+    order: S0, S1, then S2), 1 on order 2."""
+    block, first = scattering_channels(2, 8, max_order), scattering_channels(2, 8, 1)
+    return [scale if channel % block < first else 1.0 for channel in range(channels)]
+
+
 def scattering_features(
-    inputs: "keras.KerasTensor", normalization: str, groups: int, name: str, max_order: int = 2
+    inputs: "keras.KerasTensor",
+    normalization: str,
+    groups: int,
+    name: str,
+    max_order: int = 2,
+    first_order_scale: float = 1.0,
 ) -> "keras.KerasTensor":
     """The scattering transform of ``inputs`` (to ``max_order``), then "group" (GroupNorm, no affine),
-    "group_centered" (the same, then FeatureCentering, its mean set before training), "data"
-    (ChannelNormalization, statistics set before training) or "none"."""
+    "group_centered" (the same, then FeatureCentering, its mean set before training, with orders 0
+    and 1 scaled by ``first_order_scale``), "data" (ChannelNormalization, statistics set before
+    training) or "none"."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(
             f"Expected normalization={normalization!r} to be one of {', '.join(map(repr, NORMALIZATIONS))}."
+        )
+    if first_order_scale != 1.0 and normalization != "group_centered":
+        raise ValueError(
+            f"first_order_scale={first_order_scale} scales centred features: it needs normalization='group_centered'."
         )
     x = Scattering2D(J=2, L=8, max_order=max_order, name=f"{name}_scattering")(inputs)
     if normalization in ("group", "group_centered"):
@@ -40,7 +57,10 @@ def scattering_features(
             raise ValueError(f"Expected groups={groups} to divide the {x.shape[-1]} scattering channels.")
         x = keras.layers.GroupNormalization(groups=groups, center=False, scale=False, name=f"{name}_norm")(x)
     if normalization == "group_centered":
-        x = FeatureCentering(name=f"{name}_centering")(x)
+        scale = None
+        if first_order_scale != 1.0:
+            scale = _first_order_channel_scale(x.shape[-1], max_order, first_order_scale)
+        x = FeatureCentering(channel_scale=scale, name=f"{name}_centering")(x)
     elif normalization == "data":
         x = ChannelNormalization(name=f"{name}_norm")(x)
     return x
@@ -53,12 +73,16 @@ def scatternet_linear(
     normalization: str = "group",
     groups: int = SCATTERING_GROUPS,
     max_order: int = 2,
+    first_order_scale: float = 1.0,
     name: str = "scatternet_linear",
 ) -> keras.Model:
     """ScatterNet + linear: scattering - normalisation - one Dense layer (logits). ``max_order``
-    1 keeps the 17 channels of orders 0 and 1 (groups must divide them: 17 or 1)."""
+    1 keeps the 17 channels of orders 0 and 1 (groups must divide them: 17 or 1).
+    ``first_order_scale`` multiplies those 17 channels after the centring ("group_centered"):
+    they hold 74% of the centred features' squared norm on Fashion-MNIST, and 0.7 lifts
+    DP-SGD's accuracy (results/fashion_mnist_scatternet.md)."""
     inputs = keras.Input(shape=input_shape, name="images")
-    x = scattering_features(inputs, normalization, groups, name, max_order)
+    x = scattering_features(inputs, normalization, groups, name, max_order, first_order_scale)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)
     outputs = keras.layers.Dense(num_classes, name=f"{name}_logits")(x)
     return keras.Model(inputs, outputs, name=name)

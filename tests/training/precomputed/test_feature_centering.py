@@ -124,3 +124,23 @@ def test_the_releases_of_a_run_come_in_order_and_only_when_asked():
     both = TrainConfig(target_epsilon=3.0, data_norm_noise_multiplier=8.0, feature_centering_noise_multiplier=20.0)
     normalisation, centering = accounting.statistics_releases(both)
     assert normalisation.noise_multipliers == (8.0, 8.0) and centering.noise_multipliers == (20.0,)
+
+
+def test_the_first_orders_scale_multiplies_the_centred_channels_and_is_saved(features, tmp_path):
+    _, _, x = features
+    model = models.get("scatternet_linear", normalization="group_centered", first_order_scale=0.7)
+    split = fixed_front.split(model)
+    (layer,) = data_normalization.normalization_layers(model)
+    assert split.head.layers[1] is layer  # the release still sees the unscaled features
+    mean = x.mean(axis=0)
+    layer.set_mean(mean)
+    got = layer(x).numpy()
+    np.testing.assert_allclose(got[..., :17], 0.7 * (x - mean)[..., :17], atol=1e-6)  # orders 0 and 1
+    np.testing.assert_array_equal(got[..., 17:], (x - mean)[..., 17:])  # order 2 as it was
+    model.save(tmp_path / "scaled.keras")
+    (again,) = [y for y in keras.models.load_model(tmp_path / "scaled.keras").layers if isinstance(y, FeatureCentering)]
+    np.testing.assert_array_equal(again(x).numpy(), got)
+    with pytest.raises(ValueError, match="3 factors for 81 channels"):
+        FeatureCentering(channel_scale=[1.0, 2.0, 3.0])(x)
+    with pytest.raises(ValueError, match="needs normalization='group_centered'"):
+        models.get("scatternet_linear", first_order_scale=0.7)
