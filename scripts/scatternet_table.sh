@@ -67,6 +67,8 @@
 #                 (not 3), the best of these with seeds 1 and 2, the scattering's orders 0 and 1 alone
 #                 (17 channels) at lr 16, 32, 64 and 128; at epsilon 3 C 0.05, momentum 0.95,
 #                 80 and 160 epochs (not 120)
+#   centered_scaled the centred recipe with the scattering's orders 0 and 1 scaled by 0.7, seeds 0, 1
+#                 and 2 at epsilon 1 and 3; the scale 0.3, 0.5 and 1.5 at epsilon 1 (seed 0)
 # Runs that have a model card, in RUNS_DIR or committed to results/, are kept (RETRAIN=1 trains the
 # committed ones again), so an interrupted sweep resumes and a new run joins without the others. A
 # second copy started beside the first shares the work (each run is claimed by a lock file). A run
@@ -74,7 +76,7 @@
 #   bash scripts/scatternet_table.sh PHASE [RUNS_DIR]   (default runs/scatternet)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-phase=${1:?usage: scatternet_table.sh tune|table|tramer_boneh|ablation|goal|goal2|goal_eps1|centered|centered_tune [RUNS_DIR]}
+phase=${1:?usage: scatternet_table.sh tune|table|tramer_boneh|ablation|goal|goal2|goal_eps1|centered|centered_tune|centered_scaled [RUNS_DIR]}
 runs=${2:-runs/scatternet}
 configs=train/configs/scatternet
 committed=results/fashion_mnist_scatternet
@@ -304,6 +306,18 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
     for epochs in 80 160; do  # the epochs were tuned on uncentred features only (120 at epsilon 3)
       train "centered_tune/linear_centered_${epochs}epochs_eps3" "$eps3" --epochs="$epochs"
     done ;;
-  *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation, goal, goal2, goal_eps1, centered or centered_tune" >&2
+  centered_scaled)
+    for eps in 1 3; do
+      for seed in 0 1 2; do
+        train "centered_scaled/linear_centered_scaled_eps${eps}_seed${seed}" \
+          "$configs/fashion_mnist_scatternet_linear_centered_scaled_eps${eps}.py" --seed="$seed"
+      done
+    done
+    for scale in 0.3 0.5 1.5; do  # the scale's choice, at epsilon 1 with seed 0 (0.7 above, 1 the centred recipe)
+      train "centered_scaled/linear_centered_scale${scale}_eps1" \
+        "$configs/fashion_mnist_scatternet_linear_centered_eps1.py" \
+        --model_kwargs="{\"normalization\": \"group_centered\", \"first_order_scale\": $scale}"
+    done ;;
+  *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation, goal, goal2, goal_eps1, centered, centered_tune or centered_scaled" >&2
     exit 2 ;;
 esac
