@@ -22,12 +22,14 @@ from dpzoo.models.registry import register
 
 NORMALIZATIONS = ("group", "group_centered", "data", "none")
 SCATTERING_GROUPS = 27  # GroupNorm groups over the scattering channels (3 channels each for 81)
+SCALES, ORIENTATIONS = 2, 8  # Tramer & Boneh's J and L
 
 
 def _first_order_channel_scale(channels: int, max_order: int, scale: float) -> list[float]:
     """``scale`` on each input channel's orders 0 and 1 (the first 17 of its block, kymatio's
     order: S0, S1, then S2), 1 on order 2."""
-    block, first = scattering_channels(2, 8, max_order), scattering_channels(2, 8, 1)
+    block = scattering_channels(SCALES, ORIENTATIONS, max_order)
+    first = scattering_channels(SCALES, ORIENTATIONS, 1)
     return [scale if channel % block < first else 1.0 for channel in range(channels)]
 
 
@@ -51,7 +53,7 @@ def scattering_features(
         raise ValueError(
             f"first_order_scale={first_order_scale} scales centred features: it needs normalization='group_centered'."
         )
-    x = Scattering2D(J=2, L=8, max_order=max_order, name=f"{name}_scattering")(inputs)
+    x = Scattering2D(J=SCALES, L=ORIENTATIONS, max_order=max_order, name=f"{name}_scattering")(inputs)
     if normalization in ("group", "group_centered"):
         if x.shape[-1] % groups:
             raise ValueError(f"Expected groups={groups} to divide the {x.shape[-1]} scattering channels.")

@@ -38,7 +38,7 @@ CENTERED = dict(
     feature_centering_clip=63.0,
 )
 # the centred features with the scattering's orders 0 and 1 scaled by 0.7 (chosen at epsilon 1, seed 0)
-CENTERED_SCALED = CENTERED | dict(model_kwargs={"normalization": "group_centered", "first_order_scale": 0.7})
+CENTERED_SCALED = CENTERED | dict(model_kwargs=CENTERED["model_kwargs"] | {"first_order_scale": 0.7})
 # (learning rate, epochs) per method, chosen by the tuning runs at epsilon 0.6
 MODELMIX_TABLE = {
     "dpsgd": dict(learning_rate=2.0, epochs=20),
