@@ -51,6 +51,7 @@ MODEL_LABELS = {  # the architecture part of a name
     "scatternet_cnn": "ScatterNet CNN",
     "scatternet_linear": "ScatterNet + linear",
     "scatternet_linear_centered": "ScatterNet + linear, centred features",
+    "scatternet_linear_centered_scaled": "ScatterNet + linear, centred features, orders 0-1 scaled",
 }
 # published points on Fashion-MNIST (METHODS.md): Tramer & Boneh's end-to-end CNN and ScatterNet at
 # epsilon 3 (as the results tables cite them), ModelMix's ScatterNet CNN at epsilon 1
