@@ -18,13 +18,15 @@ training (dpzoo.accounting.releases, Tramer & Boneh's data normalisation), compo
 DP-SGD steps into one epsilon; calibration then leaves DP-SGD what the release did not spend.
 """
 
+import functools
 import logging
 import math
 
 import dp_accounting
 from absl import logging as absl_logging
-from dp_accounting import pld, rdp
+from dp_accounting import rdp
 
+from dpzoo.accounting.pld_steps import StepCachingPLDAccountant
 from dpzoo.accounting.releases import GaussianReleases
 from dpzoo.common import validation
 from dpzoo.common.errors import UsageError
@@ -85,14 +87,28 @@ def poisson_epsilon(*, sampling_rate: float, noise_multiplier: float, steps: int
 
 
 def make_accountant(accountant: str, value_discretization_interval: float = 1e-4):
-    """A fresh dp_accounting accountant by name ("pld" or "rdp")."""
+    """A fresh dp_accounting accountant by name ("pld" or "rdp"); PLD's builds each step's
+    distribution once per process (dpzoo.accounting.pld_steps), with the same numbers."""
     validation.one_of("accountant", accountant, ACCOUNTANTS)
     if accountant == "pld":
-        return pld.PLDAccountant(value_discretization_interval=value_discretization_interval)
+        return StepCachingPLDAccountant(value_discretization_interval=value_discretization_interval)
     return rdp.RdpAccountant(list(RDP_ORDERS))
 
 
+_EPSILONS: dict[tuple[str, float, str], float] = {}  # (the event's repr, delta, accountant) -> epsilon
+
+
 def _composed_epsilon(event: dp_accounting.DpEvent, delta: float, accountant: str) -> float:
+    """Epsilon of ``event``, computed once per process (a run states it after every epoch, on its
+    card and in its log). The key is the event's repr: dp_accounting's events spell out every
+    field, floats to the last digit, and a composed event holds a list, which cannot be hashed."""
+    key = (repr(event), delta, accountant)
+    if key not in _EPSILONS:
+        _EPSILONS[key] = _computed_epsilon(event, delta, accountant)
+    return _EPSILONS[key]
+
+
+def _computed_epsilon(event: dp_accounting.DpEvent, delta: float, accountant: str) -> float:
     """Epsilon of ``event``; PLD's grid is coarsened only where epsilon is large anyway.
 
     PLD's memory grows with (privacy-loss range / grid step); at very small noise the default
@@ -135,6 +151,7 @@ def epsilon(
     return _composed_epsilon(event, delta, accountant)
 
 
+@functools.lru_cache(maxsize=256)  # the same run's settings calibrate to the same sigma
 def calibrate_noise(
     *,
     target_epsilon: float,
