@@ -339,7 +339,11 @@ def _scaled_study(epsilon: int, centred: dict[str, tuple[str, ...]]) -> dict[str
 
 
 CENTERED_SCALED_EPS3_STUDY = _scaled_study(3, CENTERED_EPS3_STUDY)
-CENTERED_SCALED_EPS1_STUDY = _scaled_study(1, CENTERED_EPS1_STUDY)
+CENTERED_SCALED_EPS1_STUDY = _scaled_study(1, CENTERED_EPS1_STUDY) | {
+    "scaled by 0.7, C 0.05, lr 64": tuple(
+        f"centered_scaled/linear_centered_scaled_c0_05_lr64_eps1_seed{seed}" for seed in range(3)
+    )
+}
 GOAL = 90.0
 
 

@@ -68,7 +68,8 @@
 #                 (17 channels) at lr 16, 32, 64 and 128; at epsilon 3 C 0.05, momentum 0.95,
 #                 80 and 160 epochs (not 120)
 #   centered_scaled the centred recipe with the scattering's orders 0 and 1 scaled by 0.7, seeds 0, 1
-#                 and 2 at epsilon 1 and 3; the scale 0.3, 0.5 and 1.5 at epsilon 1 (seed 0)
+#                 and 2 at epsilon 1 and 3; the scale 0.3, 0.5 and 1.5 at epsilon 1 (seed 0); C 0.05
+#                 with lr 64 at epsilon 1 (seeds 0, 1 and 2)
 # Runs that have a model card, in RUNS_DIR or committed to results/, are kept (RETRAIN=1 trains the
 # committed ones again), so an interrupted sweep resumes and a new run joins without the others. A
 # second copy started beside the first shares the work (each run is claimed by a lock file). A run
@@ -317,6 +318,10 @@ r = t['$method']; print(f\"{r['learning_rate']:g}_epochs{r['epochs']}\")")
       train "centered_scaled/linear_centered_scale${scale}_eps1" \
         "$configs/fashion_mnist_scatternet_linear_centered_eps1.py" \
         --model_kwargs="{\"normalization\": \"group_centered\", \"first_order_scale\": $scale}"
+    done
+    for seed in 0 1 2; do  # with the centred recipe's best clip at epsilon 1 (C 0.05, lr 64)
+      train "centered_scaled/linear_centered_scaled_c0_05_lr64_eps1_seed${seed}" \
+        "$configs/fashion_mnist_scatternet_linear_centered_scaled_eps1.py" --seed="$seed" --l2_norm_clip=0.05 --learning_rate=64
     done ;;
   *) echo "unknown phase $phase: tune, table, tramer_boneh, ablation, goal, goal2, goal_eps1, centered, centered_tune or centered_scaled" >&2
     exit 2 ;;
